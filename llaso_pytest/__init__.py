@@ -1,0 +1,30 @@
+"""llaso-pytest: reproducible, comparable evaluation of LLM and speech models as pytest tests.
+
+Importing this package is cheap: sub-modules with heavy dependencies (NumPy-based metrics,
+the LLM client, the speech engines) load on first attribute access.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+__version__ = "0.1.0"
+
+# Assertion helpers get pytest's assertion rewriting (readable failure text).
+pytest.register_assert_rewrite("llaso_pytest.assertions")
+
+_LAZY = {"metrics", "stats", "compare", "record", "assertions"}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from llaso_pytest import assertions, compare, metrics, record, stats
+
+__all__ = ["__version__", "assertions", "compare", "metrics", "record", "stats"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return importlib.import_module(f"llaso_pytest.{name}")
+    raise AttributeError(f"module 'llaso_pytest' has no attribute {name!r}")

@@ -1,0 +1,22 @@
+"""Error and warning categories of llaso-pytest.
+
+This module imports nothing heavy and never imports pytest, so the scientific core
+(`metrics/`, `stats.py`) can use it from a notebook. The plugin registers
+`LlasoWarning` as a pytest warning category (``-W error::llaso_pytest.errors.LlasoWarning``
+turns every soft problem into an error).
+"""
+
+from __future__ import annotations
+
+__all__ = ["LlasoWarning", "MetricInputError"]
+
+
+class LlasoWarning(UserWarning):
+    """A soft problem: too few items for an interval, a degenerate resample, a dropped item."""
+
+
+class MetricInputError(ValueError):
+    """Bad input to a metric: mismatched counts, ``None`` or non-string items, duplicate ids.
+
+    Subclasses :class:`ValueError` so callers that already catch ``ValueError`` keep working.
+    """

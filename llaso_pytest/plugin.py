@@ -1,0 +1,458 @@
+"""pytest plugin entry point: options, ini keys, markers, fixtures and report hooks.
+
+Hook wiring only. The work happens in ``session`` (collecting and writing the run record),
+``provenance``, ``seeding``, ``compare`` and ``report``. Nothing heavy is imported here:
+NumPy, torch, the metric libraries and the LLM client load inside the functions that use them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llaso_pytest import hookspecs, provenance, seeding
+from llaso_pytest.errors import LlasoWarning
+from llaso_pytest.record import RunRecord, _json_default
+from llaso_pytest.session import (
+    KEY_MARKERS,
+    KEY_PROVENANCE,
+    KEY_RESULT,
+    RunCollector,
+    utc_now,
+)
+
+# Area plugins (speech, LLM) with their own fixtures and options; import-light too.
+import importlib.util as _ilu  # noqa: E402  (temporary while area plugins are written)
+
+pytest_plugins = [
+    m for m in ("llaso_pytest.speech.pytest_plugin", "llaso_pytest.llm.pytest_plugin")
+    if _ilu.find_spec(m) is not None
+]
+
+MARKERS: dict[str, str] = {
+    "llm": "an evaluation of a language model",
+    "speech": "an evaluation of a speech model",
+    "asr": "an automatic speech recognition evaluation",
+    "noisy": "evaluates under noisy conditions",
+    "clean": "evaluates under clean conditions",
+    "judge": "calls an LLM judge",
+    "gpu": "needs a CUDA device; skipped with a reason when none is visible",
+    "slow": "a slow evaluation",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Parsed and validated ``--llaso-*`` options and ``llaso_*`` ini keys."""
+
+    store_dir: Path
+    out_path: Path
+    latest_path: Path
+    seed: int
+    deterministic: bool
+
+
+SETTINGS_KEY = pytest.StashKey[Settings]()
+COLLECTOR_KEY = pytest.StashKey[RunCollector]()
+PENDING_PROVENANCE_KEY = pytest.StashKey[dict[str, Any]]()
+DETERMINISM_KEY = pytest.StashKey[dict[str, Any]]()
+CUDA_KEY = pytest.StashKey[bool]()
+
+
+def _seed_type(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--llaso-seed expects a non-negative integer, got {text!r}"
+        ) from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(
+            f"--llaso-seed expects an integer in [0, 2**63), got {value}"
+        )
+    return value
+
+
+# -- wiring ------------------------------------------------------------------------------
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("llaso", "llaso-pytest: reproducible LLM and speech evaluation")
+    group.addoption(
+        "--llaso-out", metavar="PATH", default=None,
+        help="write the run record here (default: <llaso dir>/runs/<run id>.json; "
+        "<llaso dir>/runs/latest.json always holds the newest)",
+    )
+    group.addoption(
+        "--llaso-dir", metavar="DIR", default=None,
+        help="llaso store folder for runs and baselines (default: <rootdir>/.llaso)",
+    )
+    group.addoption(
+        "--llaso-seed", metavar="N", type=_seed_type, default=None,
+        help=f"session seed; each test is seeded from it and its node id (default "
+        f"{seeding.DEFAULT_SEED})",
+    )
+    group.addoption(
+        "--llaso-deterministic", action="store_true", default=None,
+        help="enable deterministic algorithms (torch, cuDNN, cuBLAS) and record that",
+    )
+    parser.addini("llaso_out", "default for --llaso-out", type="string", default="")
+    parser.addini("llaso_dir", "default for --llaso-dir", type="string", default="")
+    parser.addini("llaso_seed", "default for --llaso-seed", type="string", default="")
+    parser.addini("llaso_deterministic", "default for --llaso-deterministic", type="bool",
+                  default=False)
+
+
+def _settings(config: pytest.Config) -> Settings:
+    rootpath = config.rootpath
+    store = config.getoption("llaso_dir") or config.getini("llaso_dir") or ".llaso"
+    store_dir = (Path(config.invocation_params.dir) / store) if config.getoption("llaso_dir") \
+        else (rootpath / store)
+    seed = config.getoption("llaso_seed")
+    if seed is None:
+        ini_seed = str(config.getini("llaso_seed")).strip()
+        try:
+            seed = _seed_type(ini_seed) if ini_seed else seeding.DEFAULT_SEED
+        except argparse.ArgumentTypeError as exc:
+            raise pytest.UsageError(f"ini key llaso_seed: {exc}") from None
+    deterministic = config.getoption("llaso_deterministic")
+    if deterministic is None:
+        deterministic = bool(config.getini("llaso_deterministic"))
+    out = config.getoption("llaso_out") or config.getini("llaso_out") or None
+    runs = store_dir / "runs"
+    out_path = Path(config.invocation_params.dir, out) if out else runs / "pending.json"
+    return Settings(store_dir=store_dir, out_path=out_path, latest_path=runs / "latest.json",
+                    seed=seed, deterministic=deterministic)
+
+
+def _check_writable(path: Path, option: str) -> None:
+    if path.is_dir():
+        raise pytest.UsageError(
+            f"{option} {path}: is a directory; give a file path such as {path / 'run.json'}"
+        )
+    parent = path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        probe = parent / f".llaso-write-probe-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise pytest.UsageError(
+            f"{option} {path}: cannot write to {parent} ({exc.strerror or exc}); "
+            f"choose a writable location, e.g. {option}=.llaso/runs/run.json"
+        ) from None
+
+
+def _ensure_store(store_dir: Path) -> None:
+    """Make ``.llaso/`` explain itself and stay out of version control."""
+    store_dir.mkdir(parents=True, exist_ok=True)
+    readme = store_dir / "README.md"
+    if not readme.exists():
+        readme.write_text(
+            "# .llaso\n\nWritten by llaso-pytest. `runs/` holds one run record (JSON) per "
+            "pytest session, `runs/latest.json` the newest; `baselines/` holds records saved "
+            "with `--llaso-save NAME`; `cache/` holds LLM judge caches. Compare two records "
+            "with `llaso compare BASE HEAD`. Safe to delete.\n",
+            encoding="utf-8",
+        )
+    ignore = store_dir / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# written by llaso-pytest: keep run records out of git\n*\n",
+                          encoding="utf-8")
+
+
+def _new_run_id(runs: Path, started: str) -> str:
+    base = started.replace("-", "").replace(":", "").replace("+0000", "Z").replace("+00:00", "Z")
+    run_id, n = base, 1
+    while (runs / f"{run_id}.json").exists():
+        n += 1
+        run_id = f"{base}-{n}"
+    return run_id
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, doc in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {doc}")
+    config.addinivalue_line(
+        "filterwarnings", "default::llaso_pytest.errors.LlasoWarning"
+    )
+    settings = _settings(config)
+    config.stash[SETTINGS_KEY] = settings
+    config.stash[PENDING_PROVENANCE_KEY] = {}
+    determinism: dict[str, Any] = {"enabled": False}
+    if settings.deterministic:
+        determinism = seeding.enable_determinism()
+    config.stash[DETERMINISM_KEY] = determinism
+    if _is_worker(config):
+        return
+    if config.getoption("collectonly", False):
+        return  # no tests run, no record
+    started = utc_now()
+    runs = settings.store_dir / "runs"
+    try:
+        _ensure_store(settings.store_dir)
+    except OSError as exc:
+        raise pytest.UsageError(
+            f"--llaso-dir {settings.store_dir}: cannot create the llaso store "
+            f"({exc.strerror or exc}); pass a writable --llaso-dir"
+        ) from None
+    run_id = _new_run_id(runs, started)
+    out_path = settings.out_path
+    if out_path.name == "pending.json" and not config.getoption("llaso_out") \
+            and not config.getini("llaso_out"):
+        out_path = runs / f"{run_id}.json"
+    _check_writable(out_path, "--llaso-out")
+    prov = config.hook.pytest_llaso_generate_provenance(config=config)
+    prov = dict(prov or {})
+    prov["seed"] = settings.seed
+    prov["seeding"] = "per test: sha256(session seed, node id); random, numpy, torch"
+    prov["deterministic"] = determinism
+    config.hook.pytest_llaso_update_provenance(config=config, provenance=prov)
+    config.stash[COLLECTOR_KEY] = RunCollector(
+        out_path=out_path, latest_path=settings.latest_path,
+        provenance=provenance.redact(prov), run_id=run_id, started_at=started,
+    )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_llaso_generate_provenance(config: pytest.Config) -> dict[str, Any]:
+    return provenance.collect(rootdir=str(config.rootpath), argv=sys.argv)
+
+
+# -- per test ------------------------------------------------------------------------------
+def _cuda_available(config: pytest.Config) -> bool:
+    if CUDA_KEY not in config.stash:
+        from llaso_pytest.device import cuda_available
+
+        config.stash[CUDA_KEY] = cuda_available()
+    return config.stash[CUDA_KEY]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.user_properties.append(
+        (KEY_MARKERS, sorted({m.name for m in item.iter_markers()}))
+    )
+    config = item.config
+    seeding.seed_everything(seeding.test_seed(config.stash[SETTINGS_KEY].seed, item.nodeid))
+    if item.get_closest_marker("gpu") is not None and not _cuda_available(config):
+        pytest.skip("gpu: no CUDA device is visible to this process (CPU-only machine)")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    # Reseed after fixture setup, so the test body never depends on which fixtures ran first.
+    seeding.seed_everything(seeding.test_seed(item.config.stash[SETTINGS_KEY].seed, item.nodeid))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+    report = yield
+    pending = item.config.stash[PENDING_PROVENANCE_KEY]
+    if pending:
+        report.user_properties.append((KEY_PROVENANCE, dict(pending)))
+        pending.clear()
+    return report
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    collector = session.config.stash.get(COLLECTOR_KEY, None)
+    if collector is not None:
+        session.config.pluginmanager.register(_ReportListener(collector), "llaso-collector")
+
+
+class _ReportListener:
+    """Feeds test reports to the collector (registered on the controller only)."""
+
+    def __init__(self, collector: RunCollector) -> None:
+        self.collector = collector
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.collector.add_report(report)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    collector = config.stash.get(COLLECTOR_KEY, None)
+    if collector is None:
+        return
+    interrupted = None
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        interrupted = "KeyboardInterrupt" if session.shouldstop is False else str(session.shouldstop)
+    elif exitstatus == pytest.ExitCode.INTERNAL_ERROR:
+        interrupted = "internal error"
+    elif session.shouldfail:
+        interrupted = str(session.shouldfail)
+    complete = interrupted is None and exitstatus in (
+        pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED
+    )
+    record = collector.finish(complete=complete, exit_status=int(exitstatus),
+                              interrupted_by=interrupted)
+    config.hook.pytest_llaso_record_written(
+        config=config, record=record, path=str(collector.out_path)
+    )
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    collector = config.stash.get(COLLECTOR_KEY, None)
+    if collector is None or collector.record is None:
+        return
+    from llaso_pytest.report.summary import render_results
+
+    record = collector.record
+    tr = terminalreporter
+    lines = render_results(record)
+    if lines:
+        tr.write_sep("-", "llaso results")
+        for line in lines:
+            tr.write_line(line)
+    for sections in config.hook.pytest_llaso_report_sections(config=config, record=record):
+        for title, body in sections or ():
+            tr.write_sep("-", title)
+            for line in body:
+                tr.write_line(line)
+    state = "complete" if record.complete else f"INCOMPLETE ({record.interrupted_by})"
+    tr.write_line(f"llaso: run record ({state}) written to {collector.out_path}")
+
+
+# -- fixtures ------------------------------------------------------------------------------
+def _check_result(result: dict[str, Any], *, nodeid: str) -> dict[str, Any]:
+    name = result.get("name")
+    value = result.get("value")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"record_metric in {nodeid}: a result needs a non-empty string name")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(
+            f"record_metric in {nodeid}: value of {name!r} is {value!r}; a metric value must "
+            "be a finite number (raise where an undefined metric is computed instead)"
+        )
+    try:
+        text = json.dumps(result, allow_nan=False, default=_json_default)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"record_metric in {nodeid}: result {name!r} is not JSON-able: {exc}") \
+            from None
+    plain: dict[str, Any] = json.loads(text)
+    return plain
+
+
+@pytest.fixture
+def record_metric(request: pytest.FixtureRequest) -> Callable[..., dict[str, Any]]:
+    """Record a metric result (or a plain value) for this test in the run record.
+
+    ``record_metric(result)`` takes a :class:`~llaso_pytest.metrics.MetricResult`;
+    ``record_metric("accuracy", 0.91, items={"q1": 1.0, ...}, higher_is_better=True)``
+    records a plain value with optional per-item values (they get a bootstrap interval).
+    Returns the JSON form that was recorded.
+    """
+    item = request.node
+    names: set[str] = set()
+
+    def record(
+        result_or_name: Any,
+        value: float | None = None,
+        *,
+        items: dict[str, float] | None = None,
+        higher_is_better: bool | None = None,
+        name: str | None = None,
+    ) -> dict[str, Any]:
+        if isinstance(result_or_name, str):
+            if value is None and items is None:
+                raise TypeError(
+                    f"record_metric({result_or_name!r}): give a value, items=, or both"
+                )
+            from llaso_pytest.metrics import from_values
+
+            seed = request.config.stash[SETTINGS_KEY].seed
+            res = from_values(result_or_name, value, items=items,
+                              higher_is_better=higher_is_better, seed=seed)
+        elif hasattr(result_or_name, "to_record"):
+            if value is not None or items is not None:
+                raise TypeError("record_metric(result): value= and items= are only for plain values")
+            res = result_or_name
+        else:
+            raise TypeError(
+                f"record_metric expects a metric result or a name, got "
+                f"{type(result_or_name).__name__}"
+            )
+        data: dict[str, Any] = res.to_record()
+        if name is not None:
+            data["name"] = name
+        item.config.hook.pytest_llaso_update_result(item=item, result=data)
+        data = _check_result(data, nodeid=item.nodeid)
+        if data["name"] in names:
+            raise ValueError(
+                f"record_metric in {item.nodeid}: a result named {data['name']!r} was already "
+                "recorded by this test; pass name= to tell them apart (e.g. name='wer/noisy')"
+            )
+        names.add(data["name"])
+        item.user_properties.append((KEY_RESULT, data))
+        return data
+
+    return record
+
+
+@pytest.fixture(scope="session")
+def record_provenance(pytestconfig: pytest.Config) -> Callable[[str, Any], None]:
+    """Add ``key: value`` to the run record's provenance (model pins, dataset/prompt hashes).
+
+    Session-scoped, so session fixtures that load models can use it too. Values must be
+    JSON-able; dicts recorded under the same key are merged.
+    """
+    pending = pytestconfig.stash[PENDING_PROVENANCE_KEY]
+
+    def record(key: str, value: Any) -> None:
+        try:
+            json.dumps(value, allow_nan=False, default=_json_default)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"record_provenance({key!r}): value is not JSON-able: {exc}") \
+                from None
+        value = provenance.redact(json.loads(json.dumps(value, default=_json_default)))
+        if isinstance(value, dict) and isinstance(pending.get(key), dict):
+            pending[key].update(value)
+        else:
+            pending[key] = value
+
+    return record
+
+
+@pytest.fixture(scope="session")
+def llaso_seed(pytestconfig: pytest.Config) -> int:
+    """The session seed (``--llaso-seed``); use it for bootstrap seeds and data sampling."""
+    return pytestconfig.stash[SETTINGS_KEY].seed
+
+
+@pytest.fixture
+def llaso_rng(request: pytest.FixtureRequest) -> Any:
+    """A ``numpy.random.Generator`` seeded for this test (session seed + node id)."""
+    import numpy as np
+
+    return np.random.default_rng(
+        seeding.test_seed(request.config.stash[SETTINGS_KEY].seed, request.node.nodeid)
+    )
+
+
+def pytest_assertrepr_compare(config: pytest.Config, op: str, left: Any, right: Any) -> list[str] | None:
+    if "llaso_pytest.metrics.base" not in sys.modules:
+        return None  # no metric result exists, nothing to explain
+    from llaso_pytest.assertions import assertrepr_compare
+
+    return assertrepr_compare(op, left, right)
+
+
+__all__ = ["LlasoWarning", "RunRecord"]

