@@ -231,7 +231,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_llaso_generate_provenance(config: pytest.Config) -> dict[str, Any]:
-    return provenance.collect(rootdir=str(config.rootpath), argv=sys.argv)
+    argv = [os.path.basename(sys.argv[0]) if sys.argv else "pytest",
+            *map(str, config.invocation_params.args)]
+    return provenance.collect(rootdir=str(config.rootpath), argv=argv)
 
 
 # -- per test ------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ NumPy and torch are touched only when already imported: seeding never pays their
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import sys
@@ -21,6 +20,8 @@ DEFAULT_SEED = 1234
 
 def test_seed(session_seed: int, nodeid: str) -> int:
     """A 32-bit seed for one test: stable across runs, orders and processes."""
+    import hashlib  # lazily: its OpenSSL backend is slow to load and start-up must stay cheap
+
     digest = hashlib.sha256(f"{session_seed}:{nodeid}".encode()).digest()
     return int.from_bytes(digest[:4], "little")
 

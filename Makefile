@@ -1,0 +1,41 @@
+# Two commands for a newcomer on a fresh Debian machine with Python 3.11:
+#   make eval   - set up everything, run the shipped evaluation suites, write a run record
+#   make test   - set up everything, run the project's own tests
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+APT_PACKAGES := flite pocketsphinx-testdata sox libsndfile1 chromium git
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PYTEST_ARGS ?=
+
+.PHONY: eval test setup system-deps venv bench clean
+
+eval: setup
+	$(PY) -m pytest suites $(PYTEST_ARGS)
+
+test: setup
+	$(PY) -m pytest tests -n 2 $(PYTEST_ARGS)
+
+setup: system-deps $(VENV)/.installed
+
+# Debian packages: flite voices and LibriVox test audio for the speech suites, chromium for
+# the HTML report tests. Installed only when missing.
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[all]'
+	touch $@
+
+bench: setup
+	for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .llaso build *.egg-info
