@@ -12,7 +12,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,7 +156,7 @@ def _check_writable(path: Path, option: str) -> None:
 
 def _ensure_store(store_dir: Path) -> None:
     """Make ``.llaso/`` explain itself and stay out of version control."""
-    store_dir.mkdir(parents=True, exist_ok=True)
+    (store_dir / "runs").mkdir(parents=True, exist_ok=True)
     readme = store_dir / "README.md"
     if not readme.exists():
         readme.write_text(
@@ -263,7 +263,9 @@ def pytest_runtest_call(item: pytest.Item) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     pending = item.config.stash[PENDING_PROVENANCE_KEY]
     if pending:
@@ -297,13 +299,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     interrupted = None
     if exitstatus == pytest.ExitCode.INTERRUPTED:
         interrupted = "KeyboardInterrupt" if session.shouldstop is False else str(session.shouldstop)
-    elif exitstatus == pytest.ExitCode.INTERNAL_ERROR:
-        interrupted = "internal error"
     elif session.shouldfail:
         interrupted = str(session.shouldfail)
-    complete = interrupted is None and exitstatus in (
-        pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED
-    )
+    elif exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
+                            pytest.ExitCode.NO_TESTS_COLLECTED):
+        try:
+            interrupted = pytest.ExitCode(exitstatus).name.lower().replace("_", " ")
+        except ValueError:
+            interrupted = f"exit status {exitstatus}"
+    complete = interrupted is None
     record = collector.finish(complete=complete, exit_status=int(exitstatus),
                               interrupted_by=interrupted)
     config.hook.pytest_llaso_record_written(
@@ -377,6 +381,11 @@ def record_metric(request: pytest.FixtureRequest) -> Callable[..., dict[str, Any
             if value is None and items is None:
                 raise TypeError(
                     f"record_metric({result_or_name!r}): give a value, items=, or both"
+                )
+            if higher_is_better is None:
+                raise TypeError(
+                    f"record_metric({result_or_name!r}, ...): say higher_is_better=True or "
+                    "False; a baseline comparison needs to know which direction is worse"
                 )
             from llaso_pytest.metrics import from_values
 
@@ -454,7 +463,8 @@ def pytest_assertrepr_compare(config: pytest.Config, op: str, left: Any, right: 
         return None  # no metric result exists, nothing to explain
     from llaso_pytest.assertions import assertrepr_compare
 
-    return assertrepr_compare(op, left, right)
+    lines: list[str] | None = assertrepr_compare(op, left, right)
+    return lines
 
 
 __all__ = ["LlasoWarning", "RunRecord"]

@@ -137,7 +137,7 @@ def test_llaso_out_option_and_git_provenance(pytester: pytest.Pytester) -> None:
     pytester.run("git", "init", "-q")
     pytester.run("git", "-c", "user.email=a@b", "-c", "user.name=n", "commit", "-q",
                  "--allow-empty", "-m", "init")
-    pytester.makepyfile("def test_ok(record_metric): record_metric('x', 1.0)")
+    pytester.makepyfile("def test_ok(record_metric): record_metric('x', 1.0, higher_is_better=True)")
     out = pytester.path / "out" / "my-run.json"
     pytester.runpytest(f"--llaso-out={out}").assert_outcomes(passed=1)
     rec = json.loads(out.read_text())
@@ -150,8 +150,8 @@ def test_duplicate_result_name_is_an_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
         def test_dup(record_metric):
-            record_metric("x", 1.0)
-            record_metric("x", 2.0)
+            record_metric("x", 1.0, higher_is_better=True)
+            record_metric("x", 2.0, higher_is_better=True)
         """
     )
     result = pytester.runpytest()
@@ -225,7 +225,7 @@ def test_secrets_never_enter_record_or_report(pytester: pytest.Pytester, monkeyp
         def test_leaky(record_metric, record_provenance):
             record_provenance("judge", {"model": "m", "api_key": os.environ["OPENAI_API_KEY"],
                                         "note": "uses " + os.environ["HF_TOKEN"]})
-            record_metric("x", 1.0)
+            record_metric("x", 1.0, higher_is_better=True)
         """
     )
     result = pytester.runpytest("--llaso-seed=7", "--service-api-key", "sk-cli-0123456789abcdef")
@@ -252,3 +252,35 @@ def test_plugin_import_is_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_plain_value_needs_a_direction(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_x(record_metric): record_metric('x', 1.0)")
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*say higher_is_better=True or False*"])
+
+
+def test_record_metric_result_object(pytester: pytest.Pytester, latest) -> None:
+    pytester.makepyfile(
+        """
+        from llaso_pytest import metrics
+        def test_wer(record_metric):
+            refs = ["the cat sat", "on the mat", "a dog barked loudly"]
+            hyps = ["the cat sat", "on a mat", "a dog barked"]
+            result = metrics.wer(refs, hyps, ids=["u1", "u2", "u3"])
+            recorded = record_metric(result)
+            assert recorded["name"] == "wer"
+            record_metric(result, name="wer/again")
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+    (test,) = latest()["tests"]
+    first, second = test["results"]
+    assert second["name"] == "wer/again"
+    # 2 errors over 10 reference words, whatever the bootstrap says
+    assert first["value"] == pytest.approx(0.2)
+    assert first["higher_is_better"] is False
+    assert first["items"]["ids"] == ["u1", "u2", "u3"]
+    assert first["signature"]["text"].startswith("wer")
+    assert first["ci"] is not None and first["ci"][0] <= 0.2 <= first["ci"][1]

@@ -21,8 +21,8 @@ import pytest
 def test_draws(k, record_metric, llaso_rng):
     values = {f"item{i}": float(np.random.random() < 0.5) for i in range(20)}
     record_metric("coin", items=values, higher_is_better=True)
-    record_metric("py_random", random.random())
-    record_metric("rng", float(llaso_rng.random()))
+    record_metric("py_random", random.random(), higher_is_better=True)
+    record_metric("rng", float(llaso_rng.random()), higher_is_better=True)
 """
 
 REVERSE_CONFTEST = """
@@ -100,8 +100,8 @@ def test_deterministic_flag_is_recorded(pytester: pytest.Pytester) -> None:
 def test_keyboard_interrupt_writes_incomplete_record(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
-        def test_1(record_metric): record_metric("a", 1.0)
-        def test_2(record_metric): record_metric("b", 2.0)
+        def test_1(record_metric): record_metric("a", 1.0, higher_is_better=True)
+        def test_2(record_metric): record_metric("b", 2.0, higher_is_better=True)
         def test_3(): raise KeyboardInterrupt
         def test_4(): pass
         """
@@ -122,7 +122,7 @@ def test_hard_crash_leaves_partial_record(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
         import os
-        def test_1(record_metric): record_metric("a", 1.0)
+        def test_1(record_metric): record_metric("a", 1.0, higher_is_better=True)
         def test_2(): os._exit(3)
         """
     )
@@ -152,9 +152,9 @@ def test_example_hook_plugin(pytester: pytest.Pytester) -> None:
         import pytest
         @pytest.mark.owner("speech-team")
         def test_accuracy(record_metric):
-            record_metric("accuracy", 0.9)
+            record_metric("accuracy", 0.9, higher_is_better=True)
         def test_other(record_metric):
-            record_metric("accuracy", 0.8)
+            record_metric("accuracy", 0.8, higher_is_better=True)
         """
     )
     result = pytester.runpytest("--strict-markers")
