@@ -61,11 +61,26 @@ class Settings:
     deterministic: bool
 
 
+@dataclass(frozen=True)
+class CompareSettings:
+    """What to compare this run with, and what to do with the result (controller only)."""
+
+    baseline_path: Path | None
+    baseline: Any  # the baseline RunRecord, read and validated at start-up
+    save_name: str | None
+    fail_on_regression: bool
+    tolerances: Any  # dict[str, compare.Tolerance]
+    outputs: tuple[Path, ...]
+
+
 SETTINGS_KEY = pytest.StashKey[Settings]()
+COMPARE_SETTINGS_KEY = pytest.StashKey[CompareSettings]()
+COMPARISON_KEY = pytest.StashKey[Any]()
 COLLECTOR_KEY = pytest.StashKey[RunCollector]()
 PENDING_PROVENANCE_KEY = pytest.StashKey[dict[str, Any]]()
 DETERMINISM_KEY = pytest.StashKey[dict[str, Any]]()
 CUDA_KEY = pytest.StashKey[bool]()
+SAVED_KEY = pytest.StashKey[Path]()
 
 
 def _seed_type(text: str) -> int:
@@ -107,6 +122,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--llaso-deterministic", action="store_true", default=None,
         help="enable deterministic algorithms (torch, cuDNN, cuBLAS) and record that",
     )
+    group.addoption(
+        "--llaso-baseline", metavar="PATH|NAME", default=None,
+        help="compare this run with a baseline run record: a file, or a name saved with "
+        "--llaso-save (resolved in <llaso dir>/baselines/)",
+    )
+    group.addoption(
+        "--llaso-save", metavar="NAME", default=None,
+        help="also save this run's record as baseline NAME in <llaso dir>/baselines/",
+    )
+    group.addoption(
+        "--llaso-fail-on-regression", action="store_true", default=None,
+        help="exit non-zero when a metric regresses significantly against the baseline",
+    )
+    group.addoption(
+        "--llaso-tolerance", metavar="METRIC:AMOUNT", action="append", default=None,
+        help="allowed worsening before a change counts as a regression, e.g. wer:+0.5pp, "
+        "bleu:-1.0, rougeL:2%% (repeatable, or comma-separated)",
+    )
+    group.addoption(
+        "--llaso-compare-out", metavar="PATH", action="append", default=None,
+        help="write the baseline comparison to PATH; format from the suffix "
+        "(.md, .json, .html, .txt); repeatable",
+    )
+    parser.addini("llaso_baseline", "default for --llaso-baseline", type="string", default="")
+    parser.addini("llaso_fail_on_regression", "default for --llaso-fail-on-regression",
+                  type="bool", default=False)
+    parser.addini("llaso_tolerances", "tolerances, one METRIC:AMOUNT per line",
+                  type="linelist", default=[])
     parser.addini("llaso_out", "default for --llaso-out", type="string", default="")
     parser.addini("llaso_dir", "default for --llaso-dir", type="string", default="")
     parser.addini("llaso_seed", "default for --llaso-seed", type="string", default="")
@@ -181,6 +224,63 @@ def _new_run_id(runs: Path, started: str) -> str:
     return run_id
 
 
+_REPORT_SUFFIXES = {".md": "md", ".json": "json", ".html": "html", ".htm": "html", ".txt": "text"}
+
+
+def _compare_settings(config: pytest.Config, store_dir: Path) -> CompareSettings:
+    """Parse the baseline options; a bad baseline is a usage error before any model loads."""
+    tol_text = list(config.getini("llaso_tolerances")) + list(
+        config.getoption("llaso_tolerance") or []
+    )
+    value = config.getoption("llaso_baseline") or config.getini("llaso_baseline") or None
+    save = config.getoption("llaso_save")
+    fail = config.getoption("llaso_fail_on_regression")
+    if fail is None:
+        fail = bool(config.getini("llaso_fail_on_regression"))
+    cli_needs_baseline = bool(config.getoption("llaso_fail_on_regression")
+                              or config.getoption("llaso_tolerance")
+                              or config.getoption("llaso_compare_out"))
+    if value is None and save is None and not cli_needs_baseline:
+        return CompareSettings(baseline_path=None, baseline=None, save_name=None,
+                               fail_on_regression=False, tolerances={}, outputs=())
+    from llaso_pytest import compare, store
+    from llaso_pytest.record import RecordError, read_record
+
+    try:
+        tolerances = compare.parse_tolerances(tol_text)
+    except ValueError as exc:
+        raise pytest.UsageError(f"--llaso-tolerance / llaso_tolerances: {exc}") from None
+    outputs = tuple(Path(config.invocation_params.dir, o)
+                    for o in config.getoption("llaso_compare_out") or ())
+    for out in outputs:
+        if out.suffix.lower() not in _REPORT_SUFFIXES:
+            raise pytest.UsageError(
+                f"--llaso-compare-out {out}: unknown report format {out.suffix!r}; "
+                f"use one of {', '.join(sorted(_REPORT_SUFFIXES))}"
+            )
+        _check_writable(out, "--llaso-compare-out")
+    if save is not None:
+        try:
+            store.check_name(save)
+        except ValueError as exc:
+            raise pytest.UsageError(f"--llaso-save {save!r}: {exc}") from None
+    baseline_path = baseline = None
+    if value is not None:
+        try:
+            baseline_path = store.resolve_baseline(value, store_dir=store_dir,
+                                                   cwd=Path(config.invocation_params.dir))
+            baseline = read_record(baseline_path)
+        except (RecordError, ValueError, FileNotFoundError) as exc:
+            raise pytest.UsageError(f"--llaso-baseline: {exc}") from None
+    elif cli_needs_baseline:
+        raise pytest.UsageError(
+            "--llaso-fail-on-regression, --llaso-tolerance and --llaso-compare-out need a "
+            "baseline: add --llaso-baseline PATH|NAME (or the llaso_baseline ini key)"
+        )
+    return CompareSettings(baseline_path=baseline_path, baseline=baseline, save_name=save,
+                           fail_on_regression=fail, tolerances=tolerances, outputs=outputs)
+
+
 def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
@@ -217,11 +317,16 @@ def pytest_configure(config: pytest.Config) -> None:
             and not config.getini("llaso_out"):
         out_path = runs / f"{run_id}.json"
     _check_writable(out_path, "--llaso-out")
+    cmp_settings = _compare_settings(config, settings.store_dir)
+    config.stash[COMPARE_SETTINGS_KEY] = cmp_settings
     prov = config.hook.pytest_llaso_generate_provenance(config=config)
     prov = dict(prov or {})
     prov["seed"] = settings.seed
     prov["seeding"] = "per test: sha256(session seed, node id); random, numpy, torch"
     prov["deterministic"] = determinism
+    if cmp_settings.baseline is not None:
+        prov["baseline"] = {"path": str(cmp_settings.baseline_path),
+                            "run_id": cmp_settings.baseline.run_id}
     config.hook.pytest_llaso_update_provenance(config=config, provenance=prov)
     config.stash[COLLECTOR_KEY] = RunCollector(
         out_path=out_path, latest_path=settings.latest_path,
@@ -308,11 +413,41 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         except ValueError:
             interrupted = f"exit status {exitstatus}"
     complete = interrupted is None
-    record = collector.finish(complete=complete, exit_status=int(exitstatus),
+    exit_status = int(exitstatus)
+    cmp_settings = config.stash[COMPARE_SETTINGS_KEY]
+    if cmp_settings.baseline is not None:
+        comparison = _compare(collector, cmp_settings, config.stash[SETTINGS_KEY].seed)
+        config.stash[COMPARISON_KEY] = comparison
+        if cmp_settings.fail_on_regression and comparison.has_regression \
+                and exit_status == pytest.ExitCode.OK:
+            exit_status = session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    record = collector.finish(complete=complete, exit_status=exit_status,
                               interrupted_by=interrupted)
+    if cmp_settings.save_name is not None:
+        from llaso_pytest import store
+
+        saved = store.save_baseline(collector.out_path, cmp_settings.save_name,
+                                    store_dir=config.stash[SETTINGS_KEY].store_dir)
+        config.stash[SAVED_KEY] = saved
     config.hook.pytest_llaso_record_written(
         config=config, record=record, path=str(collector.out_path)
     )
+
+
+def _compare(collector: RunCollector, cmp_settings: CompareSettings, seed: int) -> Any:
+    """Compare the finished run with the baseline and write the requested report files."""
+    from llaso_pytest import compare, report
+    from llaso_pytest.record import atomic_write_text
+
+    head = collector.build(complete=True, exit_status=None)
+    comparison = compare.compare_records(
+        cmp_settings.baseline, head, tolerances=cmp_settings.tolerances, seed=seed,
+        base_source=str(cmp_settings.baseline_path), head_source="this run",
+    )
+    for out in cmp_settings.outputs:
+        fmt = _REPORT_SUFFIXES[out.suffix.lower()]
+        atomic_write_text(out, report.render(comparison, fmt=fmt))
+    return comparison
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -333,8 +468,26 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             tr.write_sep("-", title)
             for line in body:
                 tr.write_line(line)
+    comparison = config.stash.get(COMPARISON_KEY, None)
+    if comparison is not None:
+        from llaso_pytest.report import terminal
+
+        cmp_settings = config.stash[COMPARE_SETTINGS_KEY]
+        tr.write_sep("-", f"llaso comparison with {cmp_settings.baseline_path}")
+        for line in terminal.render(comparison):
+            tr.write_line(line)
+        if comparison.has_regression:
+            verdict = "failing the session" if cmp_settings.fail_on_regression else \
+                "not gating (add --llaso-fail-on-regression)"
+            tr.write_line(f"llaso: significant regression against the baseline: {verdict}",
+                          red=True, bold=True)
+        for out in cmp_settings.outputs:
+            tr.write_line(f"llaso: comparison written to {out}")
     state = "complete" if record.complete else f"INCOMPLETE ({record.interrupted_by})"
     tr.write_line(f"llaso: run record ({state}) written to {collector.out_path}")
+    saved = config.stash.get(SAVED_KEY, None)
+    if saved is not None:
+        tr.write_line(f"llaso: saved as baseline {saved}")
 
 
 # -- fixtures ------------------------------------------------------------------------------
