@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from llaso_pytest import hookspecs, provenance, seeding
+from llaso_pytest import hookspecs, provenance, seeding, store
 from llaso_pytest.errors import LlasoWarning
 from llaso_pytest.record import RunRecord, _json_default
 from llaso_pytest.session import (
@@ -197,24 +197,6 @@ def _check_writable(path: Path, option: str) -> None:
         ) from None
 
 
-def _ensure_store(store_dir: Path) -> None:
-    """Make ``.llaso/`` explain itself and stay out of version control."""
-    (store_dir / "runs").mkdir(parents=True, exist_ok=True)
-    readme = store_dir / "README.md"
-    if not readme.exists():
-        readme.write_text(
-            "# .llaso\n\nWritten by llaso-pytest. `runs/` holds one run record (JSON) per "
-            "pytest session, `runs/latest.json` the newest; `baselines/` holds records saved "
-            "with `--llaso-save NAME`; `cache/` holds LLM judge caches. Compare two records "
-            "with `llaso compare BASE HEAD`. Safe to delete.\n",
-            encoding="utf-8",
-        )
-    ignore = store_dir / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("# written by llaso-pytest: keep run records out of git\n*\n",
-                          encoding="utf-8")
-
-
 def _new_run_id(runs: Path, started: str) -> str:
     base = started.replace("-", "").replace(":", "").replace("+0000", "Z").replace("+00:00", "Z")
     run_id, n = base, 1
@@ -243,7 +225,7 @@ def _compare_settings(config: pytest.Config, store_dir: Path) -> CompareSettings
     if value is None and save is None and not cli_needs_baseline:
         return CompareSettings(baseline_path=None, baseline=None, save_name=None,
                                fail_on_regression=False, tolerances={}, outputs=())
-    from llaso_pytest import compare, store
+    from llaso_pytest import compare
     from llaso_pytest.record import RecordError, read_record
 
     try:
@@ -305,7 +287,8 @@ def pytest_configure(config: pytest.Config) -> None:
     started = utc_now()
     runs = settings.store_dir / "runs"
     try:
-        _ensure_store(settings.store_dir)
+        store.ensure_store(settings.store_dir)
+        runs.mkdir(exist_ok=True)
     except OSError as exc:
         raise pytest.UsageError(
             f"--llaso-dir {settings.store_dir}: cannot create the llaso store "
@@ -424,8 +407,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     record = collector.finish(complete=complete, exit_status=exit_status,
                               interrupted_by=interrupted)
     if cmp_settings.save_name is not None:
-        from llaso_pytest import store
-
         saved = store.save_baseline(collector.out_path, cmp_settings.save_name,
                                     store_dir=config.stash[SETTINGS_KEY].store_dir)
         config.stash[SAVED_KEY] = saved

@@ -266,9 +266,9 @@ def test_record_metric_result_object(pytester: pytest.Pytester, latest) -> None:
         """
         from llaso_pytest import metrics
         def test_wer(record_metric):
-            refs = ["the cat sat", "on the mat", "a dog barked loudly"]
-            hyps = ["the cat sat", "on a mat", "a dog barked"]
-            result = metrics.wer(refs, hyps, ids=["u1", "u2", "u3"])
+            refs = ["the cat sat", "on the mat", "a dog barked loudly"] * 10
+            hyps = ["the cat sat", "on a mat", "a dog barked"] * 10
+            result = metrics.wer(refs, hyps, ids=[f"u{i}" for i in range(30)])
             recorded = record_metric(result)
             assert recorded["name"] == "wer"
             record_metric(result, name="wer/again")
@@ -281,6 +281,7 @@ def test_record_metric_result_object(pytester: pytest.Pytester, latest) -> None:
     # 2 errors over 10 reference words, whatever the bootstrap says
     assert first["value"] == pytest.approx(0.2)
     assert first["higher_is_better"] is False
-    assert first["items"]["ids"] == ["u1", "u2", "u3"]
+    assert first["items"]["ids"] == [f"u{i}" for i in range(30)]
+    assert first["n"] == 30
     assert first["signature"]["text"].startswith("wer")
     assert first["ci"] is not None and first["ci"][0] <= 0.2 <= first["ci"][1]
