@@ -46,6 +46,17 @@ def pytest_llaso_update_result(item: pytest.Item, result: dict[str, Any]) -> Non
 
 
 @hookspec
+def pytest_llaso_collect_usage(config: pytest.Config) -> dict[str, Any] | None:
+    """Return resource usage of the run as ``{area: JSON-able data}`` (API calls, cache hits,
+    tokens, cost, ...). Merged into the run record's ``usage`` section.
+
+    Called on the controller once, after the last test report and before the final write.
+    Usage is not a result: it may differ between otherwise identical runs (a cached re-run
+    makes no API calls), and the comparer does not diff it.
+    """
+
+
+@hookspec
 def pytest_llaso_report_sections(
     config: pytest.Config, record: RunRecord
 ) -> list[tuple[str, list[str]]] | None:

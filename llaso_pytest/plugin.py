@@ -404,8 +404,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if cmp_settings.fail_on_regression and comparison.has_regression \
                 and exit_status == pytest.ExitCode.OK:
             exit_status = session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    usage: dict[str, Any] = {}
+    for part in config.hook.pytest_llaso_collect_usage(config=config):
+        usage.update(part or {})
     record = collector.finish(complete=complete, exit_status=exit_status,
-                              interrupted_by=interrupted)
+                              interrupted_by=interrupted, usage=provenance.redact(usage))
     if cmp_settings.save_name is not None:
         saved = store.save_baseline(collector.out_path, cmp_settings.save_name,
                                     store_dir=config.stash[SETTINGS_KEY].store_dir)

@@ -83,6 +83,7 @@ class RunRecord:
     exit_status: int | None = None
     interrupted_by: str | None = None
     summary: Mapping[str, int] = field(default_factory=dict)
+    usage: Mapping[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -96,6 +97,7 @@ class RunRecord:
             "finished_at": self.finished_at,
             "exit_status": self.exit_status,
             "summary": dict(self.summary),
+            "usage": dict(self.usage),
             "provenance": dict(self.provenance),
             "tests": [t.to_dict() for t in self.tests],
         }
@@ -112,6 +114,7 @@ class RunRecord:
             exit_status=data.get("exit_status"),
             interrupted_by=data.get("interrupted_by"),
             summary=dict(data.get("summary", {})),
+            usage=dict(data.get("usage", {})),
             schema_version=int(data["schema_version"]),
         )
 

@@ -147,7 +147,7 @@ class RunCollector:
             elif name == KEY_MARKERS:
                 state.markers = tuple(value)
             elif name == KEY_PROVENANCE:
-                merge_provenance(self.provenance.setdefault("recorded", {}), value,
+                merge_provenance(self.provenance, value,
                                  source=report.nodeid)
         if results:  # item.user_properties accumulate: the latest phase holds them all
             state.results = results
@@ -197,10 +197,12 @@ class RunCollector:
             return
         self._write(self.build(complete=False, exit_status=None), latest=False)
 
-    def finish(self, *, complete: bool, exit_status: int,
-               interrupted_by: str | None = None) -> RunRecord:
+    def finish(self, *, complete: bool, exit_status: int, interrupted_by: str | None = None,
+               usage: Mapping[str, Any] | None = None) -> RunRecord:
         record = self.build(complete=complete, exit_status=exit_status,
                             interrupted_by=interrupted_by)
+        if usage:
+            record = record.replace(usage=dict(usage))
         self._write(record, latest=True)
         self.record = record
         return record

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.core.conftest import load_latest
+from core_testutil import load_latest
 
 pytest_plugins = ["pytester"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.core.conftest import comparable, load_latest
+from core_testutil import comparable, load_latest
 
 pytest_plugins = ["pytester"]
 
@@ -82,7 +82,7 @@ def test_xdist_ships_provenance_from_session_fixtures(pytester: pytest.Pytester)
     )
     pytester.runpytest("-n", "2").assert_outcomes(passed=3)
     rec = load_latest(pytester.path)
-    assert rec["provenance"]["recorded"]["models"] == {"tiny": {"sha256": "ab" * 32, "device": "cpu"}}
+    assert rec["provenance"]["models"] == {"tiny": {"sha256": "ab" * 32, "device": "cpu"}}
 
 
 def test_deterministic_flag_is_recorded(pytester: pytest.Pytester) -> None:

@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from tests.core.conftest import comparable
+from core_testutil import comparable
 
 pytest_plugins = ["pytester"]
 
@@ -118,7 +118,7 @@ def test_record_contents(pytester: pytest.Pytester, latest) -> None:
     assert tests["test_fails"]["outcome"] == "failed" and "assert False" in tests["test_fails"]["longrepr"]
     assert tests["test_skipped"]["outcome"] == "skipped"
     prov = rec["provenance"]
-    assert prov["recorded"]["datasets"] == {"tiny": "sha256:abc"}
+    assert prov["datasets"] == {"tiny": "sha256:abc"}
     for key in ("git", "command", "python", "platform", "cpu", "packages", "seed", "deterministic"):
         assert key in prov, key
     assert prov["packages"]["pytest"] == pytest.__version__
@@ -235,7 +235,7 @@ def test_secrets_never_enter_record_or_report(pytester: pytest.Pytester, monkeyp
         assert value not in text
         assert value not in output
     rec = json.loads(text)
-    assert rec["provenance"]["recorded"]["judge"]["api_key"] == "[REDACTED]"
+    assert rec["provenance"]["judge"]["api_key"] == "[REDACTED]"
     assert rec["provenance"]["endpoint"] == {"base_url": "http://x", "api_key": "[REDACTED]"}
     assert rec["provenance"]["environment"]["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
 

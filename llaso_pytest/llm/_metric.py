@@ -1,0 +1,51 @@
+"""Turn a :class:`~llaso_pytest.llm.judge.JudgeResult` into a metric result (Contract 1).
+
+Kept apart from ``judge.py`` so the judge's logic does not depend on NumPy or the metrics core.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from llaso_pytest.llm.judge import JudgeResult
+    from llaso_pytest.metrics.base import MetricResult
+
+__all__ = ["NoVerdictsError", "judge_metric_result"]
+
+
+class NoVerdictsError(ValueError):
+    """Every item of a judged set ended in an error state: there is no score to report."""
+
+
+def judge_metric_result(result: JudgeResult, *, confidence: float, n_boot: int, seed: int | None) -> MetricResult:
+    """Mean item value over items without errors, bootstrap CI, judge details in ``extra``."""
+    import numpy as np
+
+    from llaso_pytest.metrics.base import build_result
+
+    ok = result.ok
+    if not ok:
+        first = "; ".join(str(v.error) for v in result.errors[:3])
+        raise NoVerdictsError(
+            f"judged set {result.name!r}: all {result.n_items} items are in an error state "
+            f"({result.errors_by_kind}); first: {first}"
+        )
+    values = np.array([float(v.value) for v in ok if v.value is not None], dtype=np.float64)
+    fields: dict[str, Any] = {"source": "judge"}
+    fields.update(result.signature_fields())
+    return build_result(
+        name=result.name,
+        stats={"total": values, "count": np.ones(len(values), dtype=np.int64)},
+        aggregate_kind="mean",
+        higher_is_better=True,
+        item_ids=tuple(v.id for v in ok),
+        groups=None,
+        confidence=confidence,
+        n_boot=n_boot,
+        seed=seed,
+        signature_fields=fields,
+        scores=values,
+        extra={"judge": result.summary()},
+        value=float(values.mean()),
+    )

@@ -1,0 +1,174 @@
+"""A disk cache of chat completions in SQLite (``.llaso/cache/llm.sqlite3`` by default).
+
+The key is the sha256 of the canonical JSON of everything that can change a completion: the
+endpoint URL, the model, the prompt template name and hash, the decoding parameters (seed,
+temperature, response format, ...) and the full rendered messages. Each write is one SQLite
+transaction (atomic); WAL mode and a busy timeout make it safe for several processes at once
+(``pytest -n 2``). Only successful completions are stored: errors are never cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Self
+
+__all__ = ["CACHE_SCHEMA_VERSION", "CacheError", "CachedResponse", "ResponseCache", "cache_key"]
+
+CACHE_SCHEMA_VERSION = 1
+_BUSY_TIMEOUT_MS = 30_000
+
+_README = """This directory holds llaso-pytest's cache of LLM responses (llm.sqlite3).
+Entries are keyed on endpoint, model, prompt template hash, decoding parameters and the full
+input, so a changed prompt or parameter never hits a stale entry. Delete the file, or run pytest
+with --llaso-judge-refresh, to call the endpoints again. It may contain model outputs; it never
+contains API keys.
+"""
+
+
+class CacheError(RuntimeError):
+    """The cache file cannot be used (unknown schema version, corrupt file)."""
+
+
+@dataclass(frozen=True)
+class CachedResponse:
+    """The parts of a chat completion the harness uses."""
+
+    content: str
+    finish_reason: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    response_model: str | None
+
+
+def cache_key(
+    *,
+    base_url: str,
+    model: str,
+    prompt_ref: str | None,
+    params: Mapping[str, Any],
+    messages: Sequence[Mapping[str, Any]],
+) -> str:
+    """sha256 over the canonical JSON of every input that can change the completion."""
+    payload = {
+        "v": CACHE_SCHEMA_VERSION,
+        "base_url": base_url,
+        "model": model,
+        "prompt": prompt_ref,
+        "params": dict(params),
+        "messages": [dict(m) for m in messages],
+    }
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+class ResponseCache:
+    """Thread-safe, process-safe response cache. ``refresh=True`` skips reads (writes still happen)."""
+
+    def __init__(self, path: str | Path, *, refresh: bool = False) -> None:
+        self.path = Path(path)
+        self.refresh = refresh
+        self._lock = threading.Lock()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        readme = self.path.parent / "README.txt"
+        if not readme.exists():
+            tmp = readme.with_name(f".README.txt.{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_text(_README, encoding="utf-8")
+            tmp.replace(readme)
+        try:
+            self._conn = sqlite3.connect(
+                str(self.path), timeout=_BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None
+            )
+            self._conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+            self._setup()
+        except sqlite3.DatabaseError as exc:
+            raise CacheError(
+                f"LLM response cache {self.path} cannot be opened ({exc}); delete the file to start a fresh cache"
+            ) from None
+
+    def _setup(self) -> None:
+        conn = self._conn
+        for attempt in range(50):
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+                    conn.execute(
+                        "CREATE TABLE IF NOT EXISTS responses ("
+                        " key TEXT PRIMARY KEY, base_url TEXT, model TEXT, prompt TEXT, request TEXT,"
+                        " content TEXT NOT NULL, finish_reason TEXT, prompt_tokens INTEGER,"
+                        " completion_tokens INTEGER, response_model TEXT, created_at REAL)"
+                    )
+                    row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+                    if row is None:
+                        conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(CACHE_SCHEMA_VERSION),))
+                    elif row[0] != str(CACHE_SCHEMA_VERSION):
+                        raise CacheError(
+                            f"LLM response cache {self.path} has schema version {row[0]}, this llaso-pytest "
+                            f"reads version {CACHE_SCHEMA_VERSION}; delete the file to start a fresh cache"
+                        )
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 49:
+                    raise
+                time.sleep(0.05)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get(self, key: str) -> CachedResponse | None:
+        """The stored completion for ``key``; ``None`` on a miss or when refreshing."""
+        if self.refresh:
+            return None
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT content, finish_reason, prompt_tokens, completion_tokens, response_model"
+                " FROM responses WHERE key=?",
+                (key,),
+            ).fetchone()
+        if row is None:
+            return None
+        return CachedResponse(*row)
+
+    def put(
+        self,
+        key: str,
+        response: CachedResponse,
+        *,
+        base_url: str,
+        model: str,
+        prompt_ref: str | None,
+        request: Mapping[str, Any],
+    ) -> None:
+        """Store one completion (one transaction; a concurrent writer waits on the busy timeout)."""
+        blob = json.dumps(request, sort_keys=True, ensure_ascii=False)
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO responses VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (key, base_url, model, prompt_ref, blob, response.content, response.finish_reason,
+                 response.prompt_tokens, response.completion_tokens, response.response_model, time.time()),
+            )
+
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0])

@@ -1,0 +1,387 @@
+"""LLM sub-plugin: ``--llaso-judge-*`` / ``--llaso-llm-*`` options and the LLM fixtures.
+
+Hook wiring only, and import-light: ``openai``, NumPy and the judge load inside the fixtures
+that use them. Fixtures (all session-scoped):
+
+- ``llaso_fake_llm_server``: the shipped OpenAI-compatible fake server on 127.0.0.1;
+- ``judge_endpoint`` / ``llm_endpoint``: resolved :class:`~llaso_pytest.llm.config.EndpointConfig`
+  (the judge falls back to the fake server when ``LLASO_JUDGE_BASE_URL``/``_MODEL`` are unset);
+- ``judge``: a :class:`~llaso_pytest.llm.judge.Judge` (temperature 0, seeded with ``llaso_seed``);
+- ``llm_client``: an :class:`~llaso_pytest.llm.client.LLMClient` for the model under test
+  (skips the test when that endpoint is not configured);
+- ``llaso_llm_mode``: ``"predictions"`` or ``"live"``.
+
+Cache and usage counters (hits, misses, API calls, retries, tokens, cost) travel from xdist
+workers to the controller on ``report.user_properties`` under ``"llaso_llm_usage"``;
+:func:`usage_summary` returns the aggregate for the run record and terminal summary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:  # pragma: no cover
+    from llaso_pytest.llm.cache import ResponseCache
+    from llaso_pytest.llm.client import LLMClient, UsageStats
+    from llaso_pytest.llm.config import EndpointConfig
+    from llaso_pytest.llm.fake_server import FakeOpenAIServer
+    from llaso_pytest.llm.judge import Judge
+
+__all__ = ["KEY_USAGE", "LLMSettings", "usage_summary"]
+
+KEY_USAGE = "llaso_llm_usage"
+FAKE_JUDGE_MODEL = "fake-judge"
+_ENDPOINT_KEYS = ("base_url", "model", "timeout", "connect_timeout", "max_retries", "concurrency",
+                  "max_retry_after", "price_in", "price_out")
+_RESPONSE_FORMATS = ("json_schema", "json_object", "none")
+_MODES = ("auto", "predictions", "live")
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    """Validated LLM options (endpoints keep their keys out of ``repr``)."""
+
+    judge: EndpointConfig
+    llm: EndpointConfig
+    judge_refresh: bool
+    llm_refresh: bool
+    judge_k: int
+    response_format: str
+    mode: str  # "predictions" or "live" (auto resolved)
+    cache_path: Path | None
+
+
+SETTINGS_KEY = pytest.StashKey[LLMSettings]()
+STATS_KEY = pytest.StashKey[dict[str, "UsageStats"]]()
+SENT_KEY = pytest.StashKey[dict[str, Any]]()
+TOTALS_KEY = pytest.StashKey[dict[str, dict[str, Any]]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("llaso")
+    for role, what in (("judge", "the LLM judge"), ("llm", "the model under test")):
+        group.addoption(f"--llaso-{role}-refresh", action="store_true", default=False,
+                        help=f"ignore cached responses of {what} and call the endpoint again (the cache is rewritten)")
+        group.addoption(f"--llaso-{role}-concurrency", metavar="N", type=int, default=None,
+                        help=f"calls to {what} in flight at once (default 8)")
+        group.addoption(f"--llaso-{role}-timeout", metavar="SECONDS", type=float, default=None,
+                        help=f"per-call timeout for {what} (default 60; the openai client's 600 s is never used)")
+        for key in _ENDPOINT_KEYS:
+            parser.addini(f"llaso_{role}_{key}",
+                          f"{what}: {key.replace('_', ' ')} (environment LLASO_{role.upper()}_{key.upper()} wins)",
+                          type="string", default="")
+    group.addoption("--llaso-judge-k", metavar="K", type=int, default=None,
+                    help="judge each item K times and report agreement (default 1)")
+    group.addoption("--llaso-judge-response-format", choices=_RESPONSE_FORMATS, default=None,
+                    help="how the judge asks for JSON: json_schema (structured outputs, default), "
+                    "json_object, or none for endpoints without either")
+    group.addoption("--llaso-llm-mode", choices=_MODES, default=None,
+                    help="predictions: evaluate pinned outputs; live: call the model under test; "
+                    "auto (default): live when LLASO_LLM_BASE_URL and LLASO_LLM_MODEL are set")
+    group.addoption("--llaso-llm-cache", metavar="PATH", default=None,
+                    help="SQLite file caching LLM responses (default <llaso dir>/cache/llm.sqlite3; 'none' disables)")
+    parser.addini("llaso_judge_k", "default for --llaso-judge-k", type="string", default="")
+    parser.addini("llaso_judge_response_format", "default for --llaso-judge-response-format",
+                  type="string", default="")
+    parser.addini("llaso_llm_mode", "default for --llaso-llm-mode", type="string", default="")
+    parser.addini("llaso_llm_cache", "default for --llaso-llm-cache", type="string", default="")
+
+
+def _store_dir(config: pytest.Config) -> Path:
+    try:
+        from llaso_pytest.plugin import SETTINGS_KEY as CORE_KEY
+
+        return Path(config.stash[CORE_KEY].store_dir)
+    except (ImportError, KeyError, AttributeError):
+        return config.rootpath / ".llaso"
+
+
+def _settings(config: pytest.Config) -> LLMSettings:
+    from llaso_pytest.llm.config import ConfigError, resolve_endpoint
+
+    endpoints = {}
+    for role in ("judge", "llm"):
+        ini = {k: config.getini(f"llaso_{role}_{k}") for k in _ENDPOINT_KEYS}
+        overrides = {"concurrency": config.getoption(f"llaso_{role}_concurrency"),
+                     "timeout": config.getoption(f"llaso_{role}_timeout")}
+        try:
+            endpoints[role] = resolve_endpoint(role, ini=ini, overrides=overrides)
+        except ConfigError as exc:
+            raise pytest.UsageError(f"llaso: {exc}") from None
+    k_raw = config.getoption("llaso_judge_k")
+    if k_raw is None:
+        ini_k = str(config.getini("llaso_judge_k")).strip()
+        try:
+            k_raw = int(ini_k) if ini_k else 1
+        except ValueError:
+            raise pytest.UsageError(f"llaso: ini key llaso_judge_k must be an integer >= 1, got {ini_k!r}") from None
+    if k_raw < 1:
+        raise pytest.UsageError(f"llaso: --llaso-judge-k must be >= 1, got {k_raw}")
+    fmt = config.getoption("llaso_judge_response_format") or str(config.getini("llaso_judge_response_format")).strip() \
+        or "json_schema"
+    if fmt not in _RESPONSE_FORMATS:
+        raise pytest.UsageError(f"llaso: ini key llaso_judge_response_format must be one of {_RESPONSE_FORMATS}, "
+                                f"got {fmt!r}")
+    mode = config.getoption("llaso_llm_mode") or str(config.getini("llaso_llm_mode")).strip() or "auto"
+    if mode not in _MODES:
+        raise pytest.UsageError(f"llaso: ini key llaso_llm_mode must be one of {_MODES}, got {mode!r}")
+    if mode == "auto":
+        mode = "live" if endpoints["llm"].configured else "predictions"
+    elif mode == "live" and not endpoints["llm"].configured:
+        raise pytest.UsageError("llaso: --llaso-llm-mode=live needs the model under test: set LLASO_LLM_BASE_URL "
+                                "and LLASO_LLM_MODEL (or ini llaso_llm_base_url / llaso_llm_model)")
+    cache_opt = config.getoption("llaso_llm_cache") or str(config.getini("llaso_llm_cache")).strip() or None
+    if cache_opt is not None and cache_opt.lower() == "none":
+        cache_path: Path | None = None
+    elif cache_opt is not None:
+        cache_path = Path(config.invocation_params.dir, cache_opt)
+    else:
+        cache_path = _store_dir(config) / "cache" / "llm.sqlite3"
+    return LLMSettings(judge=endpoints["judge"], llm=endpoints["llm"],
+                       judge_refresh=bool(config.getoption("llaso_judge_refresh")),
+                       llm_refresh=bool(config.getoption("llaso_llm_refresh")),
+                       judge_k=k_raw, response_format=fmt, mode=mode, cache_path=cache_path)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[SETTINGS_KEY] = _settings(config)
+    config.stash[STATS_KEY] = {}
+    config.stash[SENT_KEY] = {}
+    config.stash[TOTALS_KEY] = {}
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def _worker_id(config: pytest.Config) -> str:
+    wi = getattr(config, "workerinput", None)
+    return str(wi.get("workerid", "worker")) if isinstance(wi, dict) else "main"
+
+
+def _stats(config: pytest.Config, role: str) -> UsageStats:
+    from llaso_pytest.llm.client import UsageStats
+
+    reg = config.stash[STATS_KEY]
+    if role not in reg:
+        reg[role] = UsageStats()
+    return reg[role]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    reg = item.config.stash.get(STATS_KEY, None)
+    if reg:
+        snap = {role: s.snapshot() for role, s in reg.items()}
+        sent = item.config.stash[SENT_KEY]
+        if snap != sent.get("last"):
+            sent["last"] = snap
+            # cumulative per process: the controller keeps the latest per worker and sums workers
+            report.user_properties.append((KEY_USAGE, {"worker": _worker_id(item.config), "usage": snap}))
+    return report
+
+
+class _UsageCollector:
+    """Registered on the controller only: keeps the latest cumulative usage of each worker."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for pair in report.user_properties:
+            if isinstance(pair, (tuple, list)) and len(pair) == 2 and pair[0] == KEY_USAGE:
+                data: Any = pair[1]
+                self.config.stash[TOTALS_KEY][str(data["worker"])] = data["usage"]
+
+
+def pytest_llaso_collect_usage(config: pytest.Config) -> dict[str, Any] | None:
+    """LLM usage (calls, retries, cache hits, tokens, cost) for the run record's ``usage``."""
+    summary = usage_summary(config)
+    return {"llm": summary} if summary else None
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not _is_worker(session.config):
+        session.config.pluginmanager.register(_UsageCollector(session.config), "llaso-llm-usage")
+
+
+def usage_summary(config: pytest.Config) -> dict[str, Any] | None:
+    """Aggregated LLM usage of the run per role (``judge``, ``llm``), or ``None`` when no LLM was called.
+
+    Each role: api_calls, retries, cache_hits, cache_misses, items_ok, items_failed,
+    prompt_tokens, completion_tokens, cost_usd (``None`` when no price is configured),
+    errors_by_type. Safe to call on the controller after the last test report.
+    """
+    totals = config.stash.get(TOTALS_KEY, {})
+    if not totals:
+        return None
+    out: dict[str, dict[str, Any]] = {}
+    for usage in totals.values():
+        for role, snap in usage.items():
+            acc = out.setdefault(role, {"cost_usd": None, "errors_by_type": {}})
+            for k, v in snap.items():
+                if k == "cost_usd":
+                    if v is not None:
+                        acc["cost_usd"] = (acc["cost_usd"] or 0.0) + v
+                elif k == "errors_by_type":
+                    for et, n in v.items():
+                        acc["errors_by_type"][et] = acc["errors_by_type"].get(et, 0) + n
+                else:
+                    acc[k] = acc.get(k, 0) + v
+    return {role: out[role] for role in sorted(out)}
+
+
+def render_usage(summary: dict[str, Any]) -> list[str]:
+    """One line per role for the terminal summary."""
+    lines = []
+    for role, u in summary.items():
+        cost = "unknown (no price configured)" if u.get("cost_usd") is None else f"${u['cost_usd']:.4f}"
+        errs = ", ".join(f"{k}={v}" for k, v in sorted(u.get("errors_by_type", {}).items())) or "none"
+        lines.append(
+            f"{role}: {u.get('api_calls', 0)} API calls ({u.get('retries', 0)} retries), cache "
+            f"{u.get('cache_hits', 0)} hits / {u.get('cache_misses', 0)} misses, tokens "
+            f"{u.get('prompt_tokens', 0)} in / {u.get('completion_tokens', 0)} out, est. cost {cost}, "
+            f"failed items {u.get('items_failed', 0)} (errors: {errs})"
+        )
+    return lines
+
+
+def judge_error_lines(record: Any) -> list[str]:
+    """One line per recorded judge result with items in an error state (from the run record)."""
+    data = record if isinstance(record, dict) else record.to_dict()
+    lines = []
+    for t in data.get("tests", []):
+        for res in t.get("results", []) or []:
+            judge = ((res.get("extra") or {}).get("judge") or {}) if isinstance(res, dict) else {}
+            if judge.get("n_errors"):
+                kinds = ", ".join(f"{k}={n}" for k, n in sorted(judge.get("errors_by_kind", {}).items()))
+                ids = ", ".join(str(e["id"]) for e in judge.get("error_items", [])[:5])
+                lines.append(f"{t.get('nodeid')} {res.get('name')}: {judge['n_errors']} of {judge['n_items']} "
+                             f"judged items in an error state ({kinds}), not scored: {ids}")
+    return lines
+
+
+def pytest_llaso_report_sections(config: pytest.Config, record: Any) -> list[tuple[str, list[str]]] | None:
+    sections = []
+    summary = usage_summary(config)
+    if summary:
+        lines = render_usage(summary)
+        data = record if isinstance(record, dict) else record.to_dict()
+        judge = (data.get("provenance") or {}).get("llm_judge")
+        if isinstance(judge, dict):
+            lines.append(f"judge endpoint: {judge.get('model')} at {judge.get('base_url')} ({judge.get('source')})")
+        sections.append(("llaso llm usage", lines))
+    errors = judge_error_lines(record)
+    if errors:
+        sections.append(("llaso judge errors", errors))
+    return sections or None
+
+
+# -- fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def llaso_llm_settings(pytestconfig: pytest.Config) -> LLMSettings:
+    """The validated LLM settings of this run."""
+    return pytestconfig.stash[SETTINGS_KEY]
+
+
+@pytest.fixture(scope="session")
+def llaso_llm_mode(llaso_llm_settings: LLMSettings) -> str:
+    """``"predictions"`` (pinned outputs, the default) or ``"live"`` (call the model under test)."""
+    return llaso_llm_settings.mode
+
+
+@pytest.fixture(scope="session")
+def llaso_fake_llm_server() -> Iterator[FakeOpenAIServer]:
+    """The shipped OpenAI-compatible fake server (deterministic heuristic judge), per process."""
+    from llaso_pytest.llm.fake_server import FakeOpenAIServer
+
+    server = FakeOpenAIServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def llaso_llm_cache(llaso_llm_settings: LLMSettings) -> Iterator[Callable[[bool], ResponseCache | None]]:
+    """A factory ``cache(refresh)`` returning the shared response cache (or None when disabled)."""
+    from llaso_pytest.llm.cache import ResponseCache
+
+    opened: list[ResponseCache] = []
+
+    def get(refresh: bool) -> ResponseCache | None:
+        if llaso_llm_settings.cache_path is None:
+            return None
+        c = ResponseCache(llaso_llm_settings.cache_path, refresh=refresh)
+        opened.append(c)
+        return c
+
+    yield get
+    for c in opened:
+        c.close()
+
+
+@pytest.fixture(scope="session")
+def judge_endpoint(request: pytest.FixtureRequest, llaso_llm_settings: LLMSettings,
+                   record_provenance: Callable[[str, Any], None]) -> EndpointConfig:
+    """The judge endpoint; the shipped fake server when none is configured (recorded as such)."""
+    ep = llaso_llm_settings.judge
+    source = "configured"
+    if not ep.configured:
+        server: FakeOpenAIServer = request.getfixturevalue("llaso_fake_llm_server")
+        ep = ep.with_(base_url=server.base_url, model=FAKE_JUDGE_MODEL, api_key=None)
+        source = "fake server (LLASO_JUDGE_BASE_URL/LLASO_JUDGE_MODEL unset): heuristic verdicts, not a model"
+    public = ep.public()
+    public["source"] = source
+    record_provenance("llm_judge", public)
+    return ep
+
+
+@pytest.fixture(scope="session")
+def judge(pytestconfig: pytest.Config, judge_endpoint: EndpointConfig, llaso_llm_settings: LLMSettings,
+          llaso_llm_cache: Callable[[bool], ResponseCache | None], llaso_seed: int) -> Iterator[Judge]:
+    """A :class:`~llaso_pytest.llm.judge.Judge` at temperature 0, seeded with the session seed."""
+    from llaso_pytest.llm.client import LLMClient
+    from llaso_pytest.llm.judge import Judge
+
+    client = LLMClient(judge_endpoint, cache=llaso_llm_cache(llaso_llm_settings.judge_refresh),
+                       stats=_stats(pytestconfig, "judge"))
+    try:
+        yield Judge(client, seed=llaso_seed, response_format=llaso_llm_settings.response_format,  # type: ignore[arg-type]
+                    default_k=llaso_llm_settings.judge_k)
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def llm_endpoint(llaso_llm_settings: LLMSettings) -> EndpointConfig:
+    """The model-under-test endpoint (may be unconfigured; see ``llm_client``)."""
+    return llaso_llm_settings.llm
+
+
+@pytest.fixture(scope="session")
+def llm_client(pytestconfig: pytest.Config, llm_endpoint: EndpointConfig, llaso_llm_settings: LLMSettings,
+               llaso_llm_cache: Callable[[bool], ResponseCache | None],
+               record_provenance: Callable[[str, Any], None]) -> Iterator[LLMClient]:
+    """An :class:`~llaso_pytest.llm.client.LLMClient` for the model under test; skips when unconfigured."""
+    if not llm_endpoint.configured:
+        pytest.skip("model under test not configured: set LLASO_LLM_BASE_URL and LLASO_LLM_MODEL")
+    from llaso_pytest.llm.client import LLMClient
+
+    record_provenance("llm_model_under_test", llm_endpoint.public())
+    client = LLMClient(llm_endpoint, cache=llaso_llm_cache(llaso_llm_settings.llm_refresh),
+                       stats=_stats(pytestconfig, "llm"))
+    try:
+        yield client
+    finally:
+        client.close()
