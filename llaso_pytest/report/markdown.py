@@ -1,0 +1,191 @@
+"""GitHub-flavoured Markdown for a pull-request comment.
+
+The comment starts with :data:`MARKER` (an HTML comment GitHub does not show) so the poster
+finds and updates its own comment. It stays under GitHub's 65,536-character limit: the summary
+and the table come first; the collapsible details (flips, largest changes, incomparable
+signatures, provenance) are cut item by item when the budget runs out, and the comment says so.
+Every string that comes from a record (test ids, item ids, provenance values) is escaped, so a
+crafted item id cannot break the table or inject markup.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from llaso_pytest.github import COMMENT_LIMIT as GITHUB_LIMIT
+from llaso_pytest.github import MARKER
+from llaso_pytest.report import (
+    direction,
+    fmt_delta,
+    fmt_num,
+    method_label,
+    ordered,
+    run_label,
+    settings_line,
+    short_nodeid,
+    verdict_label,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from llaso_pytest.compare import Comparison, MetricDiff
+
+__all__ = ["GITHUB_LIMIT", "MARKER", "escape", "render"]
+
+
+_ICON = {"regressed": "🔴", "improved": "🟢", "unchanged": "⚪", "incomparable": "🟡",
+         "new": "🆕", "removed": "➖"}
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]~|])")
+
+
+def escape(value: Any, *, limit: int = 200) -> str:
+    """Text safe inside a Markdown table cell or list item (no markup, no line breaks)."""
+    text = str(value)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = re.sub(r"[\r\n\t]+", " ", text)
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    return text.replace("\\|", "&#124;")
+
+
+def _html(text: str) -> str:
+    """Escaping for raw-HTML contexts (``<summary>``), where Markdown escapes would show."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _row(m: MetricDiff) -> str:
+    p = "" if m.p_improve is None else f"{m.p_improve:.0%}"
+    verdict = verdict_label(m)
+    if m.verdict in ("regressed", "improved", "incomparable"):
+        verdict = f"**{verdict}**"
+    cells = [
+        _ICON.get(m.verdict, ""), escape(short_nodeid(m.nodeid)),
+        f"{escape(m.name)} {'↑' if m.higher_is_better else '↓'}",
+        fmt_num(m.base_value), fmt_num(m.head_value), escape(fmt_delta(m)), p, verdict,
+        escape(method_label(m)),
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _detail_items(comparison: Comparison) -> list[tuple[str, list[str]]]:
+    """(section title, lines) for every collapsible section, most important first."""
+    sections: list[tuple[str, list[str]]] = []
+    ms = ordered(comparison)
+    incomparable = [m for m in ms if m.verdict == "incomparable"]
+    if incomparable:
+        lines = []
+        for m in incomparable:
+            fields = "; ".join(f"<code>{escape(d.field)}</code>: {escape(d.base)} → "
+                               f"{escape(d.head)}"
+                               for d in m.signature_diffs)
+            lines.append(f"- {escape(m.key)}: {fields}")
+        sections.append((f"Incomparable metrics ({len(incomparable)}): signatures differ", lines))
+    flips = [m for m in ms if m.pass_fail and (m.n_broken or m.n_fixed)]
+    if flips:
+        lines = []
+        for m in flips:
+            lines.append(f"- **{escape(m.key)}**: {m.n_broken} now wrong, {m.n_fixed} now right")
+            if m.broken:
+                lines.append("  - now wrong: " + ", ".join(escape(i, limit=80) for i in m.broken))
+            if m.fixed:
+                lines.append("  - now right: " + ", ".join(escape(i, limit=80) for i in m.fixed))
+        sections.append(((f"Per-item flips ({sum(m.n_broken + m.n_fixed for m in flips)} items "
+                         f"in {len(flips)} metrics)"), lines))
+    changes = [m for m in ms if not m.pass_fail and (m.worst_changes or m.best_changes)
+               and m.verdict != "unchanged"] + \
+              [m for m in ms if not m.pass_fail and (m.worst_changes or m.best_changes)
+               and m.verdict == "unchanged"]
+    if changes:
+        lines = []
+        for m in changes:
+            lines.append(f"- **{escape(m.key)}** ({direction(m)})")
+            for label, items in (("worse", m.worst_changes), ("better", m.best_changes)):
+                if items:
+                    lines.append(f"  - {label}: " + ", ".join(
+                        f"{escape(c.item, limit=80)} {fmt_num(c.base)} → {fmt_num(c.head)}"
+                        for c in items))
+        sections.append((f"Largest per-item changes ({len(changes)} metrics)", lines))
+    if comparison.provenance_diffs:
+        lines = ["| provenance | base | head |", "|---|---|---|"]
+        lines += [f"| {escape(p.path)} | {escape(p.base)} | {escape(p.head)} |"
+                  for p in comparison.provenance_diffs]
+        sections.append((f"Provenance differences ({len(comparison.provenance_diffs)})", lines))
+    notes = [(m, n) for m in ms for n in m.notes]
+    if notes:
+        sections.append((f"Notes ({len(notes)})",
+                         [f"- {escape(m.key)}: {escape(n, limit=400)}" for m, n in notes]))
+    return sections
+
+
+def _fit(lines: Iterable[str], budget: int, what: str) -> tuple[list[str], int]:
+    """As many lines as fit in ``budget`` characters, plus a line saying what was cut."""
+    lines = list(lines)
+    kept: list[str] = []
+    used = 0
+    for i, line in enumerate(lines):
+        cost = len(line) + 1
+        if used + cost > budget - 160:
+            kept.append(f"\n_… {len(lines) - i} more {what} lines truncated to stay under "
+                        f"GitHub's comment size limit; see the full report artifact._")
+            return kept, len(lines) - i
+        kept.append(line)
+        used += cost
+    return kept, 0
+
+
+def render(comparison: Comparison, *, limit: int = GITHUB_LIMIT, details_url: str | None = None,
+           title: str = "llaso-pytest: comparison with the baseline") -> str:
+    """The PR comment, at most ``limit`` characters."""
+    c = comparison.counts()
+    summary = (f"**{c['improved']} improved · {c['regressed']} regressed · "
+               f"{c['unchanged']} unchanged · {c['incomparable']} incomparable**")
+    if c["new"] or c["removed"]:
+        summary += f" · {c['new']} new · {c['removed']} removed"
+    head = [
+        MARKER,
+        f"### {'🔴' if comparison.has_regression else '🟢'} {escape(title)}",
+        "",
+        summary,
+        "",
+        (f"Baseline {escape(run_label(comparison.base))} → this run "
+        f"{escape(run_label(comparison.head))}."),
+    ]
+    if details_url:
+        head.append(f"Full report (HTML, JSON): {escape(details_url, limit=500)}")
+    for w in comparison.warnings:
+        head.append(f"> ⚠️ {escape(w, limit=400)}")
+    head.append("")
+    table = ["| | test | metric | base | head | Δ [CI] | P(better) | verdict | method |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    rows = [_row(m) for m in ordered(comparison)]
+    footer = ["", (f"<sub>{escape(settings_line(comparison), limit=1000)}. "
+              "↑ higher is better, ↓ lower is better.</sub>")]
+    fixed_cost = sum(len(x) + 1 for x in head + table + footer)
+    # The table gets up to 70% of the budget; the details share what is left.
+    kept_rows, cut_rows = _fit(rows, int((limit - fixed_cost) * 0.7), "table")
+    if cut_rows:
+        kept_rows[-1] = (f"\n_… {cut_rows} more metrics not shown (the table is sorted: "
+                         "regressions first); see the full report artifact._")
+    out = head + table + kept_rows
+    text = "\n".join(out)
+    budget = limit - len(text) - sum(len(x) + 1 for x in footer) - 1
+    for title_, lines in _detail_items(comparison):
+        opening = f"\n\n<details><summary>{_html(title_)}</summary>\n\n"
+        closing = "\n\n</details>"
+        room = budget - len(opening) - len(closing)
+        if room < 300:
+            text += ("\n\n_Further sections left out to stay under GitHub's comment size limit; "
+                     "see the full report artifact._")
+            budget = 0
+            break
+        kept, _ = _fit(lines, room, "detail")
+        block = opening + "\n".join(kept) + closing
+        text += block
+        budget -= len(block)
+    text += "\n" + "\n".join(footer) + "\n"
+    if len(text) > limit:  # belt and braces: never exceed GitHub's limit
+        cut = text.rfind("\n", 0, limit - 120)
+        text = text[:cut] + "\n\n_… truncated to stay under GitHub's comment size limit._\n"
+    return text

@@ -1,0 +1,164 @@
+"""``llaso compare`` / ``llaso baseline``: exit codes, outputs, errors naming the file, store."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from compare_testutil import synthetic_pair, write_json
+
+from llaso_pytest import store
+from llaso_pytest.cli import main
+
+
+@pytest.fixture()
+def runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    monkeypatch.chdir(tmp_path)
+    a, b = synthetic_pair(base_rate=0.10, head_rate=0.14)
+    return {
+        "base": write_json(tmp_path / "base.json", a),
+        "worse": write_json(tmp_path / "worse.json", b),
+        "same": write_json(tmp_path / "same.json", a),
+    }
+
+
+def test_exit_codes(runs: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compare", str(runs["base"]), str(runs["same"]), "--n-boot", "500"]) == 0
+    assert main(["compare", str(runs["base"]), str(runs["worse"]), "--n-boot", "500"]) == 0
+    out = capsys.readouterr().out
+    assert "REGRESSED" in out and "0 improved, 1 regressed" in out
+    assert main(["compare", str(runs["base"]), str(runs["worse"]), "--n-boot", "500",
+                 "--fail-on-regression"]) == 1
+    err = capsys.readouterr().err
+    assert "significant regression: suites/asr/test_asr.py::test_wer[clean]::wer" in err
+    assert main(["compare", str(runs["base"]), str(runs["same"]), "--n-boot", "500",
+                 "--fail-on-regression"]) == 0
+    # inside a tolerance: not a regression
+    assert main(["compare", str(runs["base"]), str(runs["worse"]), "--n-boot", "500",
+                 "--fail-on-regression", "--tolerance", "wer:+10pp"]) == 0
+
+
+@pytest.mark.parametrize("content,words", [
+    (None, "no such run record file"),
+    ("", "empty"),
+    ('{"schema_version": 1, "kind": "llaso-run-rec', "not valid JSON"),
+    ('{"name": "something else"}', "not a llaso-pytest run record"),
+    ('[1, 2, 3]', "not a llaso-pytest run record"),
+    ("__future__", "schema_version 7 is newer"),
+])
+def test_unusable_baselines_exit_2_naming_the_file(
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    content: str | None, words: str,
+) -> None:
+    bad = tmp_path / "bad-baseline.json"
+    if content == "__future__":
+        data = json.loads(runs["base"].read_text())
+        data["schema_version"] = 7
+        bad.write_text(json.dumps(data))
+    elif content is not None:
+        bad.write_text(content)
+    for args in ([str(bad), str(runs["worse"])], [str(runs["base"]), str(bad)]):
+        assert main(["compare", *args, "--fail-on-regression"]) == 2
+        err = capsys.readouterr().err
+        assert str(bad) in err and words in err
+
+
+def test_bad_options_exit_2(runs: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    base, worse = str(runs["base"]), str(runs["worse"])
+    assert main(["compare", base, worse, "--tolerance", "wer:lots"]) == 2
+    assert "bad tolerance 'wer:lots'" in capsys.readouterr().err
+    assert main(["compare", base, worse, "--n-boot", "5"]) == 2
+    assert "at least 100 resamples" in capsys.readouterr().err
+    assert main(["compare", base, worse, "--format", "pdf"]) == 2
+    assert main(["compare", base]) == 2
+    assert main(["compare", base, worse, "--confidence", "2"]) == 2
+    assert main([]) == 2
+
+
+def test_outputs_by_suffix(runs: dict[str, Path], tmp_path: Path,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    rc = main(["compare", str(runs["base"]), str(runs["worse"]), "--n-boot", "500",
+               "-o", str(out / "c.md"), "-o", str(out / "c.html"), "-o", str(out / "c.json"),
+               "--details-url", "https://example.invalid/runs/7"])
+    assert rc == 0
+    md = (out / "c.md").read_text()
+    assert md.startswith("<!-- llaso-pytest-report -->") and "example.invalid/runs/7" in md
+    assert (out / "c.html").read_text().startswith("<!DOCTYPE html>")
+    assert json.loads((out / "c.json").read_text())["counts"]["regressed"] == 1
+    assert "REGRESSED" in capsys.readouterr().out  # the table still goes to the log
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
+    rc = main(["compare", str(runs["base"]), str(runs["worse"]), "--n-boot", "500",
+               "--format", "json", "-o", str(out / "report.txt"), "-q"])
+    assert rc == 0 and json.loads((out / "report.txt").read_text())["kind"] == "llaso-comparison"
+    assert capsys.readouterr().out == ""
+
+
+def test_stdout_formats(runs: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    for fmt, check in (("json", lambda s: json.loads(s)["kind"] == "llaso-comparison"),
+                       ("md", lambda s: s.startswith("<!-- llaso-pytest-report -->")),
+                       ("html", lambda s: s.startswith("<!DOCTYPE html>")),
+                       ("text", lambda s: s.startswith("baseline "))):
+        assert main(["compare", str(runs["base"]), str(runs["worse"]), "--n-boot", "500",
+                     "--format", fmt]) == 0
+        assert check(capsys.readouterr().out), fmt
+
+
+def test_saved_baselines_resolve_by_name(runs: dict[str, Path], tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["baseline", "save", "main", str(runs["base"])]) == 0
+    assert (tmp_path / ".llaso" / "baselines" / "main.json").is_file()
+    assert (tmp_path / ".llaso" / "README.md").read_text().startswith("# .llaso")
+    assert (tmp_path / ".llaso" / ".gitignore").read_text().endswith("*\n")
+    capsys.readouterr()
+    assert main(["baseline", "list"]) == 0
+    assert capsys.readouterr().out.split() == ["main"]
+    assert main(["compare", "main", str(runs["worse"]), "--n-boot", "500",
+                 "--fail-on-regression"]) == 1
+    assert main(["compare", "nightly", str(runs["worse"])]) == 2
+    err = capsys.readouterr().err
+    assert "baseline 'nightly' not found" in err and "saved baselines in" in err and "main" in err
+    assert main(["baseline", "save", "../evil", str(runs["base"])]) == 2
+    assert "bad baseline name" in capsys.readouterr().err
+    (tmp_path / "junk.json").write_text("{")
+    assert main(["baseline", "save", "junk", str(tmp_path / "junk.json")]) == 2
+    assert not (tmp_path / ".llaso" / "baselines" / "junk.json").exists()
+
+
+def test_console_script_runs_as_a_process(runs: dict[str, Path]) -> None:
+    proc = subprocess.run([sys.executable, "-m", "llaso_pytest.cli", "compare", str(runs["base"]),
+                           str(runs["worse"]), "--n-boot", "300", "--fail-on-regression"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "REGRESSED" in proc.stdout
+
+
+def test_store_resolution(tmp_path: Path) -> None:
+    a, _ = synthetic_pair()
+    rec = write_json(tmp_path / "r.json", a)
+    st = tmp_path / "store"
+    assert store.resolve_baseline(str(rec), st) == rec
+    assert store.resolve_baseline("r.json", store_dir=st, cwd=tmp_path) == rec
+    assert store.check_name("main") == "main"
+    with pytest.raises(ValueError, match="bad baseline name"):
+        store.check_name("a b")
+    with pytest.raises(store.BaselineError, match="no baselines are saved"):
+        store.resolve_baseline("main", st)
+    with pytest.raises(store.BaselineError, match="no such run record file"):
+        store.resolve_baseline(str(tmp_path / "missing.json"), st)
+    with pytest.raises(store.BaselineError, match="is a directory"):
+        store.resolve_baseline(str(tmp_path), st)
+    saved = store.save_baseline(a, "v1.2", store_dir=st)
+    assert saved == st / "baselines" / "v1.2.json"
+    assert store.resolve_baseline("v1.2", st) == saved
+    assert json.loads(saved.read_text())["run_id"] == a["run_id"]
+    assert store.list_baselines(st) == ["v1.2"]
+    (st / "README.md").write_text("mine")
+    store.ensure_store(st)
+    assert (st / "README.md").read_text() == "mine"  # never overwritten
+    for bad in ("", "a/b", "x.json", ".hidden", "a" * 101):
+        with pytest.raises(store.BaselineError):
+            store.baseline_path(bad, st)
