@@ -8,7 +8,7 @@ turns every soft problem into an error).
 
 from __future__ import annotations
 
-__all__ = ["LlasoWarning", "MetricInputError"]
+__all__ = ["LlasoWarning", "MetricInputError", "warn"]
 
 
 class LlasoWarning(UserWarning):
@@ -20,3 +20,18 @@ class MetricInputError(ValueError):
 
     Subclasses :class:`ValueError` so callers that already catch ``ValueError`` keep working.
     """
+
+
+def warn(message: str) -> None:
+    """Emit a :class:`LlasoWarning` attributed to the first caller outside llaso_pytest."""
+    import os
+    import sys
+    import warnings
+
+    pkg = os.path.dirname(os.path.abspath(__file__))
+    level = 2
+    frame = sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(pkg):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    warnings.warn(message, LlasoWarning, stacklevel=level)

@@ -1,0 +1,842 @@
+"""The metric result, its signature, and the aggregators that turn summed item statistics
+into a corpus score.
+
+Contract (docs/architecture.md): every metric returns a frozen :class:`MetricResult`;
+``MetricResult.to_record()`` is the JSON form stored in the run record and
+``MetricResult.from_record`` reads it back. ``aggregate(kind, summed)`` evaluates a
+result's corpus score on a ``(B, k)`` array of summed per-item statistics, so a stored
+record can be re-bootstrapped (e.g. by the comparer) without knowing the metric.
+
+No pytest import here: the scientific core is usable from a notebook.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import math
+import numbers
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from llaso_pytest.errors import MetricInputError
+from llaso_pytest.errors import warn as _warn
+
+__all__ = [
+    "AGGREGATORS",
+    "RESAMPLING_FIELDS",
+    "MetricResult",
+    "Signature",
+    "aggregate",
+    "build_result",
+    "check_items",
+    "from_values",
+    "llaso_version",
+]
+
+#: Signature fields that change only the interval, never the corpus value.
+RESAMPLING_FIELDS = frozenset({"n_boot", "seed", "confidence", "ci_method", "resample"})
+
+# Short keys used in the text form of a signature (sacrebleu style); others print as-is.
+_SHORT = {
+    "normalizer": "norm",
+    "tokenizer": "tok",
+    "n_boot": "boot",
+    "ci_method": "ci",
+    "confidence": "conf",
+    "resample": "res",
+    "empty_reference": "empty",
+}
+
+
+@contextlib.contextmanager
+def gc_paused() -> Any:
+    """Pause the cyclic garbage collector while building millions of small objects.
+
+    Token lists create no reference cycles, but every allocation of a container counts
+    towards a collection, and the full collections that follow walk all live objects again
+    and again (jiwer on 100k pairs spends over half its time there). Restores the previous
+    state on exit.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def llaso_version() -> str:
+    """The installed llaso-pytest version (without importing the plugin machinery)."""
+    try:
+        from importlib.metadata import version
+
+        return version("llaso-pytest")
+    except ImportError:  # pragma: no cover - not installed (source checkout)
+        return "0+unknown"
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Signature:
+    """Everything that changes a score: metric, options, normalizer/tokenizer, library
+    versions, and the resampling settings (``n_boot``, ``seed``, CI method).
+
+    ``str(sig)`` is ``"metric|key:value|..."``; ``sig.fields`` is the dict form.
+    """
+
+    fields: Mapping[str, Any]
+
+    def __post_init__(self) -> None:
+        if "metric" not in self.fields:
+            raise ValueError("a Signature needs a 'metric' field")
+        object.__setattr__(self, "fields", dict(self.fields))
+
+    @property
+    def metric(self) -> str:
+        return str(self.fields["metric"])
+
+    @property
+    def text(self) -> str:
+        parts = [str(self.fields["metric"])]
+        for key, value in self.fields.items():
+            if key == "metric":
+                continue
+            parts.append(f"{_SHORT.get(key, key)}:{_fmt(value)}")
+        return "|".join(parts)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def diff(self, other: Signature, *, ignore: Iterable[str] = ()) -> list[str]:
+        """Names of the fields whose values differ (or exist on one side only), sorted.
+
+        ``ignore=RESAMPLING_FIELDS`` keeps only the fields that change the value itself.
+        """
+        skip = set(ignore)
+        keys = (set(self.fields) | set(other.fields)) - skip
+        missing = object()
+        return sorted(
+            k for k in keys if self.fields.get(k, missing) != other.fields.get(k, missing)
+        )
+
+    def to_record(self) -> dict[str, Any]:
+        return {"text": self.text, "fields": _jsonable(dict(self.fields))}
+
+    @classmethod
+    def from_record(cls, d: Mapping[str, Any]) -> Signature:
+        if "fields" not in d:
+            raise ValueError(f"signature record without 'fields': {d!r}")
+        return cls(dict(d["fields"]))
+
+
+# ----------------------------------------------------------------------------------------
+# aggregators: (B, k) summed statistics -> (B,) corpus scores
+
+
+def _parse_kind(kind: str) -> tuple[str, dict[str, str]]:
+    m = re.fullmatch(r"\s*([A-Za-z_][\w.-]*)\s*(?:\((.*)\))?\s*", kind)
+    if m is None:
+        raise ValueError(f"malformed aggregate kind {kind!r}")
+    params: dict[str, str] = {}
+    if m.group(2):
+        for part in m.group(2).split(","):
+            if not part.strip():
+                continue
+            if "=" not in part:
+                raise ValueError(f"malformed parameter {part!r} in aggregate kind {kind!r}")
+            k, v = part.split("=", 1)
+            params[k.strip()] = v.strip()
+    return m.group(1), params
+
+
+def _cols(summed: np.ndarray, k: int, kind: str) -> np.ndarray:
+    arr = np.asarray(summed, dtype=np.float64)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[1] != k:
+        raise ValueError(
+            f"aggregate {kind!r} needs a (B, {k}) array of summed statistics, got shape "
+            f"{np.shape(summed)}"
+        )
+    return arr
+
+
+def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = num / den
+    return np.where(den == 0, np.nan, out)
+
+
+def _agg_mean(s: np.ndarray, p: Mapping[str, str]) -> np.ndarray:
+    s = _cols(s, 2, "mean")
+    return _safe_div(s[:, 0], s[:, 1])
+
+
+def _agg_ratio(s: np.ndarray, p: Mapping[str, str]) -> np.ndarray:
+    s = _cols(s, 2, "ratio")
+    return _safe_div(s[:, 0], s[:, 1])
+
+
+def _agg_wil(s: np.ndarray, p: Mapping[str, str]) -> np.ndarray:
+    # columns: hits, ref_words, hyp_words; jiwer: wip = (H/R)*(H/P), 0 when P == 0.
+    s = _cols(s, 3, "wil")
+    h, r, hy = s[:, 0], s[:, 1], s[:, 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wip = (h / r) * (h / hy)
+    wip = np.where(hy >= 1, wip, 0.0)
+    return np.where(r == 0, np.nan, 1.0 - wip)
+
+
+def _my_log(x: float) -> float:
+    return -9999999999.0 if x == 0.0 else math.log(x)
+
+
+def _bleu_row(row: Sequence[float], order: int, smooth: str, value: float, eff: bool) -> float:
+    """sacrebleu.BLEU.compute_bleu, operation for operation (scalar, for the exact value)."""
+    sys_len, ref_len = float(row[0]), float(row[1])
+    correct = [float(x) for x in row[2 : 2 + order]]
+    total = [float(x) for x in row[2 + order : 2 + 2 * order]]
+    bp = 1.0
+    if sys_len < ref_len:
+        bp = math.exp(1 - ref_len / sys_len) if sys_len > 0 else 0.0
+    if not any(correct):
+        return 0.0
+    precisions = [0.0] * order
+    smooth_mteval = 1.0
+    eff_order = order
+    for n in range(1, order + 1):
+        if smooth == "add-k" and n > 1:
+            correct[n - 1] += value
+            total[n - 1] += value
+        if total[n - 1] == 0:
+            break
+        if eff:
+            eff_order = n
+        if correct[n - 1] == 0:
+            if smooth == "exp":
+                smooth_mteval *= 2
+                precisions[n - 1] = 100.0 / (smooth_mteval * total[n - 1])
+            elif smooth == "floor":
+                precisions[n - 1] = 100.0 * value / total[n - 1]
+        else:
+            precisions[n - 1] = 100.0 * correct[n - 1] / total[n - 1]
+    return bp * math.exp(sum(_my_log(p) for p in precisions[:eff_order]) / eff_order)
+
+
+def _bleu_vec(s: np.ndarray, order: int, smooth: str, value: float, eff: bool) -> np.ndarray:
+    """Vectorised sacrebleu BLEU over rows (bootstrap path; same formula)."""
+    b = s.shape[0]
+    sys_len, ref_len = s[:, 0], s[:, 1]
+    correct = s[:, 2 : 2 + order].copy()
+    total = s[:, 2 + order : 2 + 2 * order].copy()
+    correct_orig_any = (correct != 0).any(axis=1)
+    if smooth == "add-k":
+        correct[:, 1:] += value
+        total[:, 1:] += value
+    prec = np.zeros((b, order))
+    alive = np.ones(b, dtype=bool)  # not yet hit a zero total ('break')
+    eff_order = np.full(b, float(order))
+    if eff:
+        eff_order[:] = 0.0
+    mteval = np.ones(b)
+    for n in range(order):
+        alive &= total[:, n] != 0
+        if eff:
+            eff_order = np.where(alive, n + 1.0, eff_order)
+        zero = alive & (correct[:, n] == 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if smooth == "exp":
+                mteval = np.where(zero, mteval * 2, mteval)
+                p_zero = 100.0 / (mteval * total[:, n])
+            elif smooth == "floor":
+                p_zero = 100.0 * value / total[:, n]
+            else:
+                p_zero = np.zeros(b)
+            p_nz = 100.0 * correct[:, n] / total[:, n]
+        prec[:, n] = np.where(alive, np.where(zero, p_zero, p_nz), 0.0)
+    with np.errstate(divide="ignore"):
+        logs = np.where(prec == 0.0, -9999999999.0, np.log(np.where(prec == 0.0, 1.0, prec)))
+    mask = np.arange(order)[None, :] < eff_order[:, None]
+    acc = np.zeros(b)
+    for n in range(order):  # left-to-right like Python's sum()
+        acc = acc + np.where(mask[:, n], logs[:, n], 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bp = np.where(
+            sys_len < ref_len,
+            np.where(sys_len > 0, np.exp(1 - ref_len / np.where(sys_len > 0, sys_len, 1)), 0.0),
+            1.0,
+        )
+        score = bp * np.exp(acc / np.where(eff_order > 0, eff_order, 1))
+    return np.where(correct_orig_any, score, 0.0)
+
+
+def _agg_bleu(s: np.ndarray, p: Mapping[str, str]) -> np.ndarray:
+    order = int(p.get("order", "4"))
+    smooth = p.get("smooth", "exp")
+    value = float(p.get("value", "0"))
+    eff = p.get("effective", "0") in ("1", "true", "True", "yes")
+    s = _cols(s, 2 + 2 * order, "bleu")
+    if s.shape[0] <= 64:
+        return np.array([_bleu_row(r, order, smooth, value, eff) for r in s.tolist()])
+    return _bleu_vec(s, order, smooth, value, eff)
+
+
+def _chrf_row(row: Sequence[float], n_orders: int, beta: float, eps_smoothing: bool) -> float:
+    """sacrebleu.CHRF._compute_f_score, operation for operation."""
+    eps = 1e-16
+    score = 0.0
+    effective_order = 0
+    factor = beta**2
+    avg_prec, avg_rec = 0.0, 0.0
+    for i in range(n_orders):
+        n_hyp, n_ref, n_match = row[3 * i : 3 * i + 3]
+        prec = n_match / n_hyp if n_hyp > 0 else eps
+        rec = n_match / n_ref if n_ref > 0 else eps
+        denom = factor * prec + rec
+        score += ((1 + factor) * prec * rec / denom) if denom > 0 else eps
+        if n_hyp > 0 and n_ref > 0:
+            avg_prec += prec
+            avg_rec += rec
+            effective_order += 1
+    if eps_smoothing:
+        return 100 * score / n_orders
+    if effective_order == 0:
+        avg_prec = avg_rec = 0.0
+    else:
+        avg_prec /= effective_order
+        avg_rec /= effective_order
+    if avg_prec + avg_rec:
+        score = (1 + factor) * avg_prec * avg_rec
+        score /= (factor * avg_prec) + avg_rec
+        return 100 * score
+    return 0.0
+
+
+def _agg_chrf(s: np.ndarray, p: Mapping[str, str]) -> np.ndarray:
+    n_orders = int(p.get("orders", "6"))
+    beta = float(p.get("beta", "2"))
+    eps_smoothing = p.get("eps", "0") in ("1", "true", "True", "yes")
+    s = _cols(s, 3 * n_orders, "chrf")
+    if s.shape[0] <= 64:
+        return np.array([_chrf_row(r, n_orders, beta, eps_smoothing) for r in s.tolist()])
+    eps = 1e-16
+    factor = beta**2
+    b = s.shape[0]
+    score = np.zeros(b)
+    eff = np.zeros(b)
+    avg_prec = np.zeros(b)
+    avg_rec = np.zeros(b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for i in range(n_orders):
+            n_hyp, n_ref, n_match = s[:, 3 * i], s[:, 3 * i + 1], s[:, 3 * i + 2]
+            prec = np.where(n_hyp > 0, n_match / np.where(n_hyp > 0, n_hyp, 1), eps)
+            rec = np.where(n_ref > 0, n_match / np.where(n_ref > 0, n_ref, 1), eps)
+            denom = factor * prec + rec
+            score = score + np.where(
+                denom > 0, (1 + factor) * prec * rec / np.where(denom > 0, denom, 1), eps
+            )
+            both = (n_hyp > 0) & (n_ref > 0)
+            avg_prec = avg_prec + np.where(both, prec, 0.0)
+            avg_rec = avg_rec + np.where(both, rec, 0.0)
+            eff = eff + both
+        if eps_smoothing:
+            return 100 * score / n_orders
+        safe = np.where(eff == 0, 1, eff)
+        avg_prec = np.where(eff == 0, 0.0, avg_prec / safe)
+        avg_rec = np.where(eff == 0, 0.0, avg_rec / safe)
+        tot = avg_prec + avg_rec
+        f = (1 + factor) * avg_prec * avg_rec
+        f = f / np.where(tot != 0, (factor * avg_prec) + avg_rec, 1)
+        return np.where(tot != 0, 100 * f, 0.0)
+
+
+def _agg_ter(s: np.ndarray, p: Mapping[str, str]) -> np.ndarray:
+    # sacrebleu.TER._compute_score_from_stats: edits / ref_length, with its edge cases.
+    s = _cols(s, 2, "ter")
+    edits, ref_len = s[:, 0], s[:, 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = np.where(
+            ref_len > 0, edits / np.where(ref_len > 0, ref_len, 1), np.where(edits > 0, 1.0, 0.0)
+        )
+    return 100 * score
+
+
+AGGREGATORS: Mapping[str, Callable[[np.ndarray, Mapping[str, str]], np.ndarray]] = {
+    "mean": _agg_mean,
+    "ratio": _agg_ratio,
+    "wil": _agg_wil,
+    "bleu": _agg_bleu,
+    "chrf": _agg_chrf,
+    "ter": _agg_ter,
+}
+"""Built-in aggregators by name. A kind may carry parameters: ``"bleu(order=4,smooth=exp)"``."""
+
+
+def aggregate(kind: str, summed: np.ndarray) -> np.ndarray:
+    """Corpus scores for a ``(B, k)`` array of summed item statistics (a ``(k,)`` row works too).
+
+    ``kind`` is a result's ``aggregate`` string; it names a built-in aggregator and may
+    carry its parameters, e.g. ``"bleu(order=4,smooth=exp,value=0,effective=0)"``.
+    """
+    name, params = _parse_kind(kind)
+    try:
+        fn = AGGREGATORS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown aggregate {name!r}; built-in aggregates: {', '.join(sorted(AGGREGATORS))}"
+        ) from None
+    return np.asarray(fn(np.asarray(summed), params), dtype=np.float64)
+
+
+def aggregate_fn(kind: str) -> Callable[[np.ndarray], np.ndarray]:
+    """``aggregate`` with its kind bound, validated once (for the bootstrap)."""
+    name, params = _parse_kind(kind)
+    if name not in AGGREGATORS:
+        aggregate(kind, np.zeros((1, 2)))  # raises the clear error
+    fn = AGGREGATORS[name]
+
+    def bound(summed: np.ndarray) -> np.ndarray:
+        return np.asarray(fn(summed, params), dtype=np.float64)
+
+    return bound
+
+
+# ----------------------------------------------------------------------------------------
+# input validation
+
+
+def _label(ids: Sequence[str] | None, i: int) -> str:
+    return f"item id {ids[i]!r} (index {i})" if ids is not None else f"item index {i}"
+
+
+def check_ids(ids: Sequence[Any] | None, n: int, *, what: str = "ids") -> tuple[str, ...] | None:
+    """Validate ``ids=``/``groups=``: one per item, each a str or int (ints become str)."""
+    if ids is None:
+        return None
+    if isinstance(ids, (str, bytes)):
+        raise MetricInputError(f"{what}= must be a sequence of strings, not a single string")
+    ids = list(ids)
+    if len(ids) != n:
+        raise MetricInputError(f"{what}= has {len(ids)} entries but there are {n} items")
+    out: list[str] = []
+    for i, x in enumerate(ids):
+        if isinstance(x, bool) or not isinstance(x, (str, numbers.Integral)):
+            raise MetricInputError(
+                f"{what}[{i}] is {type(x).__name__} {x!r}; {what} must be str or int"
+            )
+        out.append(str(x))
+    return tuple(out)
+
+
+def check_items(
+    references: Any,
+    hypotheses: Any,
+    *,
+    ids: Sequence[Any] | None = None,
+    groups: Sequence[Any] | None = None,
+    ref_name: str = "references",
+    hyp_name: str = "hypotheses",
+) -> tuple[list[str], list[str], tuple[str, ...], tuple[str, ...] | None]:
+    """Validate parallel string lists; return them with ids (default ``"0".."n-1"``).
+
+    Mismatched lengths name both counts; ``None`` or non-str items name the item id;
+    duplicate ids are named. Nothing is coerced or dropped.
+    """
+    for name, seq in ((ref_name, references), (hyp_name, hypotheses)):
+        if isinstance(seq, (str, bytes)):
+            raise MetricInputError(
+                f"{name} must be a sequence of strings (one per item), got a single "
+                f"{type(seq).__name__}; wrap it in a list"
+            )
+        if not isinstance(seq, Iterable):
+            raise MetricInputError(f"{name} must be a sequence of strings, got {type(seq).__name__}")
+    refs = list(references)
+    hyps = list(hypotheses)
+    if len(refs) != len(hyps):
+        raise MetricInputError(
+            f"{len(refs)} {ref_name} but {len(hyps)} {hyp_name}: they must be parallel"
+        )
+    n = len(refs)
+    if n == 0:
+        raise MetricInputError(f"no items: {ref_name} and {hyp_name} are empty")
+    id_t = check_ids(ids, n, what="ids")
+    if id_t is not None and len(set(id_t)) != n:
+        seen: set[str] = set()
+        dups = sorted({x for x in id_t if x in seen or seen.add(x)})  # type: ignore[func-returns-value]
+        raise MetricInputError(f"duplicate ids: {', '.join(map(repr, dups[:10]))}")
+    grp = check_ids(groups, n, what="groups")
+    for name, seq in ((ref_name, refs), (hyp_name, hyps)):
+        if set(map(type, seq)) <= {str}:  # fast path (C loop); the detailed one names the item
+            continue
+        for i, x in enumerate(seq):
+            if not isinstance(x, str):
+                raise MetricInputError(
+                    f"{name.removesuffix('s')} for {_label(id_t, i)} is "
+                    f"{'None' if x is None else type(x).__name__ + ' ' + repr(x)[:60]}, "
+                    "expected str"
+                )
+    return refs, hyps, id_t if id_t is not None else tuple(map(str, range(n))), grp
+
+
+# ----------------------------------------------------------------------------------------
+# the result
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, Mapping):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _jsonable(x.tolist())
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        f = float(x)
+        return f if math.isfinite(f) else None
+    return x
+
+
+def _array_record(a: np.ndarray) -> list[Any]:
+    if a.dtype.kind in "iub":
+        return [int(v) for v in a.tolist()]
+    return [None if not math.isfinite(v) else float(v) for v in np.asarray(a, float).tolist()]
+
+
+def _array_from_record(values: Sequence[Any]) -> np.ndarray:
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return np.asarray(values, dtype=np.int64)
+    return np.asarray([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+
+
+@dataclass(frozen=True, eq=False)
+class MetricResult:
+    """A corpus score with its interval, per-item sufficient statistics and signature.
+
+    Comparison operators compare :attr:`value`, so ``assert metrics.wer(r, h) < 0.15`` works;
+    ``float(result)`` is the value.
+    """
+
+    name: str
+    value: float
+    ci: tuple[float, float] | None
+    confidence: float
+    n: int
+    higher_is_better: bool
+    signature: Signature
+    aggregate: str
+    item_ids: tuple[str, ...]
+    groups: tuple[str, ...] | None
+    stats: Mapping[str, np.ndarray]
+    scores: np.ndarray | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    # Not part of the record: metric-specific data for display (e.g. normalised token
+    # lists for alignments). Never compared, never serialised.
+    details: Any = field(default=None, repr=False, compare=False)
+
+    # -- numbers ------------------------------------------------------------------------
+    def __float__(self) -> float:
+        return float(self.value)
+
+    def _other(self, other: Any) -> float | None:
+        if isinstance(other, MetricResult):
+            return other.value
+        if isinstance(other, numbers.Real):
+            return float(other)
+        return None
+
+    def __lt__(self, other: Any) -> bool:
+        o = self._other(other)
+        return NotImplemented if o is None else self.value < o
+
+    def __le__(self, other: Any) -> bool:
+        o = self._other(other)
+        return NotImplemented if o is None else self.value <= o
+
+    def __gt__(self, other: Any) -> bool:
+        o = self._other(other)
+        return NotImplemented if o is None else self.value > o
+
+    def __ge__(self, other: Any) -> bool:
+        o = self._other(other)
+        return NotImplemented if o is None else self.value >= o
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, MetricResult):
+            return self is other or self.to_record() == other.to_record()
+        if isinstance(other, numbers.Real):
+            return self.value == float(other)
+        return NotImplemented
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        ci = "None" if self.ci is None else f"({self.ci[0]:.6g}, {self.ci[1]:.6g})"
+        return (
+            f"MetricResult({self.name}={self.value:.6g}, ci={ci}, n={self.n}, "
+            f"sig={self.signature.text!r})"
+        )
+
+    # -- per-item views -----------------------------------------------------------------
+    def stat_matrix(self) -> np.ndarray:
+        """Per-item statistics as an ``(n, k)`` float64 array, columns in aggregate order."""
+        return np.column_stack([np.asarray(v, dtype=np.float64) for v in self.stats.values()])
+
+    def worst(self, k: int = 5) -> list[tuple[str, float]]:
+        """The ``k`` worst items as ``(id, score)``, by the metric's direction (NaN last)."""
+        if self.scores is None:
+            return []
+        s = np.asarray(self.scores, dtype=np.float64)
+        key = np.where(np.isnan(s), np.inf, s if self.higher_is_better else -s)
+        order = np.argsort(key, kind="stable")[:k]
+        return [(self.item_ids[i], float(s[i])) for i in order]
+
+    def alignment(self, item: str | int) -> str:
+        """A readable alignment of one item (speech metrics); ``""`` when not available."""
+        i = self.item_ids.index(item) if isinstance(item, str) else int(item)
+        render = getattr(self.details, "render_item", None)
+        return render(i) if callable(render) else ""
+
+    # -- record -------------------------------------------------------------------------
+    def to_record(self) -> dict[str, Any]:
+        """The JSON form of Contract 2 (non-finite floats become ``null``)."""
+        items: dict[str, Any] = {
+            "ids": list(self.item_ids),
+            "groups": None if self.groups is None else list(self.groups),
+            "stats": {k: _array_record(np.asarray(v)) for k, v in self.stats.items()},
+            "scores": None if self.scores is None else _array_record(np.asarray(self.scores)),
+        }
+        return {
+            "name": self.name,
+            "value": _jsonable(self.value),
+            "ci": None if self.ci is None else [_jsonable(self.ci[0]), _jsonable(self.ci[1])],
+            "confidence": self.confidence,
+            "n": self.n,
+            "higher_is_better": self.higher_is_better,
+            "signature": self.signature.to_record(),
+            "aggregate": self.aggregate,
+            "items": items,
+            "extra": _jsonable(dict(self.extra)),
+        }
+
+    @classmethod
+    def from_record(cls, d: Mapping[str, Any]) -> MetricResult:
+        """Read a result back from its JSON form; a missing key is named in the error."""
+        required = ("name", "value", "ci", "confidence", "n", "higher_is_better", "signature",
+                    "aggregate", "items")
+        missing = [k for k in required if k not in d]
+        if missing:
+            raise ValueError(f"metric record {d.get('name', '?')!r} lacks {', '.join(missing)}")
+        items = d["items"]
+        ci = d["ci"]
+        value = d["value"]
+        return cls(
+            name=str(d["name"]),
+            value=float("nan") if value is None else float(value),
+            ci=None if ci is None else (
+                float("nan") if ci[0] is None else float(ci[0]),
+                float("nan") if ci[1] is None else float(ci[1]),
+            ),
+            confidence=float(d["confidence"]),
+            n=int(d["n"]),
+            higher_is_better=bool(d["higher_is_better"]),
+            signature=Signature.from_record(d["signature"]),
+            aggregate=str(d["aggregate"]),
+            item_ids=tuple(str(x) for x in items.get("ids", [])),
+            groups=None if items.get("groups") is None else tuple(map(str, items["groups"])),
+            stats={k: _array_from_record(v) for k, v in items.get("stats", {}).items()},
+            scores=None if items.get("scores") is None else _array_from_record(items["scores"]),
+            extra=dict(d.get("extra") or {}),
+        )
+
+
+# ----------------------------------------------------------------------------------------
+# building results
+
+
+def build_result(
+    *,
+    name: str,
+    stats: Mapping[str, np.ndarray],
+    aggregate_kind: str,
+    higher_is_better: bool,
+    item_ids: tuple[str, ...],
+    groups: tuple[str, ...] | None,
+    confidence: float,
+    n_boot: int,
+    seed: int | None,
+    signature_fields: Mapping[str, Any],
+    signature_extra: Mapping[str, Any] | None = None,
+    scores: np.ndarray | None = None,
+    extra: Mapping[str, Any] | None = None,
+    details: Any = None,
+    value: float | None = None,
+) -> MetricResult:
+    """Sum the item statistics, aggregate, bootstrap, and sign: the common tail of all metrics."""
+    from llaso_pytest import stats as _stats
+
+    _stats.check_confidence(confidence)
+    if not isinstance(n_boot, numbers.Integral) or isinstance(n_boot, bool) or n_boot < 0:
+        raise ValueError(f"n_boot must be a non-negative int, got {n_boot!r}")
+    cols = {k: np.asarray(v) for k, v in stats.items()}
+    n = len(item_ids)
+    for k, v in cols.items():
+        if v.shape != (n,):
+            raise ValueError(f"statistic {k!r} has shape {v.shape}, expected ({n},)")
+    matrix = np.column_stack([v.astype(np.float64) for v in cols.values()])
+    agg = aggregate_fn(aggregate_kind)
+    if value is None:
+        total = np.column_stack([v.sum() for v in cols.values()]).astype(np.float64)
+        value = float(agg(total)[0])
+    ci: tuple[float, float] | None = None
+    if n_boot > 0:
+        boot = _stats.bootstrap_ci(
+            matrix, agg, groups=groups, n_boot=int(n_boot), confidence=confidence, seed=seed,
+            label=name,
+        )
+        ci = boot.ci
+    fields: dict[str, Any] = {"metric": name}
+    fields.update(signature_fields)
+    fields.update(
+        {
+            "n_boot": int(n_boot),
+            "seed": "none" if seed is None else int(seed),
+            "confidence": float(confidence),
+            "ci_method": "percentile",
+            "resample": "items" if groups is None else "groups",
+            "llaso": llaso_version(),
+        }
+    )
+    if signature_extra:
+        clash = sorted(set(signature_extra) & {"metric"})
+        if clash:
+            raise ValueError(f"signature_extra may not override {clash}")
+        for k, v in signature_extra.items():
+            if not isinstance(k, str) or not isinstance(v, (str, int, float, bool, type(None))):
+                raise MetricInputError(
+                    f"signature_extra[{k!r}] is {type(v).__name__}; signature fields must be "
+                    "str, int, float, bool or None (hash larger objects first)"
+                )
+        fields.update(signature_extra)
+    return MetricResult(
+        name=name,
+        value=value,
+        ci=ci,
+        confidence=float(confidence),
+        n=n,
+        higher_is_better=higher_is_better,
+        signature=Signature(fields),
+        aggregate=aggregate_kind,
+        item_ids=item_ids,
+        groups=groups,
+        stats=cols,
+        scores=None if scores is None else np.asarray(scores, dtype=np.float64),
+        extra=dict(extra or {}),
+        details=details,
+    )
+
+
+def from_values(
+    name: str,
+    value: float | None = None,
+    *,
+    items: Sequence[float] | Mapping[str, float] | None = None,
+    ids: Sequence[Any] | None = None,
+    groups: Sequence[Any] | None = None,
+    higher_is_better: bool = True,
+    confidence: float = 0.95,
+    n_boot: int = 1000,
+    seed: int | None = 0,
+    signature_extra: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> MetricResult:
+    """A result from a plain value and/or per-item values (the core's ``record_metric``).
+
+    With ``items`` (a sequence, or a mapping id -> value) the corpus value is their mean with
+    a bootstrap CI; if ``value`` is also given it must equal that mean (otherwise the stored
+    items would not explain the number). With only ``value``: n=1, no interval, no warning.
+    """
+    if not isinstance(name, str) or not name:
+        raise MetricInputError(f"a metric name must be a non-empty str, got {name!r}")
+    if items is None:
+        if value is None:
+            raise MetricInputError(f"metric {name!r}: give value= or items=")
+        v = _check_number(value, f"metric {name!r} value")
+        return MetricResult(
+            name=name, value=v, ci=None, confidence=float(confidence), n=1,
+            higher_is_better=higher_is_better,
+            signature=Signature({"metric": name, "source": "value", **(signature_extra or {})}),
+            aggregate="mean", item_ids=("0",) if ids is None else check_ids(ids, 1) or ("0",),
+            groups=None, stats={"total": np.array([v]), "count": np.array([1])},
+            scores=np.array([v]), extra=dict(extra or {}),
+        )
+    if isinstance(items, Mapping):
+        if ids is not None:
+            raise MetricInputError(f"metric {name!r}: items is a mapping, so ids= must be None")
+        ids = list(items.keys())
+        vals = list(items.values())
+    else:
+        if isinstance(items, (str, bytes)):
+            raise MetricInputError(f"metric {name!r}: items must be a sequence of numbers")
+        vals = list(items)
+    n = len(vals)
+    if n == 0:
+        raise MetricInputError(f"metric {name!r}: items is empty")
+    id_t = check_ids(ids, n) or tuple(str(i) for i in range(n))
+    if len(set(id_t)) != n:
+        raise MetricInputError(f"metric {name!r}: duplicate ids")
+    arr = np.array(
+        [_check_number(x, f"metric {name!r} item {id_t[i]!r}") for i, x in enumerate(vals)],
+        dtype=np.float64,
+    )
+    grp = check_ids(groups, n, what="groups")
+    mean = float(arr.sum() / n)
+    if value is not None:
+        v = _check_number(value, f"metric {name!r} value")
+        if not math.isclose(v, mean, rel_tol=1e-9, abs_tol=1e-12):
+            raise MetricInputError(
+                f"metric {name!r}: value={v!r} but the mean of its {n} items is {mean!r}"
+            )
+    return build_result(
+        name=name,
+        stats={"total": arr, "count": np.ones(n, dtype=np.int64)},
+        aggregate_kind="mean",
+        higher_is_better=higher_is_better,
+        item_ids=id_t,
+        groups=grp,
+        confidence=confidence,
+        n_boot=n_boot,
+        seed=seed,
+        signature_fields={"source": "items"},
+        signature_extra=signature_extra,
+        scores=arr,
+        extra=extra,
+        value=mean,
+    )
+
+
+def _check_number(x: Any, what: str) -> float:
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise MetricInputError(f"{what} is {type(x).__name__} {x!r}, expected a real number")
+    f = float(x)
+    if not math.isfinite(f):
+        raise MetricInputError(f"{what} is {f!r}, expected a finite number")
+    return f
+
+
+def warn(message: str) -> None:
+    """Emit a :class:`LlasoWarning` attributed to the caller outside llaso_pytest."""
+    _warn(message)

@@ -1,0 +1,124 @@
+"""Error breakdown for word-level speech results: confusion pairs and per-class error rates.
+
+Word classes are judged on the *normalised* reference tokens the WER was computed on:
+``number`` (contains a digit, or is an English number word), ``capitalized`` (first
+character uppercase; meaningful only with a case-preserving normaliser such as ``none``),
+and ``terms`` (a user list of words or phrases; a phrase occurrence is correct when all
+its words are hits). A class's error rate is the share of its reference words that were
+substituted or deleted (insertions belong to no reference word).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from llaso_pytest.metrics.base import MetricResult
+
+__all__ = ["Breakdown", "ClassRate", "error_breakdown"]
+
+_NUMBER_WORDS = frozenset(
+    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "hundred", "thousand", "million", "billion", "trillion", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"]
+)
+
+
+@dataclass(frozen=True)
+class ClassRate:
+    """Errors (S + D) among the reference words of one class."""
+
+    errors: int
+    total: int
+
+    @property
+    def rate(self) -> float | None:
+        return None if self.total == 0 else self.errors / self.total
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """Ranked confusions ``(ref, hyp, count)`` (``hyp=""``: deletion, ``ref=""``: insertion)
+    and per-class error rates."""
+
+    confusions: tuple[tuple[str, str, int], ...]
+    classes: dict[str, ClassRate]
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "confusions": [list(c) for c in self.confusions],
+            "classes": {k: {"errors": v.errors, "total": v.total, "rate": v.rate}
+                        for k, v in self.classes.items()},
+        }
+
+
+def _is_number(tok: str) -> bool:
+    return any(ch.isdigit() for ch in tok) or tok.lower() in _NUMBER_WORDS
+
+
+def error_breakdown(
+    result_or_references: MetricResult | Sequence[str],
+    hypotheses: Sequence[str] | None = None,
+    *,
+    normalize: str | Callable[[str], str] | None = "none",
+    terms: Iterable[str] = (),
+    top: int = 20,
+) -> Breakdown:
+    """Confusions and class error rates from a ``wer`` result, or from references and
+    hypotheses (then aligned with ``wer``'s rules and ``normalize``)."""
+    if isinstance(result_or_references, MetricResult):
+        if hypotheses is not None:
+            raise ValueError("pass either a wer result or references and hypotheses, not both")
+        res = result_or_references
+    else:
+        if hypotheses is None:
+            raise ValueError("error_breakdown(references, hypotheses): hypotheses missing")
+        from llaso_pytest.metrics.speech import wer
+
+        res = wer(result_or_references, hypotheses, normalize=normalize, n_boot=0)
+    det = res.details
+    if det is None or getattr(det, "unit", None) != "word":
+        raise ValueError(
+            f"error_breakdown needs a word-level speech result (wer/mer/wil computed in this "
+            f"process), got {res.name!r}"
+            + (" read from a record (alignments are not stored)" if det is None else "")
+        )
+    phrases = [tuple(t.split()) for t in terms]
+    if any(not p for p in phrases):
+        raise ValueError("terms= contains an empty term")
+    conf: Counter[tuple[str, str]] = Counter()
+    cls = {"number": [0, 0], "capitalized": [0, 0], "terms": [0, 0]}
+    for i in range(len(det.refs)):
+        ref, hyp = det.tokens(i)
+        hit = [False] * len(ref)
+        for tag, i1, i2, j1, j2 in det.opcodes(i):
+            if tag == "equal":
+                for k in range(i1, i2):
+                    hit[k] = True
+            elif tag == "replace":
+                for a, b in zip(ref[i1:i2], hyp[j1:j2]):
+                    conf[(a, b)] += 1
+            elif tag == "delete":
+                for a in ref[i1:i2]:
+                    conf[(a, "")] += 1
+            elif tag == "insert":
+                for b in hyp[j1:j2]:
+                    conf[("", b)] += 1
+        for k, tok in enumerate(ref):
+            if _is_number(tok):
+                cls["number"][1] += 1
+                cls["number"][0] += not hit[k]
+            if tok[:1].isupper():
+                cls["capitalized"][1] += 1
+                cls["capitalized"][0] += not hit[k]
+        for ph in phrases:
+            L = len(ph)
+            for k in range(len(ref) - L + 1):
+                if tuple(ref[k : k + L]) == ph:
+                    cls["terms"][1] += 1
+                    cls["terms"][0] += not all(hit[k : k + L])
+    ranked = sorted(conf.items(), key=lambda kv: (-kv[1], kv[0]))[: max(0, int(top))]
+    return Breakdown(
+        confusions=tuple((a, b, c) for (a, b), c in ranked),
+        classes={k: ClassRate(e, t) for k, (e, t) in cls.items()},
+    )

@@ -1,0 +1,213 @@
+"""Exact match, SQuAD token F1 and regex match (per-item scores, mean with a CI).
+
+SQuAD normalisation (``normalize="squad"``, the default for exact match and F1) is the
+official SQuAD v1.1 evaluation script's: lowercase, drop ASCII punctuation, drop the
+articles a/an/the, collapse whitespace. A reference may be one string or a sequence of
+acceptable answers (the item scores its best match, as SQuAD does).
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from llaso_pytest.errors import MetricInputError
+from llaso_pytest.metrics.base import MetricResult, build_result, check_ids
+
+__all__ = ["exact_match", "regex_match", "squad_normalize", "token_f1"]
+
+_PUNCT = set(string.punctuation)
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+
+def squad_normalize(text: str) -> str:
+    """SQuAD v1.1 ``normalize_answer``."""
+    text = text.lower()
+    text = "".join(ch for ch in text if ch not in _PUNCT)
+    text = _ARTICLES.sub(" ", text)
+    return " ".join(text.split())
+
+
+def _norm_fn(normalize: str | Callable[[str], str] | None) -> tuple[str, Callable[[str], str]]:
+    if normalize is None or normalize == "none":
+        return "none", lambda s: s
+    if normalize == "squad":
+        return "squad", squad_normalize
+    if normalize == "strip":
+        return "strip", str.strip
+    if callable(normalize):
+        mod = getattr(normalize, "__module__", None) or "?"
+        qual = getattr(normalize, "__qualname__", None) or type(normalize).__qualname__
+        return f"callable:{mod}.{qual}", normalize
+    raise ValueError(f"normalize must be 'squad', 'strip', 'none' or a callable, got {normalize!r}")
+
+
+def _label(ids: tuple[str, ...] | None, i: int) -> str:
+    return f"item id {ids[i]!r} (index {i})" if ids is not None else f"item index {i}"
+
+
+def _check_multi(
+    references: Any, hypotheses: Any, ids: Any, groups: Any
+) -> tuple[list[list[str]], list[str], tuple[str, ...], tuple[str, ...] | None]:
+    """Like check_items, but a reference may be a str or a non-empty sequence of str."""
+    for name, seq in (("references", references), ("hypotheses", hypotheses)):
+        if isinstance(seq, (str, bytes)):
+            raise MetricInputError(
+                f"{name} must be a sequence (one entry per item), got a single string"
+            )
+    refs = list(references)
+    hyps = list(hypotheses)
+    if len(refs) != len(hyps):
+        raise MetricInputError(f"{len(refs)} references but {len(hyps)} hypotheses: they must be parallel")
+    n = len(refs)
+    if n == 0:
+        raise MetricInputError("no items: references and hypotheses are empty")
+    id_t = check_ids(ids, n)
+    if id_t is not None and len(set(id_t)) != n:
+        raise MetricInputError("duplicate ids")
+    grp = check_ids(groups, n, what="groups")
+    out_refs: list[list[str]] = []
+    for i, r in enumerate(refs):
+        if isinstance(r, str):
+            out_refs.append([r])
+            continue
+        if r is None or not isinstance(r, Sequence) or isinstance(r, bytes):
+            raise MetricInputError(
+                f"reference for {_label(id_t, i)} is "
+                f"{'None' if r is None else type(r).__name__}, expected str or a list of str"
+            )
+        alts = list(r)
+        if not alts or not all(isinstance(a, str) for a in alts):
+            raise MetricInputError(
+                f"reference for {_label(id_t, i)} must be a non-empty list of str, got {r!r}"[:200]
+            )
+        out_refs.append(alts)
+    for i, h in enumerate(hyps):
+        if not isinstance(h, str):
+            raise MetricInputError(
+                f"hypothesis for {_label(id_t, i)} is "
+                f"{'None' if h is None else type(h).__name__ + ' ' + repr(h)[:60]}, expected str"
+            )
+    return out_refs, hyps, id_t or tuple(str(i) for i in range(n)), grp
+
+
+def _f1(pred: str, gold: str) -> float:
+    p, g = pred.split(), gold.split()
+    if not p or not g:
+        return float(p == g)
+    common = Counter(p) & Counter(g)
+    same = sum(common.values())
+    if same == 0:
+        return 0.0
+    precision = same / len(p)
+    recall = same / len(g)
+    return (2 * precision * recall) / (precision + recall)
+
+
+def _mean_result(
+    name: str, scores: np.ndarray, id_t: tuple[str, ...], grp: tuple[str, ...] | None,
+    confidence: float, n_boot: int, seed: int | None, sig: dict[str, Any],
+    signature_extra: Mapping[str, Any] | None, extra: Mapping[str, Any] | None = None,
+) -> MetricResult:
+    return build_result(
+        name=name, stats={"score": scores, "count": np.ones(len(id_t), dtype=np.int64)},
+        aggregate_kind="mean", higher_is_better=True, item_ids=id_t, groups=grp,
+        confidence=confidence, n_boot=n_boot, seed=seed, signature_fields=sig,
+        signature_extra=signature_extra, scores=scores, extra=extra,
+    )
+
+
+def exact_match(
+    references: Sequence[str | Sequence[str]],
+    hypotheses: Sequence[str],
+    *,
+    ids: Sequence[Any] | None = None,
+    groups: Sequence[Any] | None = None,
+    confidence: float = 0.95,
+    n_boot: int = 1000,
+    seed: int | None = 0,
+    signature_extra: Mapping[str, Any] | None = None,
+    normalize: str | Callable[[str], str] | None = "squad",
+) -> MetricResult:
+    """Fraction of items whose normalised hypothesis equals a normalised reference."""
+    refs, hyps, id_t, grp = _check_multi(references, hypotheses, ids, groups)
+    nname, fn = _norm_fn(normalize)
+    scores = np.array(
+        [float(any(fn(h) == fn(r) for r in alts)) for alts, h in zip(refs, hyps)],
+        dtype=np.float64,
+    )
+    return _mean_result("exact_match", scores, id_t, grp, confidence, n_boot, seed,
+                        {"normalizer": nname}, signature_extra)
+
+
+def token_f1(
+    references: Sequence[str | Sequence[str]],
+    hypotheses: Sequence[str],
+    *,
+    ids: Sequence[Any] | None = None,
+    groups: Sequence[Any] | None = None,
+    confidence: float = 0.95,
+    n_boot: int = 1000,
+    seed: int | None = 0,
+    signature_extra: Mapping[str, Any] | None = None,
+    normalize: str | Callable[[str], str] | None = "squad",
+) -> MetricResult:
+    """Mean SQuAD token F1 (bag-of-tokens overlap, best over the item's references)."""
+    refs, hyps, id_t, grp = _check_multi(references, hypotheses, ids, groups)
+    nname, fn = _norm_fn(normalize)
+    scores = np.array(
+        [max(_f1(fn(h), fn(r)) for r in alts) for alts, h in zip(refs, hyps)], dtype=np.float64
+    )
+    return _mean_result("token_f1", scores, id_t, grp, confidence, n_boot, seed,
+                        {"normalizer": nname}, signature_extra)
+
+
+_MODES = ("search", "match", "fullmatch")
+
+
+def regex_match(
+    references: Sequence[str],
+    hypotheses: Sequence[str],
+    *,
+    ids: Sequence[Any] | None = None,
+    groups: Sequence[Any] | None = None,
+    confidence: float = 0.95,
+    n_boot: int = 1000,
+    seed: int | None = 0,
+    signature_extra: Mapping[str, Any] | None = None,
+    mode: str = "search",
+    flags: int = 0,
+) -> MetricResult:
+    """Fraction of hypotheses matching their item's regular expression (the reference).
+
+    ``mode``: ``search`` (anywhere), ``match`` (at the start) or ``fullmatch``. A pattern
+    that does not compile is an error naming the item.
+    """
+    if mode not in _MODES:
+        raise ValueError(f"mode must be one of {', '.join(_MODES)}, got {mode!r}")
+    refs, hyps, id_t, grp = _check_multi(references, hypotheses, ids, groups)
+    scores = np.zeros(len(hyps), dtype=np.float64)
+    cache: dict[str, re.Pattern[str]] = {}
+    for i, (alts, h) in enumerate(zip(refs, hyps)):
+        ok = False
+        for pat in alts:
+            rx = cache.get(pat)
+            if rx is None:
+                try:
+                    rx = re.compile(pat, flags)
+                except re.error as exc:
+                    raise MetricInputError(
+                        f"regex for {_label(id_t, i)} does not compile: {pat!r}: {exc}"
+                    ) from None
+                cache[pat] = rx
+            if getattr(rx, mode)(h) is not None:
+                ok = True
+                break
+        scores[i] = float(ok)
+    return _mean_result("regex_match", scores, id_t, grp, confidence, n_boot, seed,
+                        {"mode": mode, "flags": int(flags)}, signature_extra)

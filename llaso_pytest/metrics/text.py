@@ -1,0 +1,462 @@
+"""BLEU, chrF and TER through sacrebleu's definitions, with per-sentence statistics.
+
+Corpus scores equal ``sacrebleu.corpus_bleu`` / ``corpus_chrf`` / ``corpus_ter`` (same
+tokenizers, same formulas, same floating-point operations). BLEU has a fast path:
+
+* the ``13a`` tokenizer runs its four regular expressions once over a chunk of joined
+  lines (a separator that no rule touches keeps lines apart) instead of once per line;
+  other tokenizers (``intl``, ``char``, ``ja-mecab`` when ``sacrebleu[ja]`` is installed,
+  ...) use sacrebleu's tokenizer object line by line;
+* tokens are interned to integers and clipped n-gram matches are counted for all
+  sentences at once with NumPy (one sort per n-gram order), instead of a ``Counter`` per
+  sentence;
+* the bootstrap resamples the ``(n, 2 + 2*order)`` statistics matrix in memory-bounded
+  batches (sacrebleu materialises ``n_boot x n x k`` floats).
+
+chrF and TER use sacrebleu's own per-sentence statistics (exact by construction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from itertools import chain
+from typing import Any
+
+import numpy as np
+
+from llaso_pytest.metrics.base import MetricResult, build_result, check_items, gc_paused
+
+__all__ = ["bleu", "chrf", "ngram_match_counts", "ter"]
+
+_SEP = "\x00"  # not whitespace for str.split(), untouched by every 13a rule
+_CHUNK = 20_000
+
+
+def _sacrebleu() -> Any:
+    try:
+        import sacrebleu
+    except ImportError as exc:  # pragma: no cover - environment
+        raise ImportError(
+            "BLEU/chrF/TER need sacrebleu (pip install 'llaso-pytest[metrics]')"
+        ) from exc
+    return sacrebleu
+
+
+def _version() -> str:
+    return str(_sacrebleu().__version__)
+
+
+# ----------------------------------------------------------------------------------------
+# tokenisation + interning
+
+
+class _Interner:
+    """Maps tokens to dense ints, shared by references and hypotheses.
+
+    For 13a it also holds, per input token, the tokens that sacrebleu's rules 2-4 split it
+    into (computed once per distinct token, see ``_tok13a_chunk``).
+    """
+
+    def __init__(self) -> None:
+        self.vocab: dict[str, int] = {}
+        self._exp: list[list[int]] = []  # input token id -> output token ids (13a rules 2-4)
+
+    def encode(self, tokens: list[str]) -> np.ndarray:
+        v = self.vocab
+        for w in dict.fromkeys(tokens):
+            if w not in v:
+                v[w] = len(v)
+        return np.fromiter(map(v.__getitem__, tokens), dtype=np.int64, count=len(tokens))
+
+    def expand13a(self, enc: np.ndarray) -> np.ndarray:
+        """Apply 13a rules 2-4 to every token: each distinct token once, then a gather."""
+        _, rest = _rules13a()
+        words = list(self.vocab)
+        while len(self._exp) < len(self.vocab):  # new ids (the vocabulary may grow here)
+            vid = len(self._exp)
+            if vid >= len(words):
+                words = list(self.vocab)
+            w = words[vid]
+            parts = [w]
+            if "." in w or "," in w or "-" in w:
+                line = f" {w} "
+                for rx, repl in rest:
+                    line = rx.sub(repl, line)
+                parts = line.split()
+            for p in parts:
+                if p not in self.vocab:
+                    self.vocab[p] = len(self.vocab)
+            self._exp.append([self.vocab[p] for p in parts])
+        lens = np.fromiter(map(len, self._exp), dtype=np.int64, count=len(self._exp))
+        starts = np.cumsum(lens) - lens
+        flat = np.fromiter(chain.from_iterable(self._exp), dtype=np.int64, count=int(lens.sum()))
+        out_len = lens[enc]
+        total = int(out_len.sum())
+        offs = np.arange(total) - np.repeat(np.cumsum(out_len) - out_len, out_len)
+        out: np.ndarray = flat[np.repeat(starts[enc], out_len) + offs]
+        return out
+
+
+@lru_cache(maxsize=1)
+def _rules13a() -> tuple[Any, list[tuple[Any, str]]]:
+    """sacrebleu's TokenizerRegexp rules: rule 1 (pad a class of punctuation with spaces)
+    as a splitting regex without the space character (padding whitespace with whitespace
+    changes no token), rules 2-4 unchanged."""
+    import re
+
+    rule1 = re.compile(r"([\{-\~\[-\`!-\&\(-\+\:-\@\/])")
+    rest = [
+        (re.compile(r"([^0-9])([\.,])"), r"\1 \2 "),
+        (re.compile(r"([\.,])([^0-9])"), r" \1 \2"),
+        (re.compile(r"([0-9])(-)"), r"\1 \2 "),
+    ]
+    return rule1, rest
+
+
+def _tok13a_chunk(lines: list[str]) -> list[str]:
+    """sacrebleu's Tokenizer13a over many lines at once; flat tokens with _SEP between lines.
+
+    Rule 1 runs as one ``re.split`` + ``" ".join`` over the chunk (no per-match Python).
+    Rules 2-4 are applied per distinct whitespace token afterwards (``_Interner.expand13a``):
+    whitespace is never consumed as the first character of a rule-2 match and rules 3/4
+    cannot start on it, so padding a token with spaces reproduces its line context exactly.
+    """
+    text = _SEP.join(f" {line} " for line in lines)
+    text = text.replace("<skipped>", "").replace("-\n", "").replace("\n", " ")
+    if "&" in text:
+        text = (
+            text.replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<")
+            .replace("&gt;", ">")
+        )
+    rule1, _ = _rules13a()
+    return " ".join(rule1.split(text)).split()
+
+
+def _encode_chunk(
+    chunk: list[str], tokenize: str, lowercase: bool, interner: _Interner, metric_obj: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Token ids (flat) and per-line token counts, tokenised exactly as sacrebleu's BLEU."""
+    chunk = [x.lower() if lowercase else x for x in chunk]
+    chunk = [x.rstrip() for x in chunk]
+    if tokenize == "13a" and not any(_SEP in x for x in chunk):
+        flat = _tok13a_chunk(chunk)
+        flat.append(_SEP)
+        enc = interner.expand13a(interner.encode(flat))
+        sep_id = interner.vocab[_SEP]
+        where = np.flatnonzero(enc == sep_id)
+        return enc[enc != sep_id], np.diff(np.concatenate([[-1], where])) - 1
+    tok = metric_obj.tokenizer
+    toks = [tok(x).split() for x in chunk]
+    lens = np.fromiter(map(len, toks), dtype=np.int64, count=len(toks))
+    return interner.encode(list(chain.from_iterable(toks))), lens
+
+
+def bleu_statistics(
+    references: list[str],
+    hypotheses: list[str],
+    *,
+    tokenize: str,
+    lowercase: bool,
+    max_order: int,
+    metric_obj: Any,
+) -> np.ndarray:
+    """Per-sentence ``[sys_len, ref_len, correct_1..N, total_1..N]`` as sacrebleu's BLEU,
+    computed in chunks (bounded memory)."""
+    out = np.zeros((len(hypotheses), 2 + 2 * max_order), dtype=np.int64)
+    interner = _Interner()
+    for start in range(0, len(hypotheses), _CHUNK):
+        stop = min(start + _CHUNK, len(hypotheses))
+        h_ids, h_len = _encode_chunk(hypotheses[start:stop], tokenize, lowercase, interner,
+                                     metric_obj)
+        r_ids, r_len = _encode_chunk(references[start:stop], tokenize, lowercase, interner,
+                                     metric_obj)
+        correct, total, _ = ngram_match_counts(
+            h_ids, h_len, r_ids, r_len, max_order, len(interner.vocab)
+        )
+        out[start:stop, 0] = h_len
+        out[start:stop, 1] = r_len
+        out[start:stop, 2 : 2 + max_order] = correct
+        out[start:stop, 2 + max_order :] = total
+    return out
+
+
+def _matches_for_keys(
+    key: np.ndarray, is_hyp: np.ndarray, sid: np.ndarray, n_sent: int, sent_div: int
+) -> np.ndarray:
+    """sum over distinct keys of min(#hyp, #ref), per sentence (keys already include it).
+
+    ``sent_div > 0``: the sentence is ``key // sent_div`` (packed keys), so a plain sort
+    suffices; otherwise an argsort carries ``sid`` along.
+    """
+    if key.size == 0:
+        return np.zeros(n_sent, dtype=np.int64)
+    tagged = key * 2 + (~is_hyp)  # hyp copies sort just before ref copies of a key
+    if sent_div > 0:
+        t = np.sort(tagged)
+        s_sorted = None
+    else:
+        order = np.argsort(tagged)
+        t = tagged[order]
+        s_sorted = sid[order]
+    change = np.empty(t.size, dtype=bool)
+    change[0] = True
+    np.not_equal(t[1:], t[:-1], out=change[1:])
+    starts = np.flatnonzero(change)
+    counts = np.diff(np.append(starts, t.size))
+    ut = t[starts]
+    # a hyp run (even tag) followed by a ref run (odd tag) of the same key: both present
+    pair = (ut[:-1] + 1 == ut[1:]) & (ut[:-1] % 2 == 0)
+    i = np.flatnonzero(pair)
+    m = np.minimum(counts[i], counts[i + 1])
+    if s_sorted is None:
+        sent = (ut[i] // 2) // sent_div
+    else:
+        sent = s_sorted[starts[i]]
+    return np.bincount(sent, weights=m, minlength=n_sent).astype(np.int64)
+
+
+def ngram_match_counts(
+    hyp_ids: np.ndarray,
+    hyp_lens: np.ndarray,
+    ref_ids: np.ndarray,
+    ref_lens: np.ndarray,
+    max_order: int,
+    vocab_size: int,
+    *,
+    orders: Sequence[int] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Clipped n-gram matches per sentence and order, for all sentences at once.
+
+    Returns ``(matches, hyp_totals, ref_totals)``, each ``(n_sentences, max_order)``:
+    ``matches[s, n-1] = sum over n-grams g of min(count_hyp(g), count_ref(g))`` in sentence
+    s (only for ``orders`` when given; other columns stay 0). An n-gram's key is
+    ``(sentence, w1..wn)`` packed into an int64 when it fits, else built by dense
+    relabelling of ``(key of the (n-1)-gram, wn)``; keys never collide and never leak
+    across sentences.
+    """
+    n_sent = hyp_lens.shape[0]
+    th, tr = hyp_ids.shape[0], ref_ids.shape[0]
+    want = set(range(1, max_order + 1) if orders is None else orders)
+    ids = np.concatenate([hyp_ids, ref_ids]).astype(np.int64)
+    lens = np.concatenate([hyp_lens, ref_lens]).astype(np.int64)
+    sid = np.repeat(np.concatenate([np.arange(n_sent), np.arange(n_sent)]), lens)
+    starts = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
+    remaining = np.repeat(lens + starts, lens) - np.arange(th + tr)  # tokens left incl. this
+    is_hyp = np.zeros(th + tr, dtype=bool)
+    is_hyp[:th] = True
+    matches = np.zeros((n_sent, max_order), dtype=np.int64)
+    v = max(int(vocab_size), 1)
+    gram = sid * v + ids  # order-1 key (sentence, token)
+    bound = max(n_sent, 1) * v  # exclusive upper bound of gram
+    sent_div = v  # gram // sent_div is the sentence while keys are packed (0: relabelled)
+    for n in range(1, max_order + 1):
+        if n > 1:
+            if not (want & set(range(n, max_order + 1))):
+                break
+            valid = remaining >= n
+            nxt = np.zeros_like(ids)
+            nxt[: -(n - 1)] = ids[n - 1 :]
+            if float(bound) * v < 2.0**61 and sent_div > 0:
+                gram = np.where(valid, gram * v + nxt, -1)
+                bound = bound * v
+                sent_div = sent_div * v
+            else:  # relabel densely so the packed key stays small
+                kv = gram[valid] * v + nxt[valid]
+                _, inv = np.unique(kv, return_inverse=True)
+                gram = np.full(th + tr, -1, dtype=np.int64)
+                gram[valid] = inv.reshape(-1)
+                bound = int(inv.max()) + 1 if inv.size else 1
+                sent_div = 0
+        else:
+            valid = np.ones(th + tr, dtype=bool)
+        if n in want:
+            matches[:, n - 1] = _matches_for_keys(
+                gram[valid], is_hyp[valid], sid[valid], n_sent, sent_div
+            )
+    orders_arr = np.arange(1, max_order + 1)[None, :]
+    hyp_tot = np.maximum(hyp_lens[:, None] - orders_arr + 1, 0)
+    ref_tot = np.maximum(ref_lens[:, None] - orders_arr + 1, 0)
+    return matches, hyp_tot, ref_tot
+
+
+# ----------------------------------------------------------------------------------------
+# common validation
+
+
+def _check_text_items(
+    references: Any, hypotheses: Any, ids: Any, groups: Any
+) -> tuple[list[str], list[str], tuple[str, ...], tuple[str, ...] | None]:
+    return check_items(references, hypotheses, ids=ids, groups=groups)
+
+
+_SMOOTH_DEFAULTS = {"none": None, "floor": 0.1, "add-k": 1, "exp": None}
+
+
+def bleu(
+    references: Sequence[str],
+    hypotheses: Sequence[str],
+    *,
+    ids: Sequence[Any] | None = None,
+    groups: Sequence[Any] | None = None,
+    confidence: float = 0.95,
+    n_boot: int = 1000,
+    seed: int | None = 0,
+    signature_extra: Mapping[str, Any] | None = None,
+    tokenize: str = "13a",
+    lowercase: bool = False,
+    smooth_method: str = "exp",
+    smooth_value: float | None = None,
+    max_ngram_order: int = 4,
+    effective_order: bool = False,
+) -> MetricResult:
+    """Corpus BLEU (0-100) equal to ``sacrebleu.corpus_bleu(hyps, [refs], ...)``, with a CI.
+
+    Per-item statistics: ``sys_len, ref_len, correct_1..N, total_1..N`` (sacrebleu's order).
+    Per-item scores are sacrebleu's sentence BLEU from the same statistics
+    (``effective_order`` as given).
+    """
+    sb = _sacrebleu()
+    refs, hyps, id_t, grp = _check_text_items(references, hypotheses, ids, groups)
+    if smooth_method not in _SMOOTH_DEFAULTS:
+        raise ValueError(
+            f"smooth_method must be one of {', '.join(_SMOOTH_DEFAULTS)}, got {smooth_method!r}"
+        )
+    if not isinstance(max_ngram_order, int) or not 1 <= max_ngram_order <= 9:
+        raise ValueError(f"max_ngram_order must be an int in 1..9, got {max_ngram_order!r}")
+    try:
+        metric = sb.metrics.BLEU(
+            tokenize=tokenize, lowercase=lowercase, smooth_method=smooth_method,
+            smooth_value=smooth_value, max_ngram_order=max_ngram_order,
+            effective_order=effective_order,
+        )
+    except Exception as exc:  # sacrebleu raises on unknown tokenizers / missing extras
+        raise ValueError(f"sacrebleu rejected tokenize={tokenize!r}: {exc}") from exc
+    value_sm = _SMOOTH_DEFAULTS[smooth_method] if smooth_value is None else smooth_value
+    with gc_paused():
+        mat_i = bleu_statistics(
+            refs, hyps, tokenize=tokenize, lowercase=lowercase, max_order=max_ngram_order,
+            metric_obj=metric,
+        )
+    h_len, r_len = mat_i[:, 0], mat_i[:, 1]
+    stats: dict[str, np.ndarray] = {"sys_len": h_len, "ref_len": r_len}
+    for k in range(max_ngram_order):
+        stats[f"correct_{k + 1}"] = mat_i[:, 2 + k]
+    for k in range(max_ngram_order):
+        stats[f"total_{k + 1}"] = mat_i[:, 2 + max_ngram_order + k]
+    kind = (
+        f"bleu(order={max_ngram_order},smooth={smooth_method},"
+        f"value={0 if value_sm is None else value_sm},effective={int(bool(effective_order))})"
+    )
+    from llaso_pytest.metrics.base import _bleu_vec
+
+    mat = np.column_stack(list(stats.values())).astype(np.float64)
+    scores = _bleu_vec(
+        mat, max_ngram_order, smooth_method, float(value_sm or 0), bool(effective_order)
+    )
+    sig = {
+        "tokenizer": tokenize,
+        "case": "lc" if lowercase else "mixed",
+        "smooth": smooth_method if value_sm is None else f"{smooth_method}:{value_sm}",
+        "order": max_ngram_order,
+        "eff": bool(effective_order),
+        "sacrebleu": _version(),
+    }
+    return build_result(
+        name="bleu", stats=stats, aggregate_kind=kind, higher_is_better=True, item_ids=id_t,
+        groups=grp, confidence=confidence, n_boot=n_boot, seed=seed, signature_fields=sig,
+        signature_extra=signature_extra, scores=scores,
+        extra={"sys_len": int(h_len.sum()), "ref_len": int(r_len.sum())},
+    )
+
+
+def _sacre_stats(metric: Any, hyps: list[str], refs: list[str]) -> np.ndarray:
+    stats = metric._extract_corpus_statistics(hyps, [refs])
+    return np.asarray(stats, dtype=np.float64)
+
+
+def chrf(
+    references: Sequence[str],
+    hypotheses: Sequence[str],
+    *,
+    ids: Sequence[Any] | None = None,
+    groups: Sequence[Any] | None = None,
+    confidence: float = 0.95,
+    n_boot: int = 1000,
+    seed: int | None = 0,
+    signature_extra: Mapping[str, Any] | None = None,
+    char_order: int = 6,
+    word_order: int = 0,
+    beta: int = 2,
+    lowercase: bool = False,
+    whitespace: bool = False,
+    eps_smoothing: bool = False,
+) -> MetricResult:
+    """Corpus chrF (``word_order=2``: chrF++) equal to ``sacrebleu.corpus_chrf``, with a CI."""
+    sb = _sacrebleu()
+    refs, hyps, id_t, grp = _check_text_items(references, hypotheses, ids, groups)
+    metric = sb.metrics.CHRF(
+        char_order=char_order, word_order=word_order, beta=beta, lowercase=lowercase,
+        whitespace=whitespace, eps_smoothing=eps_smoothing,
+    )
+    mat = _sacre_stats(metric, hyps, refs)
+    orders = char_order + word_order
+    names = []
+    for i in range(orders):
+        lab = f"c{i + 1}" if i < char_order else f"w{i - char_order + 1}"
+        names += [f"{lab}_hyp", f"{lab}_ref", f"{lab}_match"]
+    stats = {nm: mat[:, j].astype(np.int64) for j, nm in enumerate(names)}
+    kind = f"chrf(orders={orders},beta={beta},eps={int(bool(eps_smoothing))})"
+    from llaso_pytest.metrics.base import aggregate
+
+    scores = aggregate(kind, mat) if mat.shape[0] > 64 else np.array(
+        [float(aggregate(kind, row[None, :])[0]) for row in mat]
+    )
+    sig = {
+        "char_order": char_order, "word_order": word_order, "beta": beta,
+        "case": "lc" if lowercase else "mixed", "whitespace": bool(whitespace),
+        "eps": bool(eps_smoothing), "sacrebleu": _version(),
+    }
+    return build_result(
+        name="chrf" if word_order == 0 else "chrf++", stats=stats, aggregate_kind=kind,
+        higher_is_better=True, item_ids=id_t, groups=grp, confidence=confidence,
+        n_boot=n_boot, seed=seed, signature_fields=sig, signature_extra=signature_extra,
+        scores=scores,
+    )
+
+
+def ter(
+    references: Sequence[str],
+    hypotheses: Sequence[str],
+    *,
+    ids: Sequence[Any] | None = None,
+    groups: Sequence[Any] | None = None,
+    confidence: float = 0.95,
+    n_boot: int = 1000,
+    seed: int | None = 0,
+    signature_extra: Mapping[str, Any] | None = None,
+    normalized: bool = False,
+    no_punct: bool = False,
+    asian_support: bool = False,
+    case_sensitive: bool = False,
+) -> MetricResult:
+    """Corpus TER (0-100, lower is better) equal to ``sacrebleu.corpus_ter``, with a CI."""
+    sb = _sacrebleu()
+    refs, hyps, id_t, grp = _check_text_items(references, hypotheses, ids, groups)
+    metric = sb.metrics.TER(
+        normalized=normalized, no_punct=no_punct, asian_support=asian_support,
+        case_sensitive=case_sensitive,
+    )
+    mat = _sacre_stats(metric, hyps, refs)
+    stats = {"edits": mat[:, 0], "ref_len": mat[:, 1]}
+    from llaso_pytest.metrics.base import aggregate
+
+    sig = {
+        "case": "mixed" if case_sensitive else "lc", "normalized": bool(normalized),
+        "no_punct": bool(no_punct), "asian": bool(asian_support), "sacrebleu": _version(),
+    }
+    return build_result(
+        name="ter", stats=stats, aggregate_kind="ter", higher_is_better=False, item_ids=id_t,
+        groups=grp, confidence=confidence, n_boot=n_boot, seed=seed, signature_fields=sig,
+        signature_extra=signature_extra, scores=aggregate("ter", mat),
+    )

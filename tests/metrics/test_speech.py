@@ -1,0 +1,199 @@
+"""WER/CER/MER/WIL cross-checked against jiwer on random corpora; input validation."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import jiwer
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from metric_strategies import CHECK, parallel, sentences
+
+from llaso_pytest import metrics
+from llaso_pytest.errors import LlasoWarning, MetricInputError
+from llaso_pytest.metrics.speech import align_counts
+
+# non-empty references (jiwer cannot score an all-empty corpus the way we define it)
+CORPUS = parallel(sentences(min_size=1))
+
+
+@CHECK
+@given(CORPUS)
+def test_wer_counts_equal_jiwer(corpus: tuple[list[str], list[str]]) -> None:
+    refs, hyps = corpus
+    res = metrics.wer(refs, hyps, n_boot=0)
+    out = jiwer.process_words(refs, hyps)
+    assert res.extra["hits"] == out.hits
+    assert res.extra["substitutions"] == out.substitutions
+    assert res.extra["deletions"] == out.deletions
+    assert res.extra["insertions"] == out.insertions
+    assert res.value == out.wer
+    # per utterance, against jiwer one utterance at a time
+    c = res.details.counts()
+    for i, (r, h) in enumerate(zip(refs, hyps)):
+        o = jiwer.process_words(r, h)
+        assert (c.hits[i], c.substitutions[i], c.deletions[i], c.insertions[i]) == (
+            o.hits, o.substitutions, o.deletions, o.insertions
+        )
+
+
+@CHECK
+@given(CORPUS)
+def test_mer_wil_equal_jiwer(corpus: tuple[list[str], list[str]]) -> None:
+    refs, hyps = corpus
+    assert metrics.mer(refs, hyps, n_boot=0).value == pytest.approx(jiwer.mer(refs, hyps), abs=1e-15)
+    assert metrics.wil(refs, hyps, n_boot=0).value == pytest.approx(jiwer.wil(refs, hyps), abs=1e-15)
+
+
+@CHECK
+@given(parallel(sentences(["ab", "c", "abc", "ba", "日本", "語"], min_size=1)))
+def test_cer_equals_jiwer(corpus: tuple[list[str], list[str]]) -> None:
+    refs, hyps = corpus
+    res = metrics.cer(refs, hyps, n_boot=0, counts=True)
+    out = jiwer.process_characters(refs, hyps)
+    assert res.value == jiwer.cer(refs, hyps)
+    assert (res.extra["hits"], res.extra["substitutions"], res.extra["deletions"],
+            res.extra["insertions"]) == (out.hits, out.substitutions, out.deletions, out.insertions)
+
+
+@CHECK
+@given(st.lists(st.integers(0, 5), max_size=30), st.lists(st.integers(0, 5), max_size=30))
+def test_align_counts_equal_jiwer_on_token_lists(a: list[int], b: list[int]) -> None:
+    ra, rb = [f"w{x}" for x in a], [f"w{x}" for x in b]
+    c = align_counts([ra], [rb])
+    if ra:
+        o = jiwer.process_words(" ".join(ra), " ".join(rb))
+        assert (c.hits[0], c.substitutions[0], c.deletions[0], c.insertions[0]) == (
+            o.hits, o.substitutions, o.deletions, o.insertions
+        )
+    assert c.substitutions[0] + c.deletions[0] + c.insertions[0] == _levenshtein(ra, rb)
+
+
+def _levenshtein(a: list[str], b: list[str]) -> int:
+    prev = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        cur = [i]
+        for j, y in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
+        prev = cur
+    return prev[-1]
+
+
+def test_corpus_wer_is_ratio_of_sums_not_mean_of_rates() -> None:
+    refs = ["a b c d e f g h i j", "k"]
+    hyps = ["a b c d e f g h i j", "z"]
+    res = metrics.wer(refs, hyps, n_boot=0)
+    assert res.value == 1 / 11  # not (0 + 1) / 2
+    assert list(res.stats["errors"]) == [0, 1]
+    assert list(res.stats["ref_words"]) == [10, 1]
+
+
+def test_normalizers_and_signature() -> None:
+    refs = ["Hello, World!", "It's  fine."]
+    hyps = ["hello world", "its fine"]
+    assert metrics.wer(refs, hyps, n_boot=0).value > 0
+    basic = metrics.wer(refs, hyps, normalize="basic", n_boot=0)
+    assert basic.value == 0
+    assert basic.signature.fields["normalizer"] == "basic"
+    assert "norm:basic" in str(basic.signature)
+    from whisper_normalizer.english import EnglishTextNormalizer
+
+    en = EnglishTextNormalizer()
+    w = metrics.wer(["Mr. Smith has 2 dollars"], ["mister smith has two dollars"],
+                    normalize="whisper", n_boot=0)
+    expected = jiwer.wer(en("Mr. Smith has 2 dollars"), en("mister smith has two dollars"))
+    assert w.value == expected
+    assert w.signature.fields["normalizer"] == "whisper"
+
+    def shout(s: str) -> str:
+        return s.upper()
+
+    c = metrics.wer(["a"], ["A"], normalize=shout, n_boot=0)
+    assert c.value == 0
+    assert c.signature.fields["normalizer"].startswith("callable:")
+
+
+def test_japanese_normalizer_cer() -> None:
+    # NFKC folds full-width digits/letters; punctuation and spaces go
+    res = metrics.cer(["今日は、晴れ。ＡＢ１"], ["今日は 晴れ AB1"], normalize="japanese", n_boot=0)
+    assert res.value == 0
+    assert res.signature.fields["normalizer"] == "japanese"
+
+
+def test_empty_reference_policies() -> None:
+    refs, hyps = ["a b", "", "c"], ["a b", "x y", "c"]
+    ins = metrics.wer(refs, hyps, n_boot=0)
+    assert ins.value == 2 / 3  # two insertions over three reference words
+    assert math.isinf(ins.scores[1])
+    assert ins.to_record()["items"]["scores"][1] is None
+    with pytest.raises(MetricInputError, match=r"1 of 3 references are empty.*'1'"):
+        metrics.wer(refs, hyps, empty_reference="error", n_boot=0)
+    with pytest.warns(LlasoWarning, match="dropped 1 of 3"):
+        dropped = metrics.wer(refs, hyps, empty_reference="drop", n_boot=0, ids=["u0", "u1", "u2"])
+    assert dropped.value == 0 and dropped.item_ids == ("u0", "u2")
+    with pytest.raises(MetricInputError, match="all 2 references are empty"):
+        metrics.wer(["", " "], ["a", ""], n_boot=0)
+    # empty hypothesis: every reference word is a deletion
+    assert metrics.wer(["a b c"], [""], n_boot=0).extra["deletions"] == 3
+
+
+def test_bad_inputs_are_named() -> None:
+    with pytest.raises(MetricInputError, match="3 references but 2 hypotheses"):
+        metrics.wer(["a", "b", "c"], ["a", "b"])
+    with pytest.raises(MetricInputError, match=r"item id 'utt-7'.*None"):
+        metrics.wer(["a", "b"], ["a", None], ids=["utt-1", "utt-7"])  # type: ignore[list-item]
+    with pytest.raises(MetricInputError, match=r"item index 0.*int"):
+        metrics.cer([1], ["a"])  # type: ignore[list-item]
+    with pytest.raises(MetricInputError, match="single str"):
+        metrics.wer("a b", "a b")  # type: ignore[arg-type]
+    with pytest.raises(MetricInputError, match="duplicate ids: 'x'"):
+        metrics.wer(["a", "b"], ["a", "b"], ids=["x", "x"])
+    with pytest.raises(MetricInputError, match="groups= has 1 entries but there are 2 items"):
+        metrics.wer(["a", "b"], ["a", "b"], groups=["s1"])
+    with pytest.raises(MetricInputError, match="no items"):
+        metrics.wer([], [])
+    with pytest.raises(ValueError, match="unknown normalizer 'bogus'"):
+        metrics.wer(["a"], ["a"], normalize="bogus")
+
+
+def test_alignment_and_worst_items() -> None:
+    res = metrics.wer(["the cat sat", "a b"], ["the bat sat", "a b"], ids=["u1", "u2"], n_boot=0)
+    assert res.worst(1) == [("u1", pytest.approx(1 / 3))]
+    text = res.alignment("u1")
+    assert "REF: the cat sat" in text and "HYP: the bat sat" in text and "S" in text
+
+
+def test_groups_give_cluster_bootstrap_signature() -> None:
+    rng = np.random.default_rng(1)
+    refs = ["a b c d"] * 40
+    hyps = [("a b c d" if rng.random() < 0.7 else "a x c") for _ in range(40)]
+    res = metrics.wer(refs, hyps, groups=[f"spk{i % 8}" for i in range(40)], n_boot=300)
+    assert res.signature.fields["resample"] == "groups"
+    assert res.groups is not None and res.ci is not None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        metrics.wer(refs, hyps, n_boot=200)
+
+
+def test_error_breakdown_confusions_and_classes() -> None:
+    refs = ["call Alice at 5 pm", "call Bob at five", "meet New York team"]
+    hyps = ["call alice at 9 pm", "cal Bob at five", "meet new york team today"]
+    bd = metrics.error_breakdown(refs, hyps, terms=["New York", "Bob"])
+    conf = {(a, b): c for a, b, c in bd.confusions}
+    assert conf[("Alice", "alice")] == 1 and conf[("5", "9")] == 1 and conf[("call", "cal")] == 1
+    assert conf[("", "today")] == 1  # an insertion
+    assert bd.confusions[0][2] >= bd.confusions[-1][2]  # ranked by count
+    # numbers: "5" (wrong), "five" (right)
+    assert (bd.classes["number"].errors, bd.classes["number"].total) == (1, 2)
+    # capitalised: Alice (wrong), Bob (right), New, York (wrong)
+    assert (bd.classes["capitalized"].errors, bd.classes["capitalized"].total) == (3, 4)
+    # terms: "New York" (wrong), "Bob" (right)
+    assert (bd.classes["terms"].errors, bd.classes["terms"].total) == (1, 2)
+    assert bd.classes["terms"].rate == 0.5
+    res = metrics.wer(refs, hyps, n_boot=0)
+    assert metrics.error_breakdown(res).confusions == metrics.error_breakdown(refs, hyps).confusions
+    with pytest.raises(ValueError, match="word-level speech result"):
+        metrics.error_breakdown(metrics.cer(refs, hyps, n_boot=0))
