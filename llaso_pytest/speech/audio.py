@@ -1,0 +1,249 @@
+"""Audio loading and validation with an explicit preprocessing recipe.
+
+Every conversion is a named choice in :class:`Recipe` (recorded in the run record and in the
+metric signature), never an accident of an engine:
+
+- a file whose sample rate differs from ``recipe.sample_rate`` is an error unless
+  ``on_rate_mismatch="resample"``, which resamples with a polyphase FIR filter
+  (``scipy.signal.resample_poly``, Kaiser window, beta 5.0);
+- a multi-channel file is an error unless ``on_multichannel="mean"`` (average of channels)
+  or ``"first"`` (channel 0);
+- ``normalize="peak"`` scales to a peak of ``peak_dbfs``; ``"none"`` leaves levels alone;
+- a truncated WAV (data chunk shorter than its header says), a file that is not audio, an empty
+  clip, or a clip with NaN/inf samples is an :class:`AudioError` naming the file and the fix.
+  No utterance is ever silently skipped or padded.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import asdict, dataclass
+from math import gcd
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from llaso_pytest.speech.errors import AudioError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+__all__ = ["Audio", "Recipe", "check_wav_container", "load_audio", "prepare", "to_int16"]
+
+RateMismatch = Literal["error", "resample"]
+Multichannel = Literal["error", "mean", "first"]
+Normalize = Literal["none", "peak"]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How audio is turned into what a recogniser sees. Part of every ASR metric signature."""
+
+    sample_rate: int = 16000
+    on_rate_mismatch: RateMismatch = "error"
+    on_multichannel: Multichannel = "error"
+    normalize: Normalize = "none"
+    peak_dbfs: float = -1.0
+    vad: str = "none"
+
+    def __post_init__(self) -> None:
+        if self.sample_rate <= 0:
+            raise ValueError(f"Recipe.sample_rate must be positive, got {self.sample_rate}")
+        if self.on_rate_mismatch not in ("error", "resample"):
+            raise ValueError(
+                f"Recipe.on_rate_mismatch must be 'error' or 'resample', got "
+                f"{self.on_rate_mismatch!r}"
+            )
+        if self.on_multichannel not in ("error", "mean", "first"):
+            raise ValueError(
+                "Recipe.on_multichannel must be 'error', 'mean' or 'first', got "
+                f"{self.on_multichannel!r}"
+            )
+        if self.normalize not in ("none", "peak"):
+            raise ValueError(f"Recipe.normalize must be 'none' or 'peak', got {self.normalize!r}")
+        if self.vad != "none":
+            raise ValueError(
+                f"Recipe.vad={self.vad!r} is not supported; only 'none' (whole clip is decoded)"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form, with the resampler named when resampling is allowed."""
+        d: dict[str, Any] = asdict(self)
+        d["channels"] = 1
+        d["resampler"] = (
+            "scipy.signal.resample_poly(kaiser,5.0)" if self.on_rate_mismatch == "resample" else None
+        )
+        return d
+
+    def signature(self) -> str:
+        """Short text form for metric signatures."""
+        parts = [f"sr{self.sample_rate}", "mono", f"rate:{self.on_rate_mismatch}",
+                 f"mc:{self.on_multichannel}", f"norm:{self.normalize}"]
+        if self.normalize == "peak":
+            parts.append(f"peak:{self.peak_dbfs:g}")
+        parts.append(f"vad:{self.vad}")
+        return ",".join(parts)
+
+
+@dataclass(frozen=True)
+class Audio:
+    """Mono float32 samples in [-1, 1] at ``sample_rate``; ``conversions`` lists what was done."""
+
+    samples: npt.NDArray[np.float32]
+    sample_rate: int
+    source: str
+    conversions: tuple[str, ...] = ()
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return float(len(self.samples)) / float(self.sample_rate)
+
+
+def check_wav_container(path: str | os.PathLike[str]) -> None:
+    """Walk a RIFF/WAVE file's chunks; raise :class:`AudioError` if it is truncated.
+
+    libsndfile reads a truncated file without complaint (returning fewer frames than the
+    header declares), which would silently shorten an utterance. Non-RIFF files are left to
+    the decoder. Streaming WAVs with a 0/0xFFFFFFFF size are accepted.
+    """
+    p = Path(path)
+    size = p.stat().st_size
+    with open(p, "rb") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
+            return
+        endian = "<" if head[:4] == b"RIFF" else ">"
+        pos = 12
+        saw_fmt = False
+        while pos + 8 <= size:
+            fh.seek(pos)
+            cid, csize = struct.unpack(endian + "4sI", fh.read(8))
+            if cid == b"fmt ":
+                saw_fmt = True
+            if cid == b"data":
+                if not saw_fmt:
+                    raise AudioError(f"{p}: WAV 'data' chunk comes before 'fmt '; the file is corrupt")
+                available = size - (pos + 8)
+                if csize in (0, 0xFFFFFFFF):  # streamed: length unknown at write time
+                    return
+                if csize > available:
+                    raise AudioError(
+                        f"{p}: truncated WAV: the header declares {csize} bytes of audio data "
+                        f"but only {available} are present. Re-export or re-copy the file; it "
+                        "is not decoded partially."
+                    )
+                return
+            pos += 8 + csize + (csize & 1)
+        raise AudioError(f"{p}: WAV file has no complete 'data' chunk; the file is truncated or corrupt")
+
+
+def _resample(x: npt.NDArray[Any], src: int, dst: int) -> npt.NDArray[Any]:
+    from scipy.signal import resample_poly
+
+    g = gcd(src, dst)
+    return resample_poly(x, dst // g, src // g, window=("kaiser", 5.0))  # type: ignore[no-any-return]
+
+
+def prepare(
+    samples: npt.ArrayLike, sample_rate: int, *, recipe: Recipe, source: str = "<array>"
+) -> Audio:
+    """Validate and convert an array (frames, or frames x channels) according to ``recipe``."""
+    import numpy as np
+
+    x = np.asarray(samples)
+    conversions: list[str] = []
+    if x.dtype.kind not in "fiu":
+        raise AudioError(f"{source}: audio samples must be numeric, got dtype {x.dtype}")
+    if x.dtype.kind in "iu":
+        # Integer PCM to [-1, 1): signed / 2**(bits-1); unsigned (8-bit WAV) is offset-binary.
+        info = np.iinfo(x.dtype)
+        half = float(-info.min) if x.dtype.kind == "i" else (info.max + 1) / 2.0
+        offset = 0.0 if x.dtype.kind == "i" else half
+        x = (x.astype(np.float64) - offset) / half
+    else:
+        x = x.astype(np.float64)
+    if x.ndim == 2:
+        if x.shape[1] == 1:
+            x = x[:, 0]
+        elif recipe.on_multichannel == "error":
+            raise AudioError(
+                f"{source}: {x.shape[1]} channels, but the recipe expects mono. Convert the file "
+                "to mono, or allow a documented conversion with on_multichannel='mean' (average "
+                "of channels) or 'first' (--llaso-speech-multichannel)."
+            )
+        elif recipe.on_multichannel == "mean":
+            x = x.mean(axis=1)
+            conversions.append(f"downmix:mean({samples_channels(samples)})")
+        else:
+            x = x[:, 0]
+            conversions.append(f"downmix:first({samples_channels(samples)})")
+    elif x.ndim != 1:
+        raise AudioError(f"{source}: expected a 1-D or (frames, channels) array, got shape {x.shape}")
+    if x.size == 0:
+        raise AudioError(f"{source}: empty clip (0 samples); remove it from the dataset manifest")
+    if not np.isfinite(x).all():
+        bad = int((~np.isfinite(x)).sum())
+        raise AudioError(f"{source}: {bad} samples are NaN or infinite; the audio is corrupt")
+    if sample_rate != recipe.sample_rate:
+        if recipe.on_rate_mismatch == "error":
+            raise AudioError(
+                f"{source}: sample rate {sample_rate} Hz, but the recipe expects "
+                f"{recipe.sample_rate} Hz. Resample the file, or allow explicit resampling with "
+                "on_rate_mismatch='resample' (--llaso-speech-resample)."
+            )
+        x = _resample(x, sample_rate, recipe.sample_rate)
+        conversions.append(f"resample:{sample_rate}->{recipe.sample_rate}")
+    if recipe.normalize == "peak":
+        peak = float(np.abs(x).max())
+        if peak == 0.0:
+            raise AudioError(f"{source}: digital silence (all samples 0) cannot be peak-normalised")
+        x = x * (10.0 ** (recipe.peak_dbfs / 20.0) / peak)
+        conversions.append(f"normalize:peak({recipe.peak_dbfs:g}dBFS)")
+    return Audio(
+        samples=np.ascontiguousarray(x, dtype=np.float32),
+        sample_rate=recipe.sample_rate,
+        source=source,
+        conversions=tuple(conversions),
+    )
+
+
+def samples_channels(samples: npt.ArrayLike) -> int:
+    """Number of channels of a (frames,) or (frames, channels) array."""
+    import numpy as np
+
+    a = np.asarray(samples)
+    return 1 if a.ndim == 1 else int(a.shape[1])
+
+
+def load_audio(path: str | os.PathLike[str], *, recipe: Recipe) -> Audio:
+    """Read an audio file (WAV, FLAC, ... via soundfile) and apply ``recipe``.
+
+    Errors name the file: missing, empty, truncated, not decodable, empty clip, wrong rate or
+    channel count (unless the recipe converts explicitly).
+    """
+    import soundfile as sf
+
+    p = Path(path)
+    if not p.is_file():
+        raise AudioError(f"{p}: audio file does not exist")
+    if p.stat().st_size == 0:
+        raise AudioError(f"{p}: audio file is empty (0 bytes)")
+    check_wav_container(p)
+    try:
+        data, sr = sf.read(str(p), dtype="float64", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        raise AudioError(f"{p}: not a readable audio file ({exc}); re-export it as WAV/FLAC") from exc
+    return prepare(data, int(sr), recipe=recipe, source=str(p))
+
+
+def to_int16(samples: npt.NDArray[Any]) -> bytes:
+    """16-bit little-endian PCM bytes of float samples in [-1, 1) (x 32768, rounded, clipped).
+
+    The inverse of the int16 -> float conversion in :func:`prepare`, so PCM round-trips exactly.
+    """
+    import numpy as np
+
+    y = np.clip(np.rint(np.asarray(samples, dtype=np.float64) * 32768.0), -32768, 32767)
+    return y.astype("<i2").tobytes()

@@ -1,0 +1,277 @@
+"""Recogniser adapters behind one small Protocol.
+
+A recogniser takes mono float32 samples at its ``sample_rate`` and returns the transcript as
+a plain string; decoding must be finished when ``transcribe`` returns (lazy decoders such as
+faster-whisper's segment generator are consumed inside it, so timing covers the real work).
+
+Two real, offline engines are provided, both built from a verified pinned model:
+
+- :class:`PocketSphinxRecognizer`: CMU pocketsphinx 5.x with the US English model shipped in
+  its wheel (CPU only).
+- :class:`FasterWhisperRecognizer`: Whisper tiny.en in CTranslate2 format through
+  faster-whisper; ``float16`` on CUDA when a GPU is present and allowed, ``int8`` on CPU.
+
+Plugging in your own model takes a class with ``name``, ``sample_rate``, ``transcribe`` and
+``describe`` (or :class:`FunctionRecognizer` around a function); see docs/speech.md.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from llaso_pytest.speech.errors import EngineError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from llaso_pytest.speech.manifest import VerifiedModel
+
+__all__ = [
+    "FasterWhisperRecognizer",
+    "FunctionRecognizer",
+    "PocketSphinxRecognizer",
+    "Recognizer",
+    "check_samples",
+    "cuda_available",
+    "load_recognizer",
+    "resolve_device",
+]
+
+
+@runtime_checkable
+class Recognizer(Protocol):
+    """What the ASR fixtures, timing and records need from a speech recogniser."""
+
+    name: str
+    sample_rate: int
+
+    def transcribe(self, samples: npt.NDArray[np.float32]) -> str:
+        """Transcript of one utterance (mono float32 in [-1, 1] at ``sample_rate``)."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-able facts for the run record: device, dtype, batch size, engine options."""
+        ...
+
+
+@dataclass
+class FunctionRecognizer:
+    """Adapter for a plain function ``samples -> transcript`` (an HTTP client, a torch model)."""
+
+    name: str
+    fn: Callable[[Any], str]
+    sample_rate: int = 16000
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+    def transcribe(self, samples: npt.NDArray[np.float32]) -> str:
+        out = self.fn(samples)
+        if not isinstance(out, str):
+            raise EngineError(
+                f"recogniser {self.name!r} returned {type(out).__name__}, expected a transcript str"
+            )
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        return {"engine": "function", "device": "unknown", "batch_size": 1, **dict(self.info)}
+
+
+def check_samples(samples: Any, *, recognizer: str) -> npt.NDArray[np.float32]:
+    """Mono float32 samples or an :class:`AudioError` naming the recogniser and the fix.
+
+    Guards the engines against arrays that did not come through ``audio.prepare`` (stereo,
+    int16, empty): those would otherwise crash inside C code or be silently misread.
+    """
+    import numpy as np
+
+    from llaso_pytest.speech.errors import AudioError
+
+    x = np.asarray(samples)
+    if x.ndim != 1 or x.size == 0 or x.dtype.kind != "f":
+        raise AudioError(
+            f"recogniser {recognizer!r} needs non-empty mono float samples in [-1, 1], got "
+            f"shape {x.shape} dtype {x.dtype}; load audio with llaso_pytest.speech.audio."
+            "load_audio/prepare, which validate and convert it"
+        )
+    if not np.isfinite(x).all():
+        raise AudioError(f"recogniser {recognizer!r}: samples contain NaN or infinity")
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def cuda_available() -> bool:
+    """Whether CTranslate2 sees a CUDA device (False when ctranslate2 is not installed)."""
+    try:
+        import ctranslate2
+    except ImportError:
+        return False
+    try:
+        return int(ctranslate2.get_cuda_device_count()) > 0
+    except Exception:  # noqa: BLE001 - a broken CUDA install means "no usable GPU"
+        return False
+
+
+def resolve_device(requested: str, *, supports_cuda: bool, model: str) -> str:
+    """``auto`` -> cuda when available and supported else cpu; ``cuda`` without a GPU is an error."""
+    if requested not in ("auto", "cpu", "cuda"):
+        raise EngineError(f"model {model!r}: device must be auto, cpu or cuda, got {requested!r}")
+    if requested == "cpu":
+        return "cpu"
+    has_cuda = supports_cuda and cuda_available()
+    if requested == "cuda" and not has_cuda:
+        why = "this engine runs on CPU only" if not supports_cuda else "no CUDA device is visible"
+        raise EngineError(
+            f"model {model!r}: device 'cuda' was requested but {why}. Use "
+            "--llaso-speech-device auto (GPU when present) or cpu."
+        )
+    return "cuda" if has_cuda else "cpu"
+
+
+class PocketSphinxRecognizer:
+    """pocketsphinx 5.x decoder with the pinned acoustic model, dictionary and LM."""
+
+    sample_rate = 16000
+
+    def __init__(self, model: VerifiedModel, *, device: str = "cpu") -> None:
+        from pocketsphinx import Decoder
+
+        resolve_device(device, supports_cuda=False, model=model.manifest.name)
+        opts = model.manifest.options
+        self.name = model.manifest.name
+        self._model = model
+        # Search settings (beams, maxhmmpf, ...) come from the pin: they change the numbers.
+        search = {k: v for k, v in opts.items() if k not in ("hmm", "lm", "dict")}
+        try:
+            self._decoder = Decoder(
+                hmm=str(model.path(str(opts.get("hmm", "en-us")))),
+                lm=str(model.path(str(opts.get("lm", "en-us.lm.bin")))),
+                dict=str(model.path(str(opts.get("dict", "cmudict-en-us.dict")))),
+                samprate=float(self.sample_rate),
+                loglevel="FATAL",
+                **search,
+            )
+        except (RuntimeError, ValueError) as exc:
+            raise EngineError(f"pocketsphinx could not load model {self.name!r}: {exc}") from exc
+
+    def transcribe(self, samples: npt.NDArray[np.float32]) -> str:
+        from llaso_pytest.speech.audio import to_int16
+
+        x = check_samples(samples, recognizer=self.name)
+        d = self._decoder
+        d.start_utt()
+        d.process_raw(to_int16(x), no_search=False, full_utt=True)
+        d.end_utt()
+        hyp = d.hyp()
+        return "" if hyp is None else str(hyp.hypstr)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "engine": "pocketsphinx",
+            "device": "cpu",
+            "dtype": "int16-pcm",
+            "batch_size": 1,
+            "options": dict(self._model.manifest.options),
+        }
+
+
+@contextmanager
+def _hub_offline() -> Iterator[None]:
+    old = os.environ.get("HF_HUB_OFFLINE")
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = old
+
+
+class FasterWhisperRecognizer:
+    """Whisper (CTranslate2 weights) through faster-whisper, greedy/beam options from the pin."""
+
+    def __init__(
+        self,
+        model: VerifiedModel,
+        *,
+        device: str = "auto",
+        compute_type: str | None = None,
+        cpu_threads: int = 0,
+    ) -> None:
+        from faster_whisper import WhisperModel
+
+        self.name = model.manifest.name
+        self._model = model
+        self.device = resolve_device(device, supports_cuda=True, model=self.name)
+        default = "float16" if self.device == "cuda" else "int8"
+        self.compute_type = compute_type or str(model.manifest.dtype.get(self.device, default))
+        self.sample_rate = 16000
+        opts = dict(model.manifest.options)
+        self._options: dict[str, Any] = {
+            "language": opts.get("language", "en"),
+            "beam_size": int(opts.get("beam_size", 5)),
+            "temperature": float(opts.get("temperature", 0.0)),
+            "condition_on_previous_text": bool(opts.get("condition_on_previous_text", False)),
+            "without_timestamps": bool(opts.get("without_timestamps", True)),
+            "vad_filter": bool(opts.get("vad_filter", False)),
+        }
+        self.cpu_threads = cpu_threads
+        try:
+            # A local directory and local_files_only: nothing is fetched. HF_HUB_OFFLINE is
+            # set while the model is built so no code path can reach the Hub either.
+            with _hub_offline():
+                self._whisper = WhisperModel(
+                    str(model.root),
+                    device=self.device,
+                    compute_type=self.compute_type,
+                    cpu_threads=cpu_threads,
+                    local_files_only=True,
+                )
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise EngineError(
+                f"faster-whisper could not load {self.name!r} on {self.device} "
+                f"({self.compute_type}): {exc}"
+            ) from exc
+
+    def transcribe(self, samples: npt.NDArray[np.float32]) -> str:
+        x = check_samples(samples, recognizer=self.name)
+        segments, _info = self._whisper.transcribe(x, **self._options)
+        # ``segments`` is a lazy generator: decoding happens while it is consumed, here.
+        return " ".join(s.text.strip() for s in segments).strip()
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "engine": "faster-whisper",
+            "device": self.device,
+            "dtype": self.compute_type,
+            "cpu_threads": self.cpu_threads,
+            "batch_size": 1,
+            "options": dict(self._options),
+        }
+
+
+def load_recognizer(
+    model: VerifiedModel,
+    *,
+    device: str = "auto",
+    compute_type: str | None = None,
+    cpu_threads: int = 0,
+) -> Recognizer:
+    """Build the adapter for a verified model according to its manifest's ``engine``."""
+    engine = model.manifest.engine
+    if engine == "pocketsphinx":
+        # CPU-only engine: a session-wide "auto"/"cuda" request leaves it on the CPU, and its
+        # describe() says device "cpu", so the record shows where it really ran.
+        return PocketSphinxRecognizer(model, device="cpu")
+    if engine == "faster-whisper":
+        return FasterWhisperRecognizer(
+            model, device=device, compute_type=compute_type, cpu_threads=cpu_threads
+        )
+    raise EngineError(
+        f"model {model.manifest.name!r} ({model.manifest.source_file}): unknown engine "
+        f"{engine!r}; built in are 'pocketsphinx' and 'faster-whisper'. Register your own "
+        "recogniser with llaso_speech_models.register(name, factory) (docs/speech.md)."
+    )

