@@ -31,12 +31,7 @@ from llaso_pytest.session import (
 )
 
 # Area plugins (speech, LLM) with their own fixtures and options; import-light too.
-import importlib.util as _ilu  # noqa: E402  (temporary while area plugins are written)
-
-pytest_plugins = [
-    m for m in ("llaso_pytest.speech.pytest_plugin", "llaso_pytest.llm.pytest_plugin")
-    if _ilu.find_spec(m) is not None
-]
+pytest_plugins = ["llaso_pytest.speech.pytest_plugin", "llaso_pytest.llm.pytest_plugin"]
 
 MARKERS: dict[str, str] = {
     "llm": "an evaluation of a language model",
