@@ -245,7 +245,8 @@ def test_plugin_import_is_light() -> None:
     import sys
 
     code = (
-        "import sys, llaso_pytest.plugin;"
+        "import sys, llaso_pytest.plugin, llaso_pytest.speech.pytest_plugin,"
+        " llaso_pytest.llm.pytest_plugin;"
         "heavy = ['torch', 'scipy', 'openai', 'rouge_score', 'evaluate', 'jiwer', 'sacrebleu',"
         " 'numpy', 'faster_whisper', 'ctranslate2', 'pocketsphinx'];"
         "print(','.join(m for m in heavy if m in sys.modules))"
