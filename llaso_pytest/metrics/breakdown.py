@@ -11,11 +11,13 @@ substituted or deleted (insertions belong to no reference word).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from llaso_pytest.metrics.base import MetricResult
+import numpy as np
+
+from llaso_pytest.metrics.base import MetricResult, build_result
 
 __all__ = ["Breakdown", "ClassRate", "error_breakdown"]
 
@@ -39,10 +41,50 @@ class ClassRate:
 @dataclass(frozen=True)
 class Breakdown:
     """Ranked confusions ``(ref, hyp, count)`` (``hyp=""``: deletion, ``ref=""``: insertion)
-    and per-class error rates."""
+    and per-class error rates, with the per-utterance counts behind them."""
 
     confusions: tuple[tuple[str, str, int], ...]
     classes: dict[str, ClassRate]
+    item_ids: tuple[str, ...] = ()
+    groups: tuple[str, ...] | None = None
+    per_item: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = field(default_factory=dict)
+    signature_fields: dict[str, Any] = field(default_factory=dict)
+
+    def class_result(
+        self,
+        cls: str,
+        *,
+        confidence: float = 0.95,
+        n_boot: int = 1000,
+        seed: int | None = 0,
+        signature_extra: Mapping[str, Any] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> MetricResult:
+        """The error rate of one word class as a result with a bootstrap interval.
+
+        Per-utterance (errors, class words) are the sufficient statistics, so the interval
+        resamples utterances (or the WER's groups, e.g. speakers) like the WER itself.
+        """
+        if cls not in self.per_item:
+            raise ValueError(f"unknown word class {cls!r}; choose one of {sorted(self.per_item)}")
+        errors, words = self.per_item[cls]
+        if sum(words) == 0:
+            raise ValueError(
+                f"word class {cls!r} has no reference words in these {len(words)} items, so its "
+                "error rate is undefined"
+            )
+        e = np.asarray(errors, dtype=np.int64)
+        w = np.asarray(words, dtype=np.int64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scores = np.where(w > 0, e / np.maximum(w, 1), 0.0)
+        return build_result(
+            name=f"errors/{cls}", stats={"errors": e, "class_words": w}, aggregate_kind="ratio",
+            higher_is_better=False, item_ids=self.item_ids, groups=self.groups,
+            confidence=confidence, n_boot=n_boot, seed=seed,
+            signature_fields={**self.signature_fields, "word_class": cls},
+            signature_extra=signature_extra, scores=scores.astype(np.float64),
+            extra={"errors": int(e.sum()), "class_words": int(w.sum()), **(extra or {})},
+        )
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -88,7 +130,9 @@ def error_breakdown(
         raise ValueError("terms= contains an empty term")
     conf: Counter[tuple[str, str]] = Counter()
     cls = {"number": [0, 0], "capitalized": [0, 0], "terms": [0, 0]}
+    per_item: dict[str, tuple[list[int], list[int]]] = {k: ([], []) for k in cls}
     for i in range(len(det.refs)):
+        before = {k: tuple(v) for k, v in cls.items()}
         ref, hyp = det.tokens(i)
         hit = [False] * len(ref)
         for tag, i1, i2, j1, j2 in det.opcodes(i):
@@ -117,8 +161,18 @@ def error_breakdown(
                 if tuple(ref[k : k + L]) == ph:
                     cls["terms"][1] += 1
                     cls["terms"][0] += not all(hit[k : k + L])
+        for k, (e0, t0) in before.items():
+            per_item[k][0].append(cls[k][0] - e0)
+            per_item[k][1].append(cls[k][1] - t0)
     ranked = sorted(conf.items(), key=lambda kv: (-kv[1], kv[0]))[: max(0, int(top))]
     return Breakdown(
         confusions=tuple((a, b, c) for (a, b), c in ranked),
         classes={k: ClassRate(e, t) for k, (e, t) in cls.items()},
+        item_ids=tuple(res.item_ids),
+        groups=None if res.groups is None else tuple(res.groups),
+        per_item={k: (tuple(e), tuple(t)) for k, (e, t) in per_item.items()},
+        signature_fields={
+            k: v for k, v in res.signature.fields.items()
+            if k in ("normalizer", "tokenizer", "empty_reference", "rapidfuzz")
+        } | {"terms": ",".join(" ".join(p) for p in phrases)},
     )

@@ -15,7 +15,6 @@ from asr_thresholds import (
 )
 
 from llaso_pytest import metrics
-from llaso_pytest.metrics import from_values
 from llaso_pytest.speech.datasets import length_bin
 
 pytestmark = [pytest.mark.asr, pytest.mark.speech, pytest.mark.clean]
@@ -71,17 +70,13 @@ def test_clean_breakdowns(
     full = metrics.wer(run.references, hyps, ids=run.ids, groups=run.speakers,
                        normalize=NORMALIZE, n_boot=0, signature_extra=sig)
     bd = metrics.error_breakdown(full, terms=PROPER_NOUNS)
-    detail = bd.to_record()
+    confusions = bd.to_record()["confusions"][:10]
     for cls, label in (("number", "numbers"), ("terms", "proper_nouns")):
-        rate = bd.classes[cls]
-        assert rate.total > 0, f"the clean set must contain {label} for this breakdown"
-        record_metric(from_values(
-            f"errors/{label}", rate.errors / rate.total, higher_is_better=False,
-            signature_extra={**sig, "normalizer": NORMALIZE, "class": cls,
-                             "terms": ",".join(PROPER_NOUNS) if cls == "terms" else ""},
-            extra={"errors": rate.errors, "total": rate.total,
-                   "top_confusions": detail["confusions"][:10]},
-        ))
+        assert bd.classes[cls].total > 0, f"the clean set must contain {label} for this breakdown"
+        # per-utterance (errors, class words): a speaker-cluster interval, like the WER's
+        res = bd.class_result(cls, n_boot=N_BOOT, seed=llaso_seed, signature_extra=sig,
+                              extra={"top_confusions": confusions})
+        record_metric(res, name=f"errors/{label}")
     # Every utterance is in exactly one length bin and one speaker slice.
     assert len(bins) == len(run.utterances) == len(run.speakers)
 

@@ -197,3 +197,33 @@ def test_error_breakdown_confusions_and_classes() -> None:
     assert metrics.error_breakdown(res).confusions == metrics.error_breakdown(refs, hyps).confusions
     with pytest.raises(ValueError, match="word-level speech result"):
         metrics.error_breakdown(metrics.cer(refs, hyps, n_boot=0))
+
+
+def test_error_class_result_has_a_cluster_interval() -> None:
+    """A word class's error rate is a result like WER: summed per-item counts, resampled
+    by the WER's groups, and a signature naming the class and the terms."""
+    rng = np.random.default_rng(3)
+    refs, hyps, groups = [], [], []
+    for i in range(60):
+        n = int(rng.integers(0, 4))
+        ref = ["call", "me", "at"] + ["four"] * n + ["in", "london"]
+        hyp = [("for" if (w == "four" and rng.random() < 0.3) else w) for w in ref]
+        refs.append(" ".join(ref))
+        hyps.append(" ".join(hyp))
+        groups.append(f"spk{i % 8}")
+    res = metrics.wer(refs, hyps, groups=groups, n_boot=0)
+    bd = metrics.error_breakdown(res, terms=["london"])
+    num = bd.class_result("number", n_boot=500, seed=1)
+    expected = bd.classes["number"]
+    assert num.value == pytest.approx(expected.errors / expected.total)
+    assert num.ci is not None and num.ci[0] <= num.value <= num.ci[1] and num.ci[0] < num.ci[1]
+    assert num.higher_is_better is False and num.n == 60
+    assert num.signature.fields["word_class"] == "number"
+    assert num.signature.fields["resample"] == "groups"
+    assert num.to_record()["items"]["stats"]["class_words"] == list(bd.per_item["number"][1])
+    terms = bd.class_result("terms", n_boot=200)
+    assert terms.value == 0.0 and terms.signature.fields["terms"] == "london"
+    with pytest.raises(ValueError, match="no reference words"):
+        metrics.error_breakdown(res, terms=["paris"]).class_result("terms", n_boot=0)
+    with pytest.raises(ValueError, match="unknown word class"):
+        bd.class_result("verbs")
