@@ -182,14 +182,38 @@ def git_info(cwd: str) -> dict[str, Any]:
     }
 
 
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _dist_info_versions() -> dict[str, str]:
+    """Versions from ``NAME-VERSION.dist-info`` folder names on ``sys.path`` (first wins, as
+    for imports): one directory listing per path entry instead of a metadata scan per name."""
+    found: dict[str, str] = {}
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for folder in names:
+            if folder.endswith(".dist-info") and "-" in folder:
+                name, _, version = folder[: -len(".dist-info")].partition("-")
+                found.setdefault(_canonical(name), version)
+    return found
+
+
 def package_versions(names: Iterable[str] = NUMERIC_PACKAGES) -> dict[str, str]:
     """Installed versions of the distributions that can change a number (absent ones omitted)."""
+    listed = _dist_info_versions()
     out: dict[str, str] = {}
     for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
+        version = listed.get(_canonical(name))
+        if version is None:  # egg-info and other layouts: ask importlib.metadata
+            try:
+                version = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                continue
+        out[name] = version
     return out
 
 
