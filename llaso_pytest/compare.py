@@ -1126,6 +1126,14 @@ def _flatten(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
         yield prefix, value
 
 
+def _is_location(value: Any) -> bool:
+    """An absolute file-system path: where a checkout or install lives changes no number (the
+    files' hashes, recorded beside it, do), so two different locations are not a difference."""
+    return isinstance(value, str) and (
+        value.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", value) is not None
+    )
+
+
 def diff_provenance(base: Mapping[str, Any], head: Mapping[str, Any],
                     sections: Sequence[str] = PROVENANCE_SECTIONS) -> list[ProvenanceDiff]:
     """Differences in the provenance that can change numbers (models, data, packages, seed,
@@ -1138,6 +1146,6 @@ def diff_provenance(base: Mapping[str, Any], head: Mapping[str, Any],
         fb = dict(_flatten(section, head.get(section)))
         for path in list(fa) + [p for p in fb if p not in fa]:
             va, vb = fa.get(path), fb.get(path)
-            if va != vb:
+            if va != vb and not (_is_location(va) and _is_location(vb)):
                 out.append(ProvenanceDiff(path, va, vb))
     return out

@@ -310,13 +310,15 @@ def test_provenance_differences_cover_what_changes_numbers() -> None:
     a["provenance"] = {
         "git": {"commit": "aaa"}, "seed": 1, "command": ["pytest"],
         "packages": {"jiwer": "3.0.4", "numpy": "2.0"}, "gpu": [{"name": "A100"}],
-        "models": {"whisper-tiny": {"sha256": "11"}}, "datasets": {"ls-clean": "h1"},
+        "models": {"whisper-tiny": {"sha256": "11", "root": "/home/ci/site-packages/w"}},
+        "datasets": {"ls-clean": "h1"}, "python": {"executable": "/usr/bin/python3"},
     }
     b["provenance"] = {
         "git": {"commit": "bbb"}, "seed": 2, "command": ["pytest", "-x"],
         "packages": {"jiwer": "4.0.0", "numpy": "2.0", "sacrebleu": "2.4"},
-        "gpu": [{"name": "H100"}], "models": {"whisper-tiny": {"sha256": "22"}},
-        "datasets": {"ls-clean": "h1"},
+        "gpu": [{"name": "H100"}],
+        "models": {"whisper-tiny": {"sha256": "22", "root": "/work/.venv/site-packages/w"}},
+        "datasets": {"ls-clean": "h1"}, "python": {"executable": "/work/.venv/bin/python"},
     }
     c = compare_records(a, b, n_boot=500)
     got = {p.path: (p.base, p.head) for p in c.provenance_diffs}
@@ -326,7 +328,7 @@ def test_provenance_differences_cover_what_changes_numbers() -> None:
         "packages.sacrebleu": (None, "2.4"),
         "seed": (1, 2),
         "gpu[0].name": ("A100", "H100"),
-    }
+    }  # where files live (absolute paths) is no difference: their hashes are compared
     assert c.base.commit == "aaa" and c.head.commit == "bbb"
     assert not any("evaluation data changed" in w for w in c.warnings)
     b["provenance"]["datasets"] = {"ls-clean": "h2"}
