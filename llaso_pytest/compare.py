@@ -648,6 +648,12 @@ def _resample_sums(jobs: list[_PairedJob], units: int, *, n_boot: int, seed: int
                 ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(work, range(n_chunks)))
     out += units * means
+    # Integer statistics (counts) resample to integer sums; the float32 product is off by far
+    # less than 0.5, so rounding restores them exactly (a count of 0 must stay 0, not -1e-6:
+    # BLEU takes logs of precisions, and `correct == 0` decides its smoothing).
+    integral = np.all(mat == np.rint(mat), axis=0)
+    if integral.any():
+        out[:, integral] = np.rint(out[:, integral])
     return out, means
 
 

@@ -514,3 +514,42 @@ def test_an_unknown_aggregate_falls_back_to_the_intervals() -> None:
     m = only(compare_records(a, b, n_boot=500))
     assert m.method == "unpaired-intervals"
     assert any("unknown aggregate 'my_custom_score'" in n for n in m.notes)
+
+
+def _record_with(result: dict, run_id: str) -> dict:
+    return {"schema_version": 1, "kind": "llaso-run-record", "run_id": run_id,
+            "started_at": "2026-01-01T00:00:00+00:00", "complete": True, "provenance": {},
+            "tests": [{"nodeid": "t.py::test_bleu", "outcome": "passed", "duration": 0.1,
+                       "markers": [], "results": [result]}]}
+
+
+def test_paired_bleu_with_sparse_counts_stays_finite_and_matches_stats() -> None:
+    """Resampled sums of integer statistics are exact: a resample whose 4-gram matches sum to
+    0 must give BLEU's smoothed value, not log(-1e-6) = NaN."""
+    import warnings
+
+    from llaso_pytest import metrics, stats
+    from llaso_pytest.metrics.base import aggregate_fn
+
+    rng = np.random.default_rng(5)
+    vocab = [f"w{i}" for i in range(30)]
+    refs = [" ".join(rng.choice(vocab, size=int(rng.integers(3, 8)))) for _ in range(40)]
+    hyp_a = [" ".join(r.split()[:2] + ["x"] * 3) if i % 9 else r for i, r in enumerate(refs)]
+    hyp_b = [" ".join(r.split()[:1] + ["y"] * 4) if i % 11 else r for i, r in enumerate(refs)]
+    ids = [f"s{i}" for i in range(40)]
+    a = metrics.bleu(refs, hyp_a, ids=ids, n_boot=0).to_record()
+    b = metrics.bleu(refs, hyp_b, ids=ids, n_boot=0).to_record()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        c = compare_records(_record_with(a, "a"), _record_with(b, "b"), n_boot=2000, seed=3)
+    (m,) = c.metrics
+    assert m.method == "paired-bootstrap" and m.delta_ci is not None
+    assert np.isfinite(m.delta_ci).all() and m.delta_ci[0] <= m.delta <= m.delta_ci[1]
+    # the same test through the statistics module agrees
+    sa = np.column_stack([np.asarray(v, float) for v in a["items"]["stats"].values()])
+    sb = np.column_stack([np.asarray(v, float) for v in b["items"]["stats"].values()])
+    ref = stats.paired_bootstrap(sa, sb, aggregate=aggregate_fn(a["aggregate"]),
+                                 higher_is_better=True, n_boot=2000, seed=3)
+    assert m.delta == pytest.approx(ref.delta)
+    assert m.delta_ci[0] == pytest.approx(ref.ci[0], abs=2.0)
+    assert m.delta_ci[1] == pytest.approx(ref.ci[1], abs=2.0)
