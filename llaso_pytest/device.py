@@ -25,6 +25,6 @@ def cuda_available() -> bool:
 
         try:
             return int(ctranslate2.get_cuda_device_count()) > 0
-        except Exception:  # a CPU-only build raises instead of returning 0
+        except Exception:  # noqa: BLE001 - a CPU-only build raises instead of returning 0
             return False
     return False

@@ -257,7 +257,7 @@ def torch_info(*, import_if_installed: bool = False) -> dict[str, Any] | None:
             info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
         info["deterministic_algorithms"] = bool(torch.are_deterministic_algorithms_enabled())
         info["cudnn_benchmark"] = bool(torch.backends.cudnn.benchmark)
-    except Exception as exc:  # a broken CUDA install must not lose the run record
+    except Exception as exc:  # noqa: BLE001 - a broken CUDA install must not lose the record
         info["error"] = f"{type(exc).__name__}: {exc}"
     return info
 

@@ -38,7 +38,7 @@ _LONGREPR_LIMIT = 4000
 
 
 def utc_now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds")
 
 
 def merge_provenance(
@@ -131,10 +131,13 @@ class RunCollector:
             state = self._tests[report.nodeid] = _TestState(report.nodeid)
         state.duration += float(getattr(report, "duration", 0.0) or 0.0)
         outcome = _phase_outcome(report)
-        if outcome is not None and (state.outcome in ("passed", "xpassed") or report.when == "call"):
-            # setup/teardown errors override a pass; a call outcome overrides setup's default
-            if not (state.outcome == "error" and report.when == "call"):
-                state.outcome = outcome
+        # setup/teardown errors override a pass; a call outcome overrides setup's default
+        if (
+            outcome is not None
+            and (state.outcome in ("passed", "xpassed") or report.when == "call")
+            and not (state.outcome == "error" and report.when == "call")
+        ):
+            state.outcome = outcome
         if report.failed and getattr(report, "longreprtext", None):
             text = report.longreprtext
             state.longrepr = text if len(text) <= _LONGREPR_LIMIT else (

@@ -161,9 +161,9 @@ def error_breakdown(
                 if tuple(ref[k : k + L]) == ph:
                     cls["terms"][1] += 1
                     cls["terms"][0] += not all(hit[k : k + L])
-        for k, (e0, t0) in before.items():
-            per_item[k][0].append(cls[k][0] - e0)
-            per_item[k][1].append(cls[k][1] - t0)
+        for cname, (e0, t0) in before.items():
+            per_item[cname][0].append(cls[cname][0] - e0)
+            per_item[cname][1].append(cls[cname][1] - t0)
     ranked = sorted(conf.items(), key=lambda kv: (-kv[1], kv[0]))[: max(0, int(top))]
     return Breakdown(
         confusions=tuple((a, b, c) for (a, b), c in ranked),

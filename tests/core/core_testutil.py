@@ -5,7 +5,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy  # noqa: F401  (imported once here: pytester's module snapshots must not reload it)
-import pytest
 
 
 def load_latest(root: Path) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from core_testutil import load_latest
 
 pytest_plugins = ["pytester"]

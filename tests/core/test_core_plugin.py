@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import stat
 
 import pytest
-
-from core_testutil import comparable
 
 pytest_plugins = ["pytester"]
 

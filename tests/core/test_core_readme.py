@@ -14,7 +14,7 @@ README = Path(__file__).parents[2] / "README.md"
 
 
 def test_readme_example_runs(pytester: pytest.Pytester) -> None:
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
     example = next(b for b in blocks if "def test_command_wer" in b)
     pytester.makepyfile(test_commands=example)
     result = pytester.runpytest("--strict-markers", "-m", "clean")

@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from core_testutil import comparable, load_latest
 
 pytest_plugins = ["pytester"]
