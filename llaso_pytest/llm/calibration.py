@@ -10,14 +10,15 @@ names the file and the row.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+from llaso_pytest.record import atomic_write_text
 
 __all__ = [
     "Agreement",
@@ -157,18 +158,6 @@ def agreement(judge: Any, human: Mapping[str, str], *, labels: Sequence[str] | N
     )
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def export_for_rating(path: str | Path, items: Mapping[str, Mapping[str, str]], *,
                       instructions: str | None = None) -> Path:
     """Write items for human rating: ``id``, the item's fields, an empty ``label`` (CSV or JSONL by suffix)."""
@@ -195,7 +184,9 @@ def export_for_rating(path: str | Path, items: Mapping[str, Mapping[str, str]], 
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
     else:
         raise ValueError(f"export_for_rating: {p} must end in .csv or .jsonl")
-    _atomic_write(p, write)
+    buf = io.StringIO(newline="")
+    write(buf)
+    atomic_write_text(p, buf.getvalue())
     return p
 
 

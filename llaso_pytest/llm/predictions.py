@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from llaso_pytest.record import atomic_write_text
 
 __all__ = [
     "Dataset",
@@ -251,11 +251,7 @@ def pin(manifest_path: str | Path) -> list[tuple[str, str, str]]:
         if entry.get("sha256") != new:
             changes.append((entry["path"], str(entry.get("sha256")), new))
             entry["sha256"] = new
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".manifest.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-    os.replace(tmp, p)
+    atomic_write_text(p, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     return changes
 
 

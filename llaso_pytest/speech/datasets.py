@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from llaso_pytest.record import atomic_write_text
 from llaso_pytest.speech.errors import DatasetError, ManifestError
 from llaso_pytest.speech.manifest import sha256_file
 
@@ -359,9 +360,7 @@ def _update_synth_hashes(path: Path) -> None:
         u["duration"] = round(info.frames / info.samplerate, 4)
         u["sample_rate"] = info.samplerate
     data["generator"] = {"flite": flite_version()}
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, indent=1) + "\n")
 
 
 def _main(argv: Sequence[str]) -> int:
