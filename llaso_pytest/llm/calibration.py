@@ -207,17 +207,9 @@ def load_human_labels(path: str | Path, *, allowed: Sequence[str] | None = None)
                 rows.append((reader.line_num, csv_row))
         where = "row"
     elif p.suffix == ".jsonl":
-        with open(p, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except ValueError as exc:
-                    raise LabelError(f"{p}: line {lineno}: not valid JSON ({exc.args[0]})") from None
-                if not isinstance(obj, dict):
-                    raise LabelError(f"{p}: line {lineno}: expected a JSON object")
-                rows.append((lineno, obj))
+        from llaso_pytest.llm.predictions import jsonl_objects
+
+        rows.extend(jsonl_objects(p, lambda msg: LabelError(f"{p}: {msg}")))
         where = "line"
     else:
         raise LabelError(f"{p}: label files must end in .csv or .jsonl")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,7 +118,11 @@ def _verify(path: Path, expected: str, manifest: Path) -> str:
     return actual
 
 
-def _jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
+def jsonl_objects(
+    path: Path, error: Callable[[str], Exception]
+) -> list[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for each non-blank line of a JSONL file; a line that is not a
+    JSON object raises ``error("line N: ...")``."""
     rows: list[tuple[int, dict[str, Any]]] = []
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
@@ -127,11 +131,15 @@ def _jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
             try:
                 obj = json.loads(line)
             except ValueError as exc:
-                raise _err(path, f"line {lineno}: not valid JSON ({exc.args[0]})") from None
+                raise error(f"line {lineno}: not valid JSON ({exc.args[0]})") from None
             if not isinstance(obj, dict):
-                raise _err(path, f"line {lineno}: expected a JSON object, got {type(obj).__name__}")
+                raise error(f"line {lineno}: expected a JSON object, got {type(obj).__name__}")
             rows.append((lineno, obj))
     return rows
+
+
+def _jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    return jsonl_objects(path, lambda msg: _err(path, msg))
 
 
 def _check_id(path: Path, lineno: int, obj: Mapping[str, Any], seen: dict[str, int]) -> str:
