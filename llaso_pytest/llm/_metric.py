@@ -22,7 +22,7 @@ def judge_metric_result(result: JudgeResult, *, confidence: float, n_boot: int, 
     """Mean item value over items without errors, bootstrap CI, judge details in ``extra``."""
     import numpy as np
 
-    from llaso_pytest.metrics.base import build_result
+    from llaso_pytest.metrics.base import mean_result
 
     ok = result.ok
     if not ok:
@@ -34,18 +34,8 @@ def judge_metric_result(result: JudgeResult, *, confidence: float, n_boot: int, 
     values = np.array([float(v.value) for v in ok if v.value is not None], dtype=np.float64)
     fields: dict[str, Any] = {"source": "judge"}
     fields.update(result.signature_fields())
-    return build_result(
-        name=result.name,
-        stats={"total": values, "count": np.ones(len(values), dtype=np.int64)},
-        aggregate_kind="mean",
-        higher_is_better=True,
-        item_ids=tuple(v.id for v in ok),
-        groups=None,
-        confidence=confidence,
-        n_boot=n_boot,
-        seed=seed,
-        signature_fields=fields,
-        scores=values,
-        extra={"judge": result.summary()},
-        value=float(values.mean()),
+    return mean_result(
+        result.name, values, item_ids=tuple(v.id for v in ok), groups=None,
+        higher_is_better=True, confidence=confidence, n_boot=n_boot, seed=seed,
+        signature_fields=fields, extra={"judge": result.summary()},
     )

@@ -749,6 +749,32 @@ def build_result(
     )
 
 
+def mean_result(
+    name: str,
+    scores: np.ndarray,
+    *,
+    item_ids: tuple[str, ...],
+    groups: tuple[str, ...] | None,
+    higher_is_better: bool,
+    confidence: float,
+    n_boot: int,
+    seed: int | None,
+    signature_fields: Mapping[str, Any],
+    signature_extra: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+    stat: str = "total",
+) -> MetricResult:
+    """A mean of per-item scores (accuracy, F1, judge scores): statistics ``(stat, count)``."""
+    scores = np.asarray(scores, dtype=np.float64)
+    return build_result(
+        name=name, stats={stat: scores, "count": np.ones(len(item_ids), dtype=np.int64)},
+        aggregate_kind="mean", higher_is_better=higher_is_better, item_ids=item_ids,
+        groups=groups, confidence=confidence, n_boot=n_boot, seed=seed,
+        signature_fields=signature_fields, signature_extra=signature_extra, scores=scores,
+        extra=extra,
+    )
+
+
 def from_values(
     name: str,
     value: float | None = None,
@@ -810,21 +836,10 @@ def from_values(
             raise MetricInputError(
                 f"metric {name!r}: value={v!r} but the mean of its {n} items is {mean!r}"
             )
-    return build_result(
-        name=name,
-        stats={"total": arr, "count": np.ones(n, dtype=np.int64)},
-        aggregate_kind="mean",
-        higher_is_better=higher_is_better,
-        item_ids=id_t,
-        groups=grp,
-        confidence=confidence,
-        n_boot=n_boot,
-        seed=seed,
-        signature_fields={"source": "items"},
-        signature_extra=signature_extra,
-        scores=arr,
-        extra=extra,
-        value=mean,
+    return mean_result(
+        name, arr, item_ids=id_t, groups=grp, higher_is_better=higher_is_better,
+        confidence=confidence, n_boot=n_boot, seed=seed, signature_fields={"source": "items"},
+        signature_extra=signature_extra, extra=extra,
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from llaso_pytest.errors import MetricInputError
-from llaso_pytest.metrics.base import MetricResult, build_result, check_ids
+from llaso_pytest.metrics.base import MetricResult, check_ids, mean_result
 
 __all__ = ["exact_match", "regex_match", "squad_normalize", "token_f1"]
 
@@ -112,14 +112,11 @@ def _f1(pred: str, gold: str) -> float:
 def _mean_result(
     name: str, scores: np.ndarray, id_t: tuple[str, ...], grp: tuple[str, ...] | None,
     confidence: float, n_boot: int, seed: int | None, sig: dict[str, Any],
-    signature_extra: Mapping[str, Any] | None, extra: Mapping[str, Any] | None = None,
+    signature_extra: Mapping[str, Any] | None,
 ) -> MetricResult:
-    return build_result(
-        name=name, stats={"score": scores, "count": np.ones(len(id_t), dtype=np.int64)},
-        aggregate_kind="mean", higher_is_better=True, item_ids=id_t, groups=grp,
-        confidence=confidence, n_boot=n_boot, seed=seed, signature_fields=sig,
-        signature_extra=signature_extra, scores=scores, extra=extra,
-    )
+    return mean_result(name, scores, item_ids=id_t, groups=grp, higher_is_better=True,
+                       confidence=confidence, n_boot=n_boot, seed=seed, signature_fields=sig,
+                       signature_extra=signature_extra, stat="score")
 
 
 def exact_match(
