@@ -561,11 +561,11 @@ def record_provenance(pytestconfig: pytest.Config) -> Callable[[str, Any], None]
 
     def record(key: str, value: Any) -> None:
         try:
-            json.dumps(value, allow_nan=False, default=_json_default)
+            text = json.dumps(value, allow_nan=False, default=_json_default)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"record_provenance({key!r}): value is not JSON-able: {exc}") \
                 from None
-        value = provenance.redact(json.loads(json.dumps(value, default=_json_default)))
+        value = provenance.redact(json.loads(text))
         if isinstance(value, dict) and isinstance(pending.get(key), dict):
             pending[key].update(value)
         else:

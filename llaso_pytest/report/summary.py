@@ -6,12 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from llaso_pytest.record import RunRecord
+from llaso_pytest.report import fmt_ci, fmt_num
 
-__all__ = ["format_value", "render_results"]
-
-
-def format_value(value: float) -> str:
-    return f"{value:.4g}" if abs(value) < 1e5 else f"{value:.6g}"
+__all__ = ["render_results"]
 
 
 def _ci(result: Mapping[str, Any]) -> str:
@@ -20,13 +17,13 @@ def _ci(result: Mapping[str, Any]) -> str:
         return "n/a (too few items)"
     conf = result.get("confidence")
     label = f"{round(conf * 100)}% " if isinstance(conf, (int, float)) else ""
-    return f"{label}[{format_value(ci[0])}, {format_value(ci[1])}]"
+    return f"{label}{fmt_ci(ci)}"
 
 
 def render_results(record: RunRecord, *, limit: int = 200) -> list[str]:
     """One line per recorded result: test, metric, value, interval, n."""
     rows = [
-        (nodeid, str(r["name"]), format_value(float(r["value"])), _ci(r), str(r.get("n", "")))
+        (nodeid, str(r["name"]), fmt_num(float(r["value"])), _ci(r), str(r.get("n", "")))
         for nodeid, r in record.results()
     ]
     if not rows:
