@@ -3,6 +3,7 @@
     python benchmarks/bench_metrics.py            # all targets, full sizes
     python benchmarks/bench_metrics.py --quick    # 10x smaller corpora (smoke test)
     python benchmarks/bench_metrics.py wer cer    # some targets only
+    python benchmarks/bench_metrics.py wer --token-lists   # WER without the C word coder
 
 Targets (issue 3), each printed as a ratio against the reference measured here:
 
@@ -109,9 +110,11 @@ def bench_wer(n: int, repeat: int) -> None:
     import jiwer
 
     from llaso_pytest import metrics
+    from llaso_pytest.metrics.speech import word_codes_compiled
 
     refs, hyps = corpus(n, seed=1)
-    print(f"[wer] {n} pairs", flush=True)
+    coder = "compiled word coder" if word_codes_compiled() else "token lists (C helper not built)"
+    print(f"[wer] {n} pairs, {coder}", flush=True)
     t_ref, out = best_time(lambda: jiwer.process_words(refs, hyps), repeat)
     t_ours, res = best_time(lambda: metrics.wer(refs, hyps, n_boot=0), repeat)
     t_ci, _ = best_time(lambda: metrics.wer(refs, hyps, n_boot=1000), 1)
@@ -241,8 +244,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("targets", nargs="*", default=["wer", "cer", "boot", "bleu", "rouge"])
     ap.add_argument("--quick", action="store_true", help="10x smaller corpora")
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--token-lists", action="store_true",
+                    help="WER without the compiled word coder (the pure-Python fallback)")
     args = ap.parse_args(argv)
     scale = 10 if args.quick else 1
+    if args.token_lists:
+        from llaso_pytest.metrics import speech
+
+        speech._pair_codes = lambda: None  # type: ignore[assignment]
     sizes = {"wer": 100_000, "cer": 100_000, "boot": 100_000, "bleu": 100_000, "rouge": 10_000}
     fns = {"wer": bench_wer, "cer": bench_cer, "boot": bench_boot, "bleu": bench_bleu,
            "rouge": bench_rouge}

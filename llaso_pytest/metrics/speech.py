@@ -7,6 +7,11 @@ so we ask rapidfuzz for the same alignment wherever the split is ambiguous).
 
 Speed comes from batching, not from a different algorithm:
 
+* words become code points: the compiled helper ``_wordcodes.pair_codes`` splits each text
+  like ``str.split()`` and gives every distinct word of a (reference, hypothesis) pair its
+  own code point, so rapidfuzz aligns two short strings instead of two lists of word
+  objects (same equalities, hence the same distances and alignments). Where the helper
+  was not compiled (:func:`word_codes_compiled` is ``False``) the token lists are used;
 * edit distances of all pairs in one ``rapidfuzz.process.cpdist`` call (C++, no per-pair
   Python), identical pairs answered from a cache;
 * the substitution count (the one number the distance does not determine) is computed
@@ -55,6 +60,7 @@ __all__ = [
     "mer",
     "wer",
     "wil",
+    "word_codes_compiled",
 ]
 
 EmptyPolicy = Literal["insertions", "error", "drop"]
@@ -73,6 +79,38 @@ def _rapidfuzz() -> Any:
             "'llaso-pytest[metrics]')"
         ) from exc
     return Levenshtein, cpdist
+
+
+@lru_cache(maxsize=1)
+def _pair_codes() -> Callable[[list[str], list[str]], tuple[list[str], list[str]]] | None:
+    try:
+        from llaso_pytest.metrics._wordcodes import pair_codes
+    except ImportError:  # built without a C compiler: the token-list path
+        return None
+    return pair_codes  # type: ignore[no-any-return]
+
+
+def word_codes_compiled() -> bool:
+    """Whether WER/MER/WIL use the compiled word coder (else Python token lists)."""
+    return _pair_codes() is not None
+
+
+def _word_sequences(refs: list[str], hyps: list[str]) -> tuple[list[Any], list[Any]]:
+    """Per item, the words of each side as one sequence rapidfuzz can align.
+
+    Code strings from the compiled helper where available (each character one word,
+    numbered per pair); otherwise ``str.split()`` token lists.
+    """
+    pair_codes = _pair_codes()
+    if pair_codes is not None:
+        try:
+            return pair_codes(refs, hyps)
+        except OverflowError:  # > 1.1 million distinct words in one pair
+            pass
+    rt: list[Any] = [x.split() for x in refs]
+    # an identical hypothesis shares the reference's token list (no second split)
+    ht: list[Any] = [t if h == r else h.split() for r, h, t in zip(refs, hyps, rt)]
+    return rt, ht
 
 
 def _version(dist: str) -> str:
@@ -247,10 +285,10 @@ def _prepare(
     else:
         nr = [norm(x) for x in refs]
         nh = [norm(x) for x in hyps]
+    rt: list[Any]
+    ht: list[Any]
     if unit == "word":
-        rt: list[Any] = [x.split() for x in nr]
-        # an identical hypothesis shares the reference's token list (no second split)
-        ht: list[Any] = [t if h == r else h.split() for r, h, t in zip(nr, nh, rt)]
+        rt, ht = _word_sequences(list(nr), list(nh))
     else:
         rt = [x.strip() for x in nr]
         ht = [x.strip() for x in nh]

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import math
+import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from unittest import mock
 
 import jiwer
 import numpy as np
@@ -14,17 +18,35 @@ from metric_strategies import CHECK, parallel, sentences
 
 from llaso_pytest import metrics
 from llaso_pytest.errors import LlasoWarning, MetricInputError
+from llaso_pytest.metrics import speech
 from llaso_pytest.metrics.speech import align_counts
 
 # non-empty references (jiwer cannot score an all-empty corpus the way we define it)
 CORPUS = parallel(sentences(min_size=1))
+# the compiled word coder (code strings) and the pure-Python fallback (token lists)
+CODERS = pytest.mark.parametrize("coder", ["compiled", "token-lists"])
 
 
+@contextmanager
+def word_coder(coder: str) -> Iterator[None]:
+    if coder == "compiled":
+        if not speech.word_codes_compiled():
+            pytest.skip("llaso_pytest.metrics._wordcodes is not compiled: pip install -e . "
+                        "needs a C compiler and the Python headers")
+        yield
+    else:
+        with mock.patch.object(speech, "_pair_codes", lambda: None):
+            assert not speech.word_codes_compiled()
+            yield
+
+
+@CODERS
 @CHECK
 @given(CORPUS)
-def test_wer_counts_equal_jiwer(corpus: tuple[list[str], list[str]]) -> None:
+def test_wer_counts_equal_jiwer(coder: str, corpus: tuple[list[str], list[str]]) -> None:
     refs, hyps = corpus
-    res = metrics.wer(refs, hyps, n_boot=0)
+    with word_coder(coder):
+        res = metrics.wer(refs, hyps, n_boot=0)
     out = jiwer.process_words(refs, hyps)
     assert res.extra["hits"] == out.hits
     assert res.extra["substitutions"] == out.substitutions
@@ -40,12 +62,91 @@ def test_wer_counts_equal_jiwer(corpus: tuple[list[str], list[str]]) -> None:
         )
 
 
+@CODERS
 @CHECK
 @given(CORPUS)
-def test_mer_wil_equal_jiwer(corpus: tuple[list[str], list[str]]) -> None:
+def test_mer_wil_equal_jiwer(coder: str, corpus: tuple[list[str], list[str]]) -> None:
     refs, hyps = corpus
-    assert metrics.mer(refs, hyps, n_boot=0).value == pytest.approx(jiwer.mer(refs, hyps), abs=1e-15)
-    assert metrics.wil(refs, hyps, n_boot=0).value == pytest.approx(jiwer.wil(refs, hyps), abs=1e-15)
+    with word_coder(coder):
+        mer = metrics.mer(refs, hyps, n_boot=0).value
+        wil = metrics.wil(refs, hyps, n_boot=0).value
+    assert mer == pytest.approx(jiwer.mer(refs, hyps), abs=1e-15)
+    assert wil == pytest.approx(jiwer.wil(refs, hyps), abs=1e-15)
+
+
+# Every character str.split() splits on, and words whose str kind differs (ASCII, Latin-1,
+# BMP, astral), so that one word is met inside 1-, 2- and 4-byte strings alike.
+WHITESPACE = [chr(c) for c in range(0x3001) if chr(c).isspace()]
+UNICODE_WORDS = ["a", "ab", "é", "été", "日本", "語", "😀", "a😀", "\x00", "Ω", "ab\u0301"]
+
+
+def unicode_texts() -> st.SearchStrategy[str]:
+    gap = st.text(st.sampled_from(WHITESPACE), min_size=1, max_size=3)
+    edge = st.text(st.sampled_from(WHITESPACE), max_size=2)
+    words = st.lists(st.tuples(st.sampled_from(UNICODE_WORDS), gap), max_size=12)
+    return st.tuples(edge, words).map(lambda t: t[0] + "".join(w + g for w, g in t[1]))
+
+
+@CHECK
+@given(st.lists(st.tuples(unicode_texts(), unicode_texts()), min_size=1, max_size=20))
+def test_word_codes_keep_the_word_equalities_of_str_split(
+    pairs: list[tuple[str, str]],
+) -> None:
+    """Per pair: one code per word of str.split(), equal codes exactly for equal words."""
+    if not speech.word_codes_compiled():
+        pytest.skip("llaso_pytest.metrics._wordcodes is not compiled")
+    from llaso_pytest.metrics._wordcodes import pair_codes
+
+    refs, hyps = [p[0] for p in pairs], [p[1] for p in pairs]
+    rc, hc = pair_codes(refs, hyps)
+    for r, h, a, b in zip(refs, hyps, rc, hc):
+        words, codes = r.split() + h.split(), a + b
+        assert (len(a), len(b)) == (len(r.split()), len(h.split()))
+        for i in range(len(words)):
+            for j in range(len(words)):
+                assert (words[i] == words[j]) == (codes[i] == codes[j]), (r, h, i, j)
+    # the same distances and alignments as on the token lists themselves
+    if not any(r.split() for r in refs):
+        return  # no reference words: the rate is undefined (tested elsewhere)
+    fast = metrics.wer(refs, hyps, n_boot=0)
+    with word_coder("token-lists"):
+        slow = metrics.wer(refs, hyps, n_boot=0)
+    assert fast.extra == slow.extra
+    assert np.array_equal(fast.details.distances, slow.details.distances)
+    for a, b in zip(vars(fast.details.counts()).values(), vars(slow.details.counts()).values()):
+        assert np.array_equal(a, b)  # per-item H, S, D, I
+
+
+def test_word_codes_name_a_non_str_item_and_share_identical_pairs() -> None:
+    if not speech.word_codes_compiled():
+        pytest.skip("llaso_pytest.metrics._wordcodes is not compiled")
+    from llaso_pytest.metrics._wordcodes import pair_codes
+
+    with pytest.raises(TypeError, match="hypothesis item 1 is bytes, not str"):
+        pair_codes(["a", "b"], ["a", b"b"])
+    with pytest.raises(ValueError, match="2 references but 1 hypotheses"):
+        pair_codes(["a", "b"], ["a"])
+    same = "the cat sat"
+    rc, hc = pair_codes([same, "x y"], ["the cat sat", "y x x"])
+    assert hc[0] is rc[0] and rc[0] == "\x00\x01\x02"
+    assert (rc[1], hc[1]) == ("\x00\x01", "\x01\x00\x00")  # codes are numbered per pair
+
+
+def test_more_distinct_words_than_code_points_fall_back_to_token_lists() -> None:
+    """0x110001 distinct words in one reference overflow the code points; WER stays exact."""
+    if not speech.word_codes_compiled():
+        pytest.skip("llaso_pytest.metrics._wordcodes is not compiled")
+    from llaso_pytest.metrics._wordcodes import pair_codes
+
+    n = sys.maxunicode + 2
+    ref = " ".join(map(str, range(n)))
+    with pytest.raises(OverflowError, match="distinct words in one pair"):
+        pair_codes([ref], ["0 1 x"])
+    res = metrics.wer([ref, "a b"], ["0 1 x", "a c"], n_boot=0)
+    # item 0: 2 hits, 1 substitution, n - 3 deletions; item 1: 1 hit, 1 substitution
+    assert res.extra["hits"] == 3 and res.extra["substitutions"] == 2
+    assert res.extra["deletions"] == n - 3 and res.extra["insertions"] == 0
+    assert res.value == (n - 1) / (n + 2)
 
 
 @CHECK
