@@ -34,7 +34,7 @@ typedef struct {
 
 typedef struct {
     Slot *slots;
-    size_t cap;              /* a power of two, or 0 */
+    size_t cap;              /* a power of two (64 or more), or 0 before the first word */
     uint64_t stamp;
     Py_UCS4 next_code;
     Py_UCS4 *buf;
@@ -57,26 +57,43 @@ words_equal(const Slot *s, int kind, const void *data, Py_ssize_t start, Py_ssiz
     return 1;
 }
 
-/* Make room for a pair of at most `words` distinct words and start a new pair. */
-static int
-coder_begin_pair(Coder *c, Py_ssize_t words)
+static size_t
+slot_index(uint64_t hash, size_t mask)
 {
-    size_t need = 16;
-    while (need < (size_t)words * 2)
-        need <<= 1;
-    if (need > c->cap) {
-        Slot *slots = PyMem_Calloc(need, sizeof(Slot));
-        if (slots == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        PyMem_Free(c->slots);
-        c->slots = slots;
-        c->cap = need;
+    return (size_t)(hash ^ (hash >> 29)) & mask;
+}
+
+/* Double the table (at least 64 slots), moving the current pair's words. */
+static int
+coder_grow(Coder *c)
+{
+    size_t cap = c->cap ? c->cap * 2 : 64;
+    Slot *slots = PyMem_Calloc(cap, sizeof(Slot));
+    if (slots == NULL) {
+        PyErr_NoMemory();
+        return -1;
     }
+    for (size_t k = 0; k < c->cap; k++) {
+        const Slot *s = &c->slots[k];
+        if (s->stamp != c->stamp)
+            continue;
+        size_t i = slot_index(s->hash, cap - 1);
+        while (slots[i].stamp == c->stamp)
+            i = (i + 1) & (cap - 1);
+        slots[i] = *s;
+    }
+    PyMem_Free(c->slots);
+    c->slots = slots;
+    c->cap = cap;
+    return 0;
+}
+
+/* Start a new pair: the old pair's slots become free by their stamp (no clearing). */
+static void
+coder_begin_pair(Coder *c)
+{
     c->stamp++;
     c->next_code = 0;
-    return 0;
 }
 
 static int
@@ -102,8 +119,11 @@ static int
 coder_code(Coder *c, int kind, const void *data, Py_ssize_t start, Py_ssize_t len,
            uint64_t hash, Py_UCS4 *out)
 {
+    /* keep the load at most 1/2; next_code counts the pair's words */
+    if (((size_t)c->next_code + 1) * 2 > c->cap && coder_grow(c) < 0)
+        return -1;
     size_t mask = c->cap - 1;
-    size_t i = (size_t)(hash ^ (hash >> 29)) & mask;
+    size_t i = slot_index(hash, mask);
     for (;;) {
         Slot *s = &c->slots[i];
         if (s->stamp != c->stamp) {
@@ -191,10 +211,7 @@ pair_codes(PyObject *module, PyObject *args)
         PyObject *h = r ? check_text(hyps, i, "hypothesis") : NULL;
         if (h == NULL)
             goto done;
-        /* n characters hold at most (n + 1) / 2 words */
-        Py_ssize_t words = (PyUnicode_GET_LENGTH(r) + 1) / 2 + (PyUnicode_GET_LENGTH(h) + 1) / 2;
-        if (coder_begin_pair(&c, words) < 0)
-            goto done;
+        coder_begin_pair(&c);
         PyObject *rc = coder_encode(&c, r);
         if (rc == NULL)
             goto done;

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from metric_strategies import CHECK, parallel, sentences
+from rapidfuzz.distance import Levenshtein
 
 from llaso_pytest import metrics
 from llaso_pytest.errors import LlasoWarning, MetricInputError
@@ -105,6 +106,9 @@ def test_word_codes_keep_the_word_equalities_of_str_split(
         for i in range(len(words)):
             for j in range(len(words)):
                 assert (words[i] == words[j]) == (codes[i] == codes[j]), (r, h, i, j)
+        # rapidfuzz aligns the code strings exactly as the token lists
+        assert Levenshtein.editops(a, b).as_list() == Levenshtein.editops(
+            r.split(), h.split()).as_list()
     # the same distances and alignments as on the token lists themselves
     if not any(r.split() for r in refs):
         return  # no reference words: the rate is undefined (tested elsewhere)
