@@ -5,6 +5,7 @@ Kept apart from ``judge.py`` so the judge's logic does not depend on NumPy or th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -18,7 +19,8 @@ class NoVerdictsError(ValueError):
     """Every item of a judged set ended in an error state: there is no score to report."""
 
 
-def judge_metric_result(result: JudgeResult, *, confidence: float, n_boot: int, seed: int | None) -> MetricResult:
+def judge_metric_result(result: JudgeResult, *, confidence: float, n_boot: int, seed: int | None,
+                        signature_extra: Mapping[str, Any] | None = None) -> MetricResult:
     """Mean item value over items without errors, bootstrap CI, judge details in ``extra``."""
     import numpy as np
 
@@ -37,5 +39,5 @@ def judge_metric_result(result: JudgeResult, *, confidence: float, n_boot: int, 
     return mean_result(
         result.name, values, item_ids=tuple(v.id for v in ok), groups=None,
         higher_is_better=True, confidence=confidence, n_boot=n_boot, seed=seed,
-        signature_fields=fields, extra={"judge": result.summary()},
+        signature_fields=fields, signature_extra=signature_extra, extra={"judge": result.summary()},
     )

@@ -102,7 +102,12 @@ class Agreement:
 
 
 def _judge_labels(judge: Any) -> tuple[dict[str, str], list[str], tuple[str, ...] | None]:
-    """(labels of ok items, ids in error, ordinal label order) from a JudgeResult or a mapping."""
+    """(labels of ok items, ids in error, the judge's label set) from a JudgeResult or a mapping.
+
+    The label set is that of the judge's kind: the rubric scale (ordinal), ``pass``/``fail``, or
+    the pairwise outcomes; human labels outside it (``Pass``, ``FAIL``) are an error, not a
+    category of their own.
+    """
     if isinstance(judge, Mapping):
         return {str(k): str(v) for k, v in judge.items()}, [], None
     labels: dict[str, str] = {}
@@ -118,11 +123,13 @@ def _judge_labels(judge: Any) -> tuple[dict[str, str], list[str], tuple[str, ...
             labels[v.id] = str(int(value))
         else:
             labels[v.id] = str(v.label)
-    order = None
-    scale = judge.prompt.get("scale") if judge.kind == "rubric" else None
-    if scale:
-        order = tuple(str(s) for s in range(int(scale[0]), int(scale[1]) + 1))
-    return labels, errors, order
+    if judge.kind == "rubric":
+        scale = judge.prompt.get("scale")
+        return labels, errors, tuple(str(s) for s in range(int(scale[0]), int(scale[1]) + 1))
+    if judge.kind == "binary":
+        return labels, errors, ("pass", "fail")
+    # pairwise: the two systems, a tie, or the two orders disagreeing
+    return labels, errors, (*map(str, judge.labels), "tie", "inconsistent")
 
 
 def agreement(judge: Any, human: Mapping[str, str], *, labels: Sequence[str] | None = None) -> Agreement:
@@ -143,12 +150,15 @@ def agreement(judge: Any, human: Mapping[str, str], *, labels: Sequence[str] | N
     h = [str(human[i]) for i in ids]
     j = [jl[i] for i in ids]
     labs = list(labels) if labels is not None else (list(order) if order else sorted(set(h) | set(j)))
+    ordinal = order is not None and judge.kind == "rubric"
     unknown = sorted((set(h) | set(j)) - set(labs))
     if unknown:
-        raise LabelError(f"labels {unknown} are outside the label set {labs}")
+        bad = [f"{i!r}: {human[i]!r}" for i in ids if str(human[i]) in unknown][:10]
+        raise LabelError(f"labels {unknown} are outside the label set {labs} (labels are case-sensitive); "
+                         f"human labels: {', '.join(bad) or 'none'}")
     acc = sum(x == y for x, y in zip(h, j)) / len(ids)
     kappa = cohen_kappa(h, j, labels=labs)
-    wk = cohen_kappa(h, j, labels=labs, weights="quadratic") if order else None
+    wk = cohen_kappa(h, j, labels=labs, weights="quadratic") if ordinal else None
     conf = _confusion(h, j, labs)
     return Agreement(
         n=len(ids), accuracy=acc, kappa=kappa, weighted_kappa=wk, labels=tuple(labs),

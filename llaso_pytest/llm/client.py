@@ -74,6 +74,7 @@ class UsageStats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float | None = None
+    calls_without_usage: int = 0  # replies with no token counts: their cost is unknown, not 0
     errors_by_type: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -99,6 +100,7 @@ class UsageStats:
                 "prompt_tokens": self.prompt_tokens,
                 "completion_tokens": self.completion_tokens,
                 "cost_usd": self.cost_usd,
+                "calls_without_usage": self.calls_without_usage,
                 "errors_by_type": dict(self.errors_by_type),
             }
 
@@ -219,7 +221,7 @@ class LLMClient:
 
     def key_for(self, request: ChatRequest) -> str:
         return cache_key(
-            base_url=str(self.endpoint.public_url),
+            base_url=self.endpoint.cache_identity,
             model=str(self.endpoint.model),
             prompt_ref=request.prompt_ref,
             params=request.params,
@@ -271,13 +273,19 @@ class LLMClient:
             break
         tokens_in, tokens_out = got.prompt_tokens or 0, got.completion_tokens or 0
         deltas: dict[str, Any] = {"items_ok": 1, "prompt_tokens": tokens_in, "completion_tokens": tokens_out}
-        if ep.price_in is not None and ep.price_out is not None:
+        if got.prompt_tokens is None or got.completion_tokens is None:
+            deltas["calls_without_usage"] = 1  # counted, so the cost is shown as a lower bound
+        elif ep.price_in is not None and ep.price_out is not None:
             deltas["cost_usd"] = (tokens_in * ep.price_in + tokens_out * ep.price_out) / 1e6
         self.stats.add(**deltas)
         if self.cache is not None:
-            self.cache.put(key, got, base_url=str(ep.public_url), model=str(ep.model),
+            from llaso_pytest.provenance import redact
+
+            # the stored request is for reading; headers with keys in extra params are redacted
+            self.cache.put(key, got, base_url=ep.cache_identity, model=str(ep.model),
                            prompt_ref=request.prompt_ref,
-                           request={"messages": list(map(dict, request.messages)), "params": dict(request.params)})
+                           request=redact({"messages": list(map(dict, request.messages)),
+                                           "params": dict(request.params)}))
         return CallOutcome(request.id, got.content, got.finish_reason, got.prompt_tokens, got.completion_tokens,
                            cached=False, attempts=attempts, waits=tuple(waits))
 

@@ -50,8 +50,10 @@ class ConfigError(ValueError):
 class EndpointConfig:
     """Where and how to call one OpenAI-compatible endpoint.
 
-    ``timeout`` is the per-call deadline in seconds (the openai client's 600 s default is never
-    used); ``max_retries`` counts our retries (the client's own are disabled);
+    ``timeout`` is the per-call read timeout in seconds, as httpx applies it: the longest wait for
+    the next bytes, not a deadline for the whole reply (a server that keeps trickling bytes can
+    take longer); the openai client's 600 s default is never used. ``endpoint_id`` names what a
+    local server serves, for the response cache (:attr:`cache_identity`). ``max_retries`` counts our retries (the client's own are disabled);
     ``price_in``/``price_out`` are USD per million tokens, ``None`` when unknown (cost is then
     reported as unknown, not 0).
     """
@@ -69,6 +71,7 @@ class EndpointConfig:
     max_retry_after: float = DEFAULT_MAX_RETRY_AFTER_S
     price_in: float | None = None
     price_out: float | None = None
+    endpoint_id: str | None = None
 
     def __post_init__(self) -> None:
         prefix = f"llaso_{self.role}"
@@ -116,12 +119,25 @@ class EndpointConfig:
         return urlsplit(self.base_url).hostname in ("127.0.0.1", "localhost", "::1")
 
     @property
+    def cache_identity(self) -> str:
+        """What the response cache knows the server by.
+
+        ``endpoint_id`` when set (``LLASO_<ROLE>_ENDPOINT_ID``: a name for what a local server
+        serves, so that its cache survives restarts on new ports); otherwise the full base URL
+        without credentials, port included: two local servers on different ports may serve
+        different weights under one model name, and must not share cached responses.
+        """
+        if self.endpoint_id:
+            return f"id:{self.endpoint_id}"
+        return str(redact_url(self.base_url))
+
+    @property
     def public_url(self) -> str | None:
         """The base URL without credentials; for loopback endpoints without the port.
 
         Local servers (the fake server, vLLM, llama.cpp) restart on new ports; the port would
-        make signatures, records and cache keys differ between identical runs. The model name
-        tells local endpoints apart.
+        make signatures and records differ between identical runs. (The response cache keys
+        on :attr:`cache_identity`, which keeps the port.)
         """
         url = redact_url(self.base_url)
         if url and self.is_local:
@@ -147,12 +163,13 @@ class EndpointConfig:
             "concurrency": self.concurrency,
             "price_in_per_mtok": self.price_in,
             "price_out_per_mtok": self.price_out,
+            "endpoint_id": self.endpoint_id,
         }
 
 
 _FLOAT_KEYS = ("timeout", "connect_timeout", "backoff_base", "backoff_max", "max_retry_after", "price_in", "price_out")
 _INT_KEYS = ("max_retries", "concurrency")
-_STR_KEYS = ("base_url", "model")
+_STR_KEYS = ("base_url", "model", "endpoint_id")
 
 
 def _convert(role: str, key: str, raw: object, source: str) -> Any:

@@ -372,6 +372,7 @@ class FakeOpenAIServer:
         api_key: str | None = None,
         seed: int = 0,
         port: int = 0,
+        usage: bool = True,
     ) -> None:
         if latency < 0:
             raise ValueError(f"latency must be >= 0, got {latency}")
@@ -384,6 +385,7 @@ class FakeOpenAIServer:
         self.models = tuple(models)
         self.api_key = api_key
         self.seed = seed
+        self.usage = usage
         self._port = port
         self._lock = threading.Lock()
         self._attempts: dict[str, int] = {}
@@ -479,8 +481,14 @@ class FakeOpenAIServer:
             n = self._counter
         prompt_text = " ".join(str(m.get("content", "")) for m in request.get("messages") or [] if isinstance(m, dict))
         prompt_tokens = len(_tokens(prompt_text))
+        # like a real server, stop at the token limit (a "token" is a word here) and say so
+        finish_reason = "stop"
+        limit = request.get("max_completion_tokens") or request.get("max_tokens")
+        if isinstance(limit, int) and limit > 0 and len(content.split()) > limit:
+            content = " ".join(content.split()[:limit])
+            finish_reason = "length"
         completion_tokens = len(_tokens(content))
-        return {
+        body: dict[str, Any] = {
             "id": f"chatcmpl-fake-{n}",
             "object": "chat.completion",
             "created": 0,
@@ -490,16 +498,18 @@ class FakeOpenAIServer:
                 {
                     "index": 0,
                     "message": {"role": "assistant", "content": content, "refusal": None},
-                    "finish_reason": "stop",
+                    "finish_reason": finish_reason,
                     "logprobs": None,
                 }
             ],
-            "usage": {
+        }
+        if self.usage:  # some local servers send no usage block
+            body["usage"] = {
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion_tokens,
                 "total_tokens": prompt_tokens + completion_tokens,
-            },
-        }
+            }
+        return body
 
 
 def main(argv: Sequence[str] | None = None) -> int:

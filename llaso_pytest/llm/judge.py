@@ -299,6 +299,7 @@ class JudgeResult:
             "judge_model": j.get("model"),
             "judge_url": j.get("base_url"),
             "temperature": j.get("temperature"),
+            "max_tokens": j.get("max_tokens"),
             "judge_seed": j.get("seed"),
             "k": self.k,
             "agg": self.aggregate,
@@ -306,14 +307,19 @@ class JudgeResult:
             **({"extra_params": json.dumps(j["extra_params"], sort_keys=True)} if j.get("extra_params") else {}),
         }
 
-    def to_metric_result(self, *, confidence: float = 0.95, n_boot: int = 1000, seed: int = 0) -> Any:
+    def to_metric_result(self, *, confidence: float = 0.95, n_boot: int = 1000, seed: int = 0,
+                         signature_extra: Mapping[str, Any] | None = None) -> Any:
         """A ``llaso_pytest.metrics.base.MetricResult`` over the items without errors.
 
         Errors are not hidden: ``extra['judge']`` lists every error item and the counts.
+        ``signature_extra`` names what was judged (data and predictions hashes, the system),
+        as for every other metric: without it, judged scores of different data or systems
+        would compare as like for like.
         """
         from llaso_pytest.llm._metric import judge_metric_result
 
-        return judge_metric_result(self, confidence=confidence, n_boot=n_boot, seed=seed)
+        return judge_metric_result(self, confidence=confidence, n_boot=n_boot, seed=seed,
+                                   signature_extra=signature_extra)
 
 
 def _combine_orders(ab: Any, ba: Any, labels: tuple[str, str]) -> str:
@@ -397,7 +403,10 @@ class Judge:
         out: dict[str, Any] = {"base_url": ep.public_url, "model": ep.model, "temperature": self.temperature,
                "seed": self.seed, "max_tokens": self.max_tokens, "response_format": self.response_format}
         if self.extra_params:
-            out["extra_params"] = dict(self.extra_params)
+            from llaso_pytest.provenance import redact
+
+            # e.g. extra_headers={"api-key": ...}: never into signatures, records or reports
+            out["extra_params"] = redact(dict(self.extra_params))
         return out
 
     def _run(self, kind: JudgeKind, t: PromptTemplate, items: list[tuple[str, Mapping[str, str]]], k: int,
@@ -439,7 +448,8 @@ class Judge:
                 aggregate: str, before: Mapping[str, Any], labels: tuple[str, str] | None = None) -> JudgeResult:
         after = self.client.stats.snapshot()
         usage = {key: after[key] - before[key] for key in
-                 ("api_calls", "retries", "cache_hits", "cache_misses", "prompt_tokens", "completion_tokens")}
+                 ("api_calls", "retries", "cache_hits", "cache_misses", "prompt_tokens", "completion_tokens",
+                  "calls_without_usage")}
         if after["cost_usd"] is not None:
             usage["cost_usd"] = after["cost_usd"] - (before["cost_usd"] or 0.0)
         else:

@@ -36,8 +36,8 @@ __all__ = ["KEY_USAGE", "LLMSettings", "usage_summary"]
 
 KEY_USAGE = "llaso_llm_usage"
 FAKE_JUDGE_MODEL = "fake-judge"
-_ENDPOINT_KEYS = ("base_url", "model", "timeout", "connect_timeout", "max_retries", "concurrency",
-                  "max_retry_after", "price_in", "price_out")
+_ENDPOINT_KEYS = ("base_url", "model", "endpoint_id", "timeout", "connect_timeout", "max_retries",
+                  "concurrency", "max_retry_after", "price_in", "price_out")
 _RESPONSE_FORMATS = ("json_schema", "json_object", "none")
 _MODES = ("auto", "predictions", "live")
 
@@ -218,7 +218,7 @@ def usage_summary(config: pytest.Config) -> dict[str, Any] | None:
 
     Each role: api_calls, retries, cache_hits, cache_misses, items_ok, items_failed,
     prompt_tokens, completion_tokens, cost_usd (``None`` when no price is configured),
-    errors_by_type. Safe to call on the controller after the last test report.
+    calls_without_usage (replies without token counts, whose cost is unknown), errors_by_type. Safe to call on the controller after the last test report.
     """
     totals = config.stash.get(TOTALS_KEY, {})
     if not totals:
@@ -243,7 +243,11 @@ def render_usage(summary: dict[str, Any]) -> list[str]:
     """One line per role for the terminal summary."""
     lines = []
     for role, u in summary.items():
-        cost = "unknown (no price configured)" if u.get("cost_usd") is None else f"${u['cost_usd']:.4f}"
+        no_usage = u.get("calls_without_usage", 0)
+        if u.get("cost_usd") is None:
+            cost = "unknown (no price configured)" if not no_usage else f"unknown ({no_usage} replies had no usage)"
+        else:
+            cost = f"${u['cost_usd']:.4f}" + (f" + unknown ({no_usage} replies had no usage)" if no_usage else "")
         errs = ", ".join(f"{k}={v}" for k, v in sorted(u.get("errors_by_type", {}).items())) or "none"
         lines.append(
             f"{role}: {u.get('api_calls', 0)} API calls ({u.get('retries', 0)} retries), cache "
@@ -338,8 +342,13 @@ def judge_endpoint(request: pytest.FixtureRequest, llaso_llm_settings: LLMSettin
     ep = llaso_llm_settings.judge
     source = "configured"
     if not ep.configured:
+        from llaso_pytest import __version__ as llaso_version
+
         server: FakeOpenAIServer = request.getfixturevalue("llaso_fake_llm_server")
-        ep = ep.with_(base_url=server.base_url, model=FAKE_JUDGE_MODEL, api_key=None)
+        # its responses are a function of the request and of this package's version, so its
+        # cache entries stay valid across runs on new ports (and apart from any other server)
+        ep = ep.with_(base_url=server.base_url, model=FAKE_JUDGE_MODEL, api_key=None,
+                      endpoint_id=f"llaso-fake-server-{llaso_version}")
         source = "fake server (LLASO_JUDGE_BASE_URL/LLASO_JUDGE_MODEL unset): heuristic verdicts, not a model"
     public = ep.public()
     public["source"] = source

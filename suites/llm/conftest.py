@@ -99,9 +99,13 @@ def outputs(request: pytest.FixtureRequest, llaso_llm_mode: str, llaso_seed: int
             reqs = [ChatRequest(id=str(r["id"]), messages=tuple(t.render(_variables(ds.task, dict(r)))),
                                 params=params, prompt_ref=t.ref) for r in ds.rows]
             results = client.complete(reqs)
-            failed = [o for o in results if not o.ok]
+            # a reply cut at max_tokens is not the model's answer: scoring it would show the
+            # token limit as a quality regression
+            failed = [o for o in results if not o.ok or o.finish_reason == "length"]
             if failed:
-                lines = "\n".join(f"  {o.id}: {o.error}" for o in failed[:10])
+                lines = "\n".join(
+                    f"  {o.id}: {o.error or 'cut off at max_tokens=256 (finish_reason=length)'}"
+                    for o in failed[:10])
                 pytest.fail(f"{len(failed)} of {len(results)} generations failed for {ds.name}; a score over the "
                             f"rest would not be comparable:\n{lines}", pytrace=False)
             ep = client.endpoint

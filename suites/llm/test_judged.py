@@ -45,7 +45,7 @@ def test_qa_helpfulness_rubric(judge: Judge, outputs: Callable[[str, str], Outpu
                                floor: float) -> None:
     out = outputs("qa", system)
     result = judge.rubric(_qa_items(out), prompt=prompt("judge_helpfulness"), name="helpfulness")
-    metric = result.to_metric_result(seed=llaso_seed)
+    metric = result.to_metric_result(seed=llaso_seed, signature_extra=out.signature_extra)
     record_metric(metric)
     _check_errors(result)
     assert metric.value >= floor, f"mean helpfulness {metric.value:.2f} of {system} is below {floor}"
@@ -55,7 +55,7 @@ def test_qa_correctness_binary(judge: Judge, outputs: Callable[[str, str], Outpu
                                record_metric: Callable[..., Any], llaso_seed: int) -> None:
     out = outputs("qa", "model-a")
     result = judge.binary(_qa_items(out), prompt=prompt("judge_correctness"), name="correct_rate")
-    record_metric(result.to_metric_result(seed=llaso_seed))
+    record_metric(result.to_metric_result(seed=llaso_seed, signature_extra=out.signature_extra))
     _check_errors(result)
     assert result.value >= 0.7
 
@@ -68,7 +68,7 @@ def test_summary_faithfulness_rubric(judge: Judge, outputs: Callable[[str, str],
     items = {str(r["id"]): {"context": r["document"], "answer": p}
              for r, p in zip(out.dataset.rows, out.predictions, strict=True)}
     result = judge.rubric(items, prompt=prompt("judge_faithfulness"), name="faithfulness")
-    record_metric(result.to_metric_result(seed=llaso_seed))
+    record_metric(result.to_metric_result(seed=llaso_seed, signature_extra=out.signature_extra))
     _check_errors(result)
     assert result.value >= 3.0  # a lead sentence is copied from the document: it should be faithful
 
@@ -82,7 +82,9 @@ def test_qa_pairwise_preference_in_both_orders(judge: Judge, outputs: Callable[[
              for r, a, b in zip(first.dataset.rows, first.predictions, second.predictions, strict=True)}
     result = judge.pairwise(items, prompt=prompt("judge_pairwise"), labels=(first.system, second.system),
                             name="win_rate")
-    record_metric(result.to_metric_result(seed=llaso_seed))
+    # both systems' data, names and prediction hashes: a changed side makes the diff incomparable
+    sides = {f"{side}_{k}": v for side, o in (("a", first), ("b", second)) for k, v in o.signature_extra.items()}
+    record_metric(result.to_metric_result(seed=llaso_seed, signature_extra=sides))
     summary = result.pairwise_summary()
     assert summary is not None
     # position consistency is a number in the record, so a baseline diff shows it moving

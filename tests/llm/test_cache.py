@@ -39,6 +39,27 @@ def test_rerun_hits_the_cache_with_zero_api_calls(server: FakeOpenAIServer, endp
     assert all(o.cached for o in second) and not any(o.cached for o in first)
 
 
+def test_local_servers_on_other_ports_do_not_share_cached_responses(endpoint: Endpoint,
+                                                                    tmp_path: Path) -> None:
+    """Two loopback servers, one model name: each gets its own answers, unless one endpoint id
+    (``LLASO_<ROLE>_ENDPOINT_ID``) says they serve the same thing."""
+    path = tmp_path / "c.sqlite3"
+    reqs = _requests(5)
+    with FakeOpenAIServer(responder=lambda req: "from A") as a, \
+            FakeOpenAIServer(responder=lambda req: "from B") as b:
+        assert endpoint(base_url=a.base_url).public_url == endpoint(base_url=b.base_url).public_url
+        for srv, want in ((a, "from A"), (b, "from B")):
+            with LLMClient(endpoint(base_url=srv.base_url), cache=ResponseCache(path)) as c:
+                assert [o.content for o in c.complete(reqs)] == [want] * 5
+        assert (a.request_count, b.request_count) == (5, 5)
+        for srv in (a, b):
+            with LLMClient(endpoint(base_url=srv.base_url, endpoint_id="tiny-q4"),
+                           cache=ResponseCache(path)) as c:
+                out = c.complete(reqs)
+        assert [o.content for o in out] == ["from A"] * 5 and all(o.cached for o in out)
+        assert (a.request_count, b.request_count) == (10, 5)
+
+
 def test_refresh_calls_again_and_rewrites(server: FakeOpenAIServer, endpoint: Endpoint, tmp_path: Path) -> None:
     path = tmp_path / "c.sqlite3"
     with LLMClient(endpoint(), cache=ResponseCache(path)) as c:

@@ -159,6 +159,27 @@ def test_agreement_with_a_rubric_judge_uses_the_scale_order(tmp_path: Path) -> N
     assert list(itertools.chain.from_iterable(ag.confusion)).count(1) == 3
 
 
+def test_labels_outside_the_judge_kind_are_an_error_naming_them() -> None:
+    """'Pass' is not 'pass': a label of another spelling is not a category of its own."""
+    from llaso_pytest.llm.calibration import LabelError
+    from llaso_pytest.llm.judge import ItemVerdict, JudgeResult
+
+    binary = JudgeResult(name="j", kind="binary", prompt={}, judge={}, k=1, aggregate="majority",
+                         verdicts=tuple(ItemVerdict(i, v, v, "r", ()) for i, v in
+                                        [("a", "pass"), ("b", "fail"), ("c", "pass"), ("d", "fail")]))
+    ok = agreement(binary, {"a": "pass", "b": "fail", "c": "pass", "d": "fail"})
+    assert ok.accuracy == 1.0 and ok.labels == ("pass", "fail") and ok.weighted_kappa is None
+    with pytest.raises(LabelError, match=r"\['FAIL', 'Pass'\] are outside the label set \['pass', 'fail'\].*'a': 'Pass'"):
+        agreement(binary, {"a": "Pass", "b": "FAIL", "c": "pass", "d": "fail"})
+    pairwise = JudgeResult(name="w", kind="pairwise", prompt={}, judge={}, k=1, aggregate="majority",
+                           labels=("m1", "m2"),
+                           verdicts=tuple(ItemVerdict(i, v, v, "r", ()) for i, v in
+                                          [("a", "m1"), ("b", "tie"), ("c", "inconsistent")]))
+    assert agreement(pairwise, {"a": "m1", "b": "m2", "c": "tie"}).labels == ("m1", "m2", "tie", "inconsistent")
+    with pytest.raises(LabelError, match=r"\['A'\] are outside"):
+        agreement(pairwise, {"a": "A"})
+
+
 def test_cli_exports_pinned_predictions_and_checks_labels(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from llaso_pytest.llm.calibration import main
 

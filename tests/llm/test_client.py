@@ -214,3 +214,24 @@ def test_an_unexpected_client_error_fails_each_item_not_the_batch(endpoint: Endp
     with LLMClient(endpoint()) as client:
         (out,) = client.complete(reqs)
     assert out.error_type == "unexpected" and "no_such_parameter" in str(out.error)
+
+
+def test_replies_without_usage_make_the_cost_unknown_not_zero(endpoint: Endpoint) -> None:
+    from llaso_pytest.llm.pytest_plugin import render_usage
+
+    with FakeOpenAIServer(usage=False) as srv, \
+            LLMClient(endpoint(base_url=srv.base_url, price_in=1.0, price_out=2.0)) as client:
+        out = client.complete(_requests(3))
+    assert all(o.ok and o.prompt_tokens is None for o in out)
+    snap = client.stats.snapshot()
+    assert snap["calls_without_usage"] == 3 and snap["cost_usd"] is None
+    (line,) = render_usage({"llm": snap})
+    assert "est. cost unknown (3 replies had no usage)" in line
+
+
+def test_a_reply_cut_at_max_tokens_says_so(server: FakeOpenAIServer, endpoint: Endpoint) -> None:
+    server.responder = lambda req: "one two three four five"
+    req = ChatRequest(id="a", messages=({"role": "user", "content": "hi"},), params={"max_tokens": 3})
+    with LLMClient(endpoint()) as client:
+        (out,) = client.complete([req])
+    assert out.ok and out.content == "one two three" and out.finish_reason == "length"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import sqlite3
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -213,6 +214,14 @@ def test_signature_names_prompt_hash_judge_and_decoding(endpoint: Endpoint, tmp_
     edited.write_text(edited.read_text().replace("strict, impartial", "lenient"))
     m2 = judge.rubric(QA, prompt=load_prompt(edited)).to_metric_result(n_boot=0)
     assert m1.signature.diff(m2.signature) == ["prompt_sha256"]
+    # what was judged is named like for every other metric, and so is the token limit
+    m3 = judge.rubric(QA, prompt="judge_helpfulness").to_metric_result(
+        n_boot=0, signature_extra={"system": "model-b", "predictions_sha256": "abc"})
+    assert m3.signature.fields["system"] == "model-b"
+    assert m1.signature.diff(m3.signature) == ["predictions_sha256", "system"]
+    assert fields["max_tokens"] == judge.max_tokens
+    m4 = Judge(judge.client, max_tokens=200).rubric(QA, prompt="judge_helpfulness").to_metric_result(n_boot=0)
+    assert "max_tokens" in m1.signature.diff(m4.signature)
 
 
 def test_judge_rerun_is_served_from_cache(server: FakeOpenAIServer, endpoint: Endpoint, tmp_path: Path) -> None:
@@ -258,3 +267,19 @@ def test_extra_params_reach_the_request_and_the_signature(server: FakeOpenAIServ
     result = judge.rubric({"q1": QA["q1"]}, prompt="judge_helpfulness")
     assert seen[0]["max_completion_tokens"] == 64 and "max_tokens" not in seen[0]
     assert result.signature_fields()["extra_params"] == '{"max_completion_tokens": 64}'
+
+
+def test_keys_in_extra_headers_stay_out_of_signature_and_cache(server: FakeOpenAIServer, endpoint: Endpoint,
+                                                              tmp_path: Path) -> None:
+    headers = {"api-key": "HDR_SECRET", "Authorization": "Bearer HDR_SECRET2", "X-Trace": "visible"}
+    server.responder = lambda req: '{"reason": "r", "score": 3}'
+    cache_path = tmp_path / "c.sqlite3"
+    judge = Judge(LLMClient(endpoint(), cache=ResponseCache(cache_path)), extra_params={"extra_headers": headers})
+    result = judge.rubric({"q1": QA["q1"]}, prompt="judge_helpfulness")
+    assert server.request_count == 1 and result.n_errors == 0
+    sig = result.to_metric_result(n_boot=0).signature
+    assert "HDR_SECRET" not in sig.text and "HDR_SECRET" not in json.dumps(sig.fields)
+    assert "visible" in sig.text
+    with sqlite3.connect(cache_path) as db:
+        rows = db.execute("SELECT request FROM responses").fetchall()
+    assert rows and not any("HDR_SECRET" in str(r) for r in rows)

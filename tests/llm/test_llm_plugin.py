@@ -188,3 +188,19 @@ def test_judge_errors_are_warned_recorded_and_listed_in_the_summary(pytester: py
     (res,) = test["results"]
     assert res["n"] == 5 and "q2" not in res["items"]["ids"]
     assert res["extra"]["judge"]["error_items"][0]["id"] == "q2"
+
+
+def test_live_generations_cut_at_max_tokens_fail_with_their_ids(pytester: pytest.Pytester,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped QA suite in live mode: a truncated answer is a failed generation, not a score."""
+    suite = Path(__file__).resolve().parents[2] / "suites" / "llm" / "test_qa.py"
+    with FakeOpenAIServer(responder=lambda req: " ".join(["word"] * 300)) as server:
+        monkeypatch.setenv("LLASO_LLM_BASE_URL", server.base_url)
+        monkeypatch.setenv("LLASO_LLM_MODEL", "long-winded")
+        result = pytester.runpytest(str(suite), "-p", "no:cacheprovider", "--llaso-llm-cache", "none",
+                                    "-k", "exact_match")
+    result.stdout.fnmatch_lines([
+        "*20 of 20 generations failed for qa*",
+        "*: cut off at max_tokens=256 (finish_reason=length)",
+    ])
+    assert result.ret != 0
