@@ -11,6 +11,7 @@ No pytest import: the text is plain data (a list of lines).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from llaso_pytest.metrics.base import MetricResult
@@ -119,10 +120,21 @@ def assert_not_regressed(
     n_boot: int = 1000,
     confidence: float = 0.95,
     seed: int | None = 0,
+    ignore: Iterable[str] = (),
 ) -> None:
-    """Paired bootstrap on the shared items: fail when head is significantly worse."""
-    from llaso_pytest import stats
+    """Paired bootstrap on the shared items: fail when head is significantly worse.
 
+    Base and head must be the same measurement of two systems: same metric, items, groups
+    and signature (normalizer, tokenizer, options, versions) apart from the resampling
+    settings and the fields named in ``ignore`` (e.g. ``ignore=["system"]`` when the
+    signatures name the systems). With too few items or groups for an interval nothing can
+    be tested, and the assertion fails rather than pass silently.
+    """
+    from llaso_pytest import stats
+    from llaso_pytest.metrics.base import RESAMPLING_FIELDS
+
+    if n_boot < 1:
+        raise ValueError(f"assert_not_regressed needs n_boot >= 1 resamples, got {n_boot}")
     assert base.aggregate == head.aggregate, (
         f"cannot pair {base.name} ({base.aggregate}) with {head.name} ({head.aggregate})"
     )
@@ -130,14 +142,30 @@ def assert_not_regressed(
         f"{base.name}: base and head are not on the same items "
         f"({base.n} vs {head.n} items, or another order)"
     )
+    assert base.groups == head.groups, (
+        f"{base.name}: base and head have different groups= (the paired bootstrap resamples "
+        "groups, so both must be grouped the same way)"
+    )
+    differ = base.signature.diff(head.signature, ignore=set(RESAMPLING_FIELDS) | set(ignore))
+    assert not differ, (
+        f"{base.name}: base and head were computed differently ("
+        + ", ".join(f"{k}: {base.signature.fields.get(k)!r} vs {head.signature.fields.get(k)!r}"
+                    for k in differ)
+        + "); a difference would not be the systems' (pass ignore=[...] for fields such as "
+        "'system' that are meant to differ)"
+    )
     pb = stats.paired_bootstrap(
         base.stat_matrix(), head.stat_matrix(), aggregate=base.aggregate,
         higher_is_better=base.higher_is_better, n_boot=n_boot, confidence=confidence, seed=seed,
         groups=base.groups,
     )
+    assert pb.ci is not None, (
+        f"{base.name}: only {pb.n_units} {'groups' if base.groups else 'items'} - too few for a "
+        f"paired interval, so a regression ({_num(base.value)} -> {_num(head.value)}) cannot be "
+        "tested; score more items"
+    )
     assert not pb.regressed, (
         f"{base.name} regressed: {_num(base.value)} -> {_num(head.value)} "
-        f"(delta {_num(pb.delta)}, {confidence:.0%} CI [{_num(pb.ci[0]) if pb.ci else '?'}, "
-        f"{_num(pb.ci[1]) if pb.ci else '?'}], p={_num(pb.p_value)}, "
-        f"P(head better)={_num(pb.p_improve)})"
+        f"(delta {_num(pb.delta)}, {confidence:.0%} CI [{_num(pb.ci[0])}, {_num(pb.ci[1])}], "
+        f"p={_num(pb.p_value)}, P(head better)={_num(pb.p_improve)})"
     )

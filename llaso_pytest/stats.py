@@ -127,8 +127,14 @@ def check_confidence(confidence: float) -> None:
 def _check_boot(n_boot: int, seed: int | None) -> None:
     if isinstance(n_boot, bool) or not isinstance(n_boot, numbers.Integral) or n_boot < 1:
         raise ValueError(f"n_boot must be a positive int, got {n_boot!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-        raise ValueError(f"seed must be an int or None, got {seed!r}")
+    check_seed(seed)
+
+
+def check_seed(seed: int | None) -> None:
+    """``seed=``: ``None`` (fresh entropy) or an int >= 0 (``0`` is a real seed)."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
+                             or seed < 0):
+        raise ValueError(f"seed must be an int >= 0 or None, got {seed!r}")
 
 
 def _as_matrix(stats: Any, what: str = "stats") -> np.ndarray:

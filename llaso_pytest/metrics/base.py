@@ -422,6 +422,22 @@ def _label(ids: Sequence[str] | None, i: int) -> str:
     return f"item id {ids[i]!r} (index {i})" if ids is not None else f"item index {i}"
 
 
+def check_signature_extra(signature_extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Validate ``signature_extra=``: flat str keys (not ``metric``), scalar values."""
+    if not signature_extra:
+        return {}
+    clash = sorted(set(signature_extra) & {"metric"})
+    if clash:
+        raise ValueError(f"signature_extra may not override {clash}")
+    for k, v in signature_extra.items():
+        if not isinstance(k, str) or not isinstance(v, (str, int, float, bool, type(None))):
+            raise MetricInputError(
+                f"signature_extra[{k!r}] is {type(v).__name__}; signature fields must be "
+                "str, int, float, bool or None (hash larger objects first)"
+            )
+    return dict(signature_extra)
+
+
 def check_ids(ids: Sequence[Any] | None, n: int, *, what: str = "ids") -> tuple[str, ...] | None:
     """Validate ``ids=``/``groups=``: one per item, each a str or int (ints become str)."""
     if ids is None:
@@ -438,6 +454,12 @@ def check_ids(ids: Sequence[Any] | None, n: int, *, what: str = "ids") -> tuple[
                 f"{what}[{i}] is {type(x).__name__} {x!r}; {what} must be str or int"
             )
         out.append(str(x))
+    if what == "ids" and len(set(out)) != n:  # groups repeat; item ids must not
+        seen: set[str] = set()
+        dups = sorted({x for x in out if x in seen or seen.add(x)})  # type: ignore[func-returns-value]
+        raise MetricInputError(
+            f"duplicate ids: {', '.join(map(repr, dups[:10]))} (each item needs its own id)"
+        )
     return tuple(out)
 
 
@@ -473,10 +495,6 @@ def check_items(
     if n == 0:
         raise MetricInputError(f"no items: {ref_name} and {hyp_name} are empty")
     id_t = check_ids(ids, n, what="ids")
-    if id_t is not None and len(set(id_t)) != n:
-        seen: set[str] = set()
-        dups = sorted({x for x in id_t if x in seen or seen.add(x)})  # type: ignore[func-returns-value]
-        raise MetricInputError(f"duplicate ids: {', '.join(map(repr, dups[:10]))}")
     grp = check_ids(groups, n, what="groups")
     for name, seq in ((ref_name, refs), (hyp_name, hyps)):
         if set(map(type, seq)) <= {str}:  # fast path (C loop); the detailed one names the item
@@ -605,8 +623,14 @@ class MetricResult:
         return [(self.item_ids[i], float(s[i])) for i in order]
 
     def alignment(self, item: str | int) -> str:
-        """A readable alignment of one item (speech metrics); ``""`` when not available."""
-        i = self.item_ids.index(item) if isinstance(item, str) else int(item)
+        """A readable alignment of the item with id ``item`` (speech metrics); ``""`` when not
+        available. Ids given as ints are stored as str, so ``alignment(3)`` is item id ``"3"``,
+        not the fourth item."""
+        key = str(item)
+        if key not in self.item_ids:
+            raise KeyError(f"{self.name}: no item with id {key!r} (ids are e.g. "
+                           f"{', '.join(map(repr, self.item_ids[:3]))})")
+        i = self.item_ids.index(key)
         render = getattr(self.details, "render_item", None)
         return render(i) if callable(render) else ""
 
@@ -691,6 +715,7 @@ def build_result(
     _stats.check_confidence(confidence)
     if not isinstance(n_boot, numbers.Integral) or isinstance(n_boot, bool) or n_boot < 0:
         raise ValueError(f"n_boot must be a non-negative int, got {n_boot!r}")
+    _stats.check_seed(seed)
     cols = {k: np.asarray(v) for k, v in stats.items()}
     n = len(item_ids)
     for k, v in cols.items():
@@ -720,17 +745,7 @@ def build_result(
             "llaso": llaso_version(),
         }
     )
-    if signature_extra:
-        clash = sorted(set(signature_extra) & {"metric"})
-        if clash:
-            raise ValueError(f"signature_extra may not override {clash}")
-        for k, v in signature_extra.items():
-            if not isinstance(k, str) or not isinstance(v, (str, int, float, bool, type(None))):
-                raise MetricInputError(
-                    f"signature_extra[{k!r}] is {type(v).__name__}; signature fields must be "
-                    "str, int, float, bool or None (hash larger objects first)"
-                )
-        fields.update(signature_extra)
+    fields.update(check_signature_extra(signature_extra))
     return MetricResult(
         name=name,
         value=value,
@@ -804,7 +819,8 @@ def from_values(
         return MetricResult(
             name=name, value=v, ci=None, confidence=float(confidence), n=1,
             higher_is_better=higher_is_better,
-            signature=Signature({"metric": name, "source": "value", **(signature_extra or {})}),
+            signature=Signature({"metric": name, "source": "value",
+                                 **check_signature_extra(signature_extra)}),
             aggregate="mean", item_ids=("0",) if ids is None else check_ids(ids, 1) or ("0",),
             groups=None, stats={"total": np.array([v]), "count": np.array([1])},
             scores=np.array([v]), extra=dict(extra or {}),
@@ -822,8 +838,6 @@ def from_values(
     if n == 0:
         raise MetricInputError(f"metric {name!r}: items is empty")
     id_t = check_ids(ids, n) or tuple(str(i) for i in range(n))
-    if len(set(id_t)) != n:
-        raise MetricInputError(f"metric {name!r}: duplicate ids")
     arr = np.array(
         [_check_number(x, f"metric {name!r} item {id_t[i]!r}") for i, x in enumerate(vals)],
         dtype=np.float64,

@@ -4,6 +4,10 @@ SQuAD normalisation (``normalize="squad"``, the default for exact match and F1) 
 official SQuAD v1.1 evaluation script's: lowercase, drop ASCII punctuation, drop the
 articles a/an/the, collapse whitespace. A reference may be one string or a sequence of
 acceptable answers (the item scores its best match, as SQuAD does).
+
+Token F1 follows the SQuAD **v2.0** script where one side normalises to no tokens (F1 is
+1.0 when both are empty, 0.0 when only one is); the v1.1 script returns 0.0 for both empty.
+Otherwise the two scripts agree.
 """
 
 from __future__ import annotations
@@ -68,8 +72,6 @@ def _check_multi(
     if n == 0:
         raise MetricInputError("no items: references and hypotheses are empty")
     id_t = check_ids(ids, n)
-    if id_t is not None and len(set(id_t)) != n:
-        raise MetricInputError("duplicate ids")
     grp = check_ids(groups, n, what="groups")
     out_refs: list[list[str]] = []
     for i, r in enumerate(refs):

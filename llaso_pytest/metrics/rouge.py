@@ -167,6 +167,16 @@ def _slow_ids(
     return ids, lens
 
 
+_MAX_STRING_ID = 0x10FFFF - 0x900  # the largest id _ids_to_strings can map to a code point
+
+
+def _ids_to_lists(ids: np.ndarray, lens: np.ndarray) -> list[list[int]]:
+    """Token ids per text as lists (for corpora with more distinct tokens than code points)."""
+    flat = ids.tolist()
+    ends = np.cumsum(lens).tolist()
+    return [flat[s:e] for s, e in zip([0] + ends[:-1], ends)]
+
+
 def _ids_to_strings(ids: np.ndarray, lens: np.ndarray) -> list[str]:
     """One character per token id (exact LCS through rapidfuzz's string path)."""
     cps = ids + 0x100
@@ -295,7 +305,10 @@ def rouge_scores_multi(
         from rapidfuzz.distance import LCSseq
         from rapidfuzz.process import cpdist
 
-        rs, hs = _ids_to_strings(rid, rl), _ids_to_strings(hid, hl)
+        if max(int(rid.max(initial=0)), int(hid.max(initial=0))) <= _MAX_STRING_ID:
+            rs, hs = _ids_to_strings(rid, rl), _ids_to_strings(hid, hl)
+        else:  # over 1.1 million distinct tokens: no code point per id, lists of ids instead
+            rs, hs = _ids_to_lists(rid, rl), _ids_to_lists(hid, hl)  # type: ignore[assignment]
         lcs = np.asarray(cpdist(rs, hs, scorer=LCSseq.similarity, dtype=np.int64, workers=1),
                          dtype=np.float64)
         empty = (rl == 0) | (hl == 0)

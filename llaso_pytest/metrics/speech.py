@@ -20,7 +20,10 @@ Speed comes from batching, not from a different algorithm:
 
 Tokenisation: WER splits the normalised text on whitespace (``str.split()``); CER uses the
 characters of the normalised text with leading and trailing whitespace stripped (inner
-spaces count, as in ``jiwer.cer``).
+spaces count, as in ``jiwer.cer``). jiwer's default transform splits only on spaces (after
+turning runs of 2+ whitespace characters into one space), so a lone tab, newline or
+no-break space is a word boundary here and part of a word there; on space-separated text the
+counts are identical.
 
 Empty references (after normalisation) - ``empty_reference=``:
 

@@ -262,7 +262,11 @@ def ngram_match_counts(
                 bound = bound * v
                 sent_div = sent_div * v
             else:  # relabel densely so the packed key stays small
-                kv = gram[valid] * v + nxt[valid]
+                prev = gram[valid]
+                if float(bound) * v >= 2.0**62:  # prev * v would wrap: number prev densely first
+                    _, prev = np.unique(prev, return_inverse=True)
+                    prev = prev.reshape(-1).astype(np.int64)
+                kv = prev * v + nxt[valid]
                 _, inv = np.unique(kv, return_inverse=True)
                 gram = np.full(th + tr, -1, dtype=np.int64)
                 gram[valid] = inv.reshape(-1)

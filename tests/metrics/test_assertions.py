@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
+
+import numpy as np
 import pytest
 
 from llaso_pytest import metrics
@@ -64,3 +67,34 @@ def test_failure_output_in_a_pytest_run(pytester: pytest.Pytester) -> None:
         "*REF: hello world*",
         "*HYP: hello word*",
     ])
+
+
+def test_assert_not_regressed_pairs_only_like_with_like() -> None:
+    from llaso_pytest.assertions import assert_not_regressed
+
+    rng = np.random.default_rng(3)
+    words = ["a", "b", "c", "d"]
+    refs = [" ".join(rng.choice(words, 8)) for _ in range(60)]
+    good = [r if i % 4 else r.upper() for i, r in enumerate(refs)]  # 1 in 4 differs by case
+    worse = [" ".join(rng.choice(words, 8)) for _ in range(60)]
+    base = metrics.wer(refs, good, normalize="basic", seed=0)
+    assert_not_regressed(base, metrics.wer(refs, good, normalize="basic", seed=1))  # same: passes
+    with pytest.raises(AssertionError, match="wer regressed"):
+        assert_not_regressed(base, metrics.wer(refs, worse, normalize="basic"))
+    # another normalizer is another measurement, not a regression
+    with pytest.raises(AssertionError, match="computed differently.*normalizer: 'basic' vs 'none'"):
+        assert_not_regressed(base, metrics.wer(refs, good))
+    named = metrics.wer(refs, good, normalize="basic", signature_extra={"system": "b"})
+    with pytest.raises(AssertionError, match="system"):
+        assert_not_regressed(base, named)
+    assert_not_regressed(base, named, ignore=["system"])
+    groups = [f"s{i % 6}" for i in range(60)]
+    with pytest.raises(AssertionError, match="different groups="):
+        assert_not_regressed(base, metrics.wer(refs, good, normalize="basic", groups=groups))
+    # too few items for an interval: nothing can be tested, and that is a failure
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        few_base = metrics.wer(refs[:3], refs[:3], n_boot=0)
+        few_head = metrics.wer(refs[:3], worse[:3], n_boot=0)
+        with pytest.raises(AssertionError, match="only 3 items - too few"):
+            assert_not_regressed(few_base, few_head)

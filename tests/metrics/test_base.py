@@ -103,3 +103,37 @@ def test_all_metric_functions_share_the_common_options() -> None:
         assert common <= set(params), fn.__name__
         assert all(params[p].kind is inspect.Parameter.KEYWORD_ONLY for p in common), fn.__name__
         assert params["seed"].default == 0 and params["n_boot"].default == 1000
+
+
+def test_duplicate_ids_are_named_by_every_entry_point() -> None:
+    from llaso_pytest.metrics.base import from_values
+
+    for call in (
+        lambda: metrics.exact_match(["a", "b"], ["a", "b"], ids=["x", "x"]),
+        lambda: metrics.wer(["a", "b"], ["a", "b"], ids=["x", "x"]),
+        lambda: from_values("m", items=[1.0, 2.0], ids=["x", "x"]),
+    ):
+        with pytest.raises(MetricInputError, match="duplicate ids: 'x'"):
+            call()
+
+
+def test_alignment_looks_items_up_by_id() -> None:
+    res = metrics.wer(["a b", "c d", "e f"], ["a b", "c x", "e f"], ids=[2, 0, 1], n_boot=0)
+    assert "c" in res.alignment(0) and "x" in res.alignment("0")  # id 0, not the first item
+    assert res.alignment(0) == res.alignment("0")
+    with pytest.raises(KeyError, match="no item with id '5'"):
+        res.alignment(5)
+
+
+def test_signature_extra_and_seed_are_validated_everywhere() -> None:
+    from llaso_pytest.metrics.base import from_values
+
+    with pytest.raises(ValueError, match=r"may not override \['metric'\]"):
+        from_values("lat", 1.0, signature_extra={"metric": "bleu"})
+    with pytest.raises(MetricInputError, match=r"signature_extra\['x'\] is dict"):
+        from_values("lat", 1.0, signature_extra={"x": {"y": 1}})
+    for seed in (-1, 1.7, "abc", True):
+        with pytest.raises(ValueError, match="seed must be an int >= 0 or None"):
+            metrics.exact_match(["a"] * 6, ["a"] * 6, seed=seed)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="seed must be an int >= 0 or None"):
+            metrics.exact_match(["a"] * 6, ["a"] * 6, seed=seed, n_boot=0)  # type: ignore[arg-type]

@@ -63,3 +63,17 @@ def test_callable_tokenizer_and_errors() -> None:
         metrics.rouge(["a"], ["a"], variant="rougeX")
     with pytest.raises(ValueError, match="unknown tokenizer"):
         metrics.rouge(["a"], ["a"], tokenizer="bogus")
+
+
+def test_rouge_l_with_more_distinct_tokens_than_code_points() -> None:
+    """1.2 million distinct tokens (more than Unicode has code points): ROUGE-L still equals
+    rouge_score, through lists of token ids instead of one character per token."""
+    from rouge_score import rouge_scorer
+
+    n, k = 12_000, 100
+    refs = [" ".join(f"w{i}x{j}" for j in range(k)) for i in range(n)]
+    hyps = [" ".join(f"w{i}x{j}" for j in range(0, k, 3)) + f" w{i}x1 extra" for i in range(n)]
+    res = metrics.rouge(refs, hyps, variant="rougeL", n_boot=0)
+    sc = rouge_scorer.RougeScorer(["rougeL"])
+    for i in (0, 1, n // 2, n - 1):
+        assert res.scores[i] == sc.score(refs[i], hyps[i])["rougeL"].fmeasure

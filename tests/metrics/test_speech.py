@@ -332,3 +332,14 @@ def test_error_class_result_has_a_cluster_interval() -> None:
         metrics.error_breakdown(res, terms=["paris"]).class_result("terms", n_boot=0)
     with pytest.raises(ValueError, match="unknown word class"):
         bd.class_result("verbs")
+
+
+def test_every_whitespace_character_separates_words_unlike_jiwer() -> None:
+    """Documented difference: jiwer keeps a single tab/newline/NBSP inside a word."""
+    refs, hyps = ["a\tb c", "a\nb", "a\xa0b", "a  b"], ["a b c", "a b", "a b", "a b"]
+    for coder in ("compiled", "token-lists"):
+        with word_coder(coder):
+            res = metrics.wer(refs, hyps, n_boot=0)
+        assert res.value == 0.0 and res.extra["ref_units"] == 9
+    assert jiwer.wer("a\tb c", "a b c") > 0  # jiwer: "a\tb" is one word
+    assert jiwer.wer("a  b", "a b") == 0  # runs of whitespace agree

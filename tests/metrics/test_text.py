@@ -95,3 +95,24 @@ def test_bleu_signature_and_aggregate_roundtrip() -> None:
     assert res.ci is not None and res.ci[0] <= res.value <= res.ci[1]
     with pytest.raises(ValueError, match="tokenize='nope'"):
         metrics.bleu(refs, hyps, tokenize="nope")
+
+
+def test_ngram_keys_do_not_wrap_when_they_outgrow_int64() -> None:
+    """A crafted corpus whose packed trigram key (sentence, w1, w2) * V + w3 would wrap past
+    2**64 onto another sentence's trigram: counts must still equal sacrebleu's."""
+    import sacrebleu
+
+    v, n_sent = 120_000, 20_000  # vocabulary of exactly v tokens (t0..t{v-1}, ids = index)
+    q, r = divmod(2**64, v)
+    ds, rem = divmod(q + 1, v * v)
+    dx, dy = divmod(rem, v)
+    s1, s2, b = 1 + ds, 1, v - r  # sentence s1's key wraps onto sentence s2's
+    hyps, refs = ["t0"] * n_sent, ["t1"] * n_sent
+    hyps[0], refs[0] = " ".join(f"t{i}" for i in range(v)), "t0"
+    hyps[s1] = f"t{dx} t{dy} t0"
+    refs[s2] = f"t0 t0 t{b}"
+    ours = metrics.bleu(refs, hyps, tokenize="none", n_boot=0)
+    m = sacrebleu.metrics.BLEU(tokenize="none")
+    expected = np.asarray(m._extract_corpus_statistics(hyps, [refs]))
+    assert np.array_equal(ours.stat_matrix().astype(np.int64), expected)
+    assert ours.value == m.corpus_score(hyps, [refs]).score
