@@ -80,7 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
                       "(repeat or comma-separate)")
     cmp_.add_argument("--n-boot", type=_positive, default=None, metavar="N",
                       help="paired bootstrap resamples (default 10000)")
-    cmp_.add_argument("--seed", type=_seed, default=None, help="bootstrap seed (default 0)")
+    cmp_.add_argument("--seed", type=_seed, default=None,
+                      help="bootstrap seed (default 0, the seed the pytest plugin's comparison "
+                      "uses too, so both give the same verdicts)")
     cmp_.add_argument("--confidence", type=_confidence, default=None,
                       help="confidence level of the difference interval (default 0.95)")
     cmp_.add_argument("--store", default=".llaso", metavar="DIR",

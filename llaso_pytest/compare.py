@@ -18,7 +18,6 @@ This module never imports pytest (usable from a notebook); :mod:`llaso_pytest.re
 
 from __future__ import annotations
 
-import fnmatch
 import functools
 import math
 import os
@@ -45,6 +44,7 @@ __all__ = [
     "RunInfo",
     "SignatureDiff",
     "Tolerance",
+    "check_record",
     "compare_files",
     "compare_records",
     "load_record",
@@ -98,10 +98,38 @@ class Tolerance:
             return abs(base_value) * self.amount / 100.0
         return self.amount
 
+    @property
+    def targets_test(self) -> bool:
+        """``nodeid_glob::name`` (one test, or tests matching a glob) rather than a name."""
+        return "::" in self.pattern and not self.pattern.startswith("::")
+
+    def _subject(self, nodeid: str, name: str) -> str:
+        return f"{nodeid}::{name}" if self.targets_test else name
+
     def matches(self, nodeid: str, name: str) -> bool:
-        if "::" in self.pattern and not self.pattern.startswith("::"):
-            return fnmatch.fnmatchcase(f"{nodeid}::{name}", self.pattern)
-        return fnmatch.fnmatchcase(name, self.pattern)
+        """Whether this tolerance applies to metric ``name`` of test ``nodeid``.
+
+        Only ``*`` (any text) and ``?`` (one character) are wildcards; everything else is
+        literal, so the brackets of a parametrized id (``test_wer[noisy]``) match themselves
+        (``fnmatch`` would read ``[noisy]`` as a character class).
+        """
+        return _glob(self.pattern).fullmatch(self._subject(nodeid, name)) is not None
+
+    def specificity(self, nodeid: str, name: str) -> tuple[int, int]:
+        """Sort key of a matching tolerance, most specific first: the exact ``nodeid::name``,
+        then node-id globs, the exact metric name, name globs; among globs of one kind the one
+        with more literal characters."""
+        exact = self.pattern == self._subject(nodeid, name)
+        rank = (0 if exact else 1) if self.targets_test else (2 if exact else 3)
+        literal = len(self.pattern) - self.pattern.count("*") - self.pattern.count("?")
+        return rank, -literal
+
+
+@functools.lru_cache(maxsize=256)
+def _glob(pattern: str) -> re.Pattern[str]:
+    """``pattern`` as a regular expression in which only ``*`` and ``?`` are wildcards."""
+    return re.compile("".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch)
+                              for ch in pattern), re.DOTALL)
 
 
 _TOL_RE = re.compile(
@@ -113,7 +141,9 @@ _TOL_RE = re.compile(
 def parse_tolerances(text: str | Iterable[str] | None) -> dict[str, Tolerance]:
     """Parse ``"wer:+0.5pp, bleu:-1.0, rougeL:2%"`` (or a list of such entries).
 
-    Keys are metric names or globs (``rouge*``), or ``nodeid_glob::name`` to target one test.
+    Keys are metric names or globs (``rouge*``), or ``nodeid_glob::name`` to target one test;
+    only ``*`` and ``?`` are wildcards. The most specific matching entry applies (see
+    :func:`_find_tolerance`).
     Units: none = absolute, ``pp`` = percentage points, ``%`` = relative to the baseline value.
     Raises :class:`ValueError` naming the bad entry.
     """
@@ -145,13 +175,12 @@ def parse_tolerances(text: str | Iterable[str] | None) -> dict[str, Tolerance]:
 
 def _find_tolerance(tolerances: Mapping[str, Tolerance], nodeid: str, name: str
                     ) -> Tolerance | None:
-    exact = tolerances.get(name) or tolerances.get(f"{nodeid}::{name}")
-    if exact is not None:
-        return exact
-    for tol in tolerances.values():
-        if tol.matches(nodeid, name):
-            return tol
-    return None
+    """The most specific tolerance for ``(nodeid, name)`` (see :meth:`Tolerance.specificity`;
+    ties go to the entry given first), or ``None``."""
+    matching = [t for t in tolerances.values() if t.matches(nodeid, name)]
+    if not matching:
+        return None
+    return min(matching, key=lambda t: t.specificity(nodeid, name))  # min() keeps the first tie
 
 
 # ----------------------------------------------------------------------------------------
@@ -315,6 +344,18 @@ def _finite(x: Any) -> Any:
 # loading
 
 
+def check_record(record: Mapping[str, Any] | RunRecord, *, source: str) -> int:
+    """Validate every result of a record the way :func:`compare_records` reads it, so that a
+    malformed baseline is refused up front; :class:`~llaso_pytest.record.RecordError` naming
+    ``source``, the test and the field. Returns the number of results."""
+    rec = _as_dict(record, source)
+    results = _results(rec, source)
+    checked: dict[int, list[str]] = {}
+    for (nodeid, _), r in results.items():
+        _parse_result(r, source, nodeid, checked)
+    return len(results)
+
+
 def load_record(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and validate a run record file as a dict; :class:`~llaso_pytest.record.RecordError`
     (naming the file) when it is missing, truncated, foreign or of an unknown schema version."""
@@ -340,18 +381,25 @@ def _run_info(rec: Mapping[str, Any], source: str) -> RunInfo:
         commit=git.get("commit") if isinstance(git, Mapping) else None,
         dirty=git.get("dirty") if isinstance(git, Mapping) else None,
         started_at=rec.get("started_at"),
-        complete=bool(rec.get("complete", True)),
+        complete=rec.get("complete", True) is not False,
     )
 
 
 def _results(rec: Mapping[str, Any], source: str) -> dict[tuple[str, str], Mapping[str, Any]]:
+    from llaso_pytest.record import RecordError
+
     out: dict[tuple[str, str], Mapping[str, Any]] = {}
     for test in rec.get("tests", ()):
         for r in test.get("results", ()):
-            key = (str(test["nodeid"]), str(r.get("name")))
+            if not isinstance(r, Mapping):
+                raise RecordError(f"{source}: a result of {test['nodeid']} is not a JSON object "
+                                  f"({type(r).__name__}); see docs/architecture.md, contract 2")
+            name = r.get("name")
+            if not isinstance(name, str) or not name:
+                raise RecordError(f"{source}: a result of {test['nodeid']} has no name (a "
+                                  f"non-empty string), got {name!r}")
+            key = (str(test["nodeid"]), name)
             if key in out:
-                from llaso_pytest.record import RecordError
-
                 raise RecordError(
                     f"{source}: metric {key[1]!r} recorded twice in {key[0]}; result names "
                     "must be unique within a test"
@@ -695,10 +743,49 @@ class _Side:
 
 
 def _float_or_nan(x: Any) -> float:
-    return float("nan") if x is None else float(x)
+    if x is None:
+        return float("nan")
+    if isinstance(x, (str, bool)):
+        raise TypeError(f"expected a number, got {_short(x)}")
+    return float(x)
 
 
-def _parse_result(d: Mapping[str, Any], source: str, nodeid: str) -> _Side:
+def _id_list(value: Any, what: str, checked: dict[int, list[str]] | None = None) -> list[str]:
+    """Item ids or groups of a result: a list of strings (integers are taken as their text,
+    as :func:`llaso_pytest.metrics.base.check_ids` does); :class:`RecordError` otherwise.
+
+    ``checked`` remembers lists already validated, by identity (metrics of one test set often
+    share one list in memory); the caller keeps the records, hence the lists, alive meanwhile.
+    """
+    from llaso_pytest.record import RecordError
+
+    if not isinstance(value, list):
+        raise RecordError(f"{what} must be a list of strings, not {type(value).__name__} "
+                          f"({_short(value)})")
+    if checked is not None and id(value) in checked:
+        return checked[id(value)]
+    try:
+        "".join(value)  # the fast check (C speed): a TypeError unless every element is a str
+    except TypeError:
+        pass
+    else:
+        if checked is not None:
+            checked[id(value)] = value
+        return value
+    for i, x in enumerate(value):
+        if not isinstance(x, (str, int)) or isinstance(x, bool):
+            raise RecordError(f"{what} must be a list of strings; element {i} is "
+                              f"{type(x).__name__} ({_short(x)})")
+    return [x if isinstance(x, str) else str(x) for x in value]
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _parse_result(d: Mapping[str, Any], source: str, nodeid: str,
+                  checked: dict[int, list[str]] | None = None) -> _Side:
     """Validate one result dict; :class:`RecordError` naming the file, test and field."""
     import numpy as np
 
@@ -715,25 +802,43 @@ def _parse_result(d: Mapping[str, Any], source: str, nodeid: str) -> _Side:
     if missing:
         raise RecordError(f"{where} lacks {', '.join(missing)} (see docs/architecture.md, "
                           "contract 2)")
+    if not isinstance(d["higher_is_better"], bool):
+        raise RecordError(f"{where}: 'higher_is_better' must be true or false, not "
+                          f"{_short(d['higher_is_better'])}")
+    items = d.get("items")
+    if items is None:
+        items = {}
+    if not isinstance(items, Mapping):
+        raise RecordError(f"{where}: 'items' must be an object with ids, stats, scores and "
+                          f"groups, not {type(items).__name__} ({_short(items)})")
+    raw_ids = items.get("ids")
+    ids = [] if raw_ids is None else _id_list(raw_ids, f"{where}: items.ids", checked)
+    raw_groups = items.get("groups")
+    groups = None if raw_groups is None else \
+        _id_list(raw_groups, f"{where}: items.groups", checked)
+    raw_stats = items.get("stats")
+    if raw_stats is None:
+        raw_stats = {}
+    if not isinstance(raw_stats, Mapping):
+        raise RecordError(f"{where}: items.stats must be an object of per-item columns, not "
+                          f"{type(raw_stats).__name__} ({_short(raw_stats)})")
+    ci = d["ci"]
+    if ci is not None and (not isinstance(ci, list) or len(ci) != 2):
+        raise RecordError(f"{where}: 'ci' must be null or a list [low, high], not {_short(ci)}")
     try:
-        ci = d["ci"]
-        items = d.get("items") or {}
-        ids = items.get("ids") or []
-        stats = {str(k): np.asarray(v, dtype=np.float64)
-                 for k, v in (items.get("stats") or {}).items()}
+        stats = {str(k): np.asarray(v, dtype=np.float64) for k, v in raw_stats.items()}
         scores = items.get("scores")
-        groups = items.get("groups")
         side = _Side(
             name=str(d["name"]),
             value=_float_or_nan(d["value"]),
             ci=None if ci is None else (_float_or_nan(ci[0]), _float_or_nan(ci[1])),
             confidence=float(d["confidence"]),
             n=int(d["n"]),
-            higher_is_better=bool(d["higher_is_better"]),
+            higher_is_better=d["higher_is_better"],
             signature=Signature.from_record(d["signature"]),
             aggregate=str(d["aggregate"]),
             item_ids=ids,
-            groups=None if groups is None else groups,
+            groups=groups,
             stats=stats,
             scores=None if scores is None else np.asarray(scores, dtype=np.float64),
         )
@@ -952,7 +1057,7 @@ def compare_records(
     warnings: list[str] = []
     for label, rec, src in (("base", rec_a, base_source), ("head", rec_b, head_source)):
         if not rec.get("complete", True):
-            warnings.append(f"the {label} run record {src} is incomplete (the session was "
+            warnings.append(f"the {label} run ({src}) is incomplete (the session was "
                             f"interrupted: {rec.get('interrupted_by') or 'unknown cause'})")
     if not res_a and not res_b:
         raise RecordError(
@@ -970,10 +1075,11 @@ def compare_records(
     job_meta: dict[int, tuple[tuple[str, str], _Side, _Side]] = {}
     cat_jobs: list[tuple[_PairedJob, np.ndarray]] = []
     pairings: dict[tuple[int, int, bool, bool], tuple[Any, Any, _Pairing | str]] = {}
+    checked: dict[int, list[str]] = {}  # id lists validated already (see _id_list)
     for index, key in enumerate(keys):
         nodeid, name = key
-        a = _parse_result(res_a[key], base_source, nodeid) if key in res_a else None
-        b = _parse_result(res_b[key], head_source, nodeid) if key in res_b else None
+        a = _parse_result(res_a[key], base_source, nodeid, checked) if key in res_a else None
+        b = _parse_result(res_b[key], head_source, nodeid, checked) if key in res_b else None
         d = _common_fields(nodeid, name, a, b)
         diffs[key] = d
         if a is None or b is None:
@@ -1084,8 +1190,7 @@ def compare_records(
             _decide(d, _find_tolerance(tolerances, *key))
         d["notes"] = tuple(d["notes"])
         metrics.append(MetricDiff(**d))
-    unused = [t.text for t in tolerances.values()
-              if not any(t.matches(*k) or t.pattern in (k[1], f"{k[0]}::{k[1]}") for k in keys)]
+    unused = [t.text for t in tolerances.values() if not any(t.matches(*k) for k in keys)]
     for text in unused:
         warnings.append(f"tolerance {text!r} matches no compared metric")
     prov = tuple(diff_provenance(rec_a.get("provenance") or {}, rec_b.get("provenance") or {}))

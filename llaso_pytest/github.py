@@ -27,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["GitHubError", "PostResult", "StickyCommenter", "main"]
+__all__ = ["GitHubError", "HeadMovedError", "PostResult", "StickyCommenter", "main"]
 
 MARKER = "<!-- llaso-pytest-report -->"
 COMMENT_LIMIT = 65_536
@@ -42,6 +42,11 @@ class GitHubError(RuntimeError):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class HeadMovedError(GitHubError):
+    """The pull request's head is no longer the evaluated commit (a newer push): nothing to
+    post, and nothing wrong either; the newer push's evaluation comments."""
 
 
 @dataclass(frozen=True)
@@ -168,7 +173,7 @@ class StickyCommenter:
         if expect_head_sha is not None:
             actual = self.head_sha(pr)
             if actual != expect_head_sha:
-                raise GitHubError(
+                raise HeadMovedError(
                     f"pull request #{pr} is at {actual[:12] or '?'}, not at the evaluated commit "
                     f"{expect_head_sha[:12]}: not commenting (a newer push will comment)")
         existing = self.find(pr, author=author)
@@ -206,7 +211,8 @@ def build_parser(prog: str = "python -m llaso_pytest.github") -> argparse.Argume
 
 
 def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
-    """Exit 0 posted, 1 GitHub refused or failed, 2 unusable input."""
+    """Exit 0 posted (or skipped: the pull request moved on to a newer commit), 1 GitHub
+    refused or failed, 2 unusable input."""
     parser = build_parser(prog or "python -m llaso_pytest.github")
     try:
         args = parser.parse_args(argv)
@@ -230,6 +236,10 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
         return 2
     try:
         result = poster.post(pr, body, author=args.author, expect_head_sha=args.expect_head_sha)
+    except HeadMovedError as exc:
+        # Not a failure: the report is for an older push. A notice in the Actions log.
+        print(f"::notice title=llaso comment skipped::{exc}")
+        return 0
     except GitHubError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import sys
+import warnings
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +77,8 @@ PENDING_PROVENANCE_KEY = pytest.StashKey[dict[str, Any]]()
 DETERMINISM_KEY = pytest.StashKey[dict[str, Any]]()
 CUDA_KEY = pytest.StashKey[bool]()
 SAVED_KEY = pytest.StashKey[Path]()
+SAVE_REFUSED_KEY = pytest.StashKey[str]()
+COMPARE_ERROR_KEY = pytest.StashKey[str]()
 
 
 def _seed_type(text: str) -> int:
@@ -206,9 +209,6 @@ _REPORT_SUFFIXES = {".md": "md", ".json": "json", ".html": "html", ".htm": "html
 
 def _compare_settings(config: pytest.Config, store_dir: Path) -> CompareSettings:
     """Parse the baseline options; a bad baseline is a usage error before any model loads."""
-    tol_text = list(config.getini("llaso_tolerances")) + list(
-        config.getoption("llaso_tolerance") or []
-    )
     value = config.getoption("llaso_baseline") or config.getini("llaso_baseline") or None
     save = config.getoption("llaso_save")
     fail = config.getoption("llaso_fail_on_regression")
@@ -223,10 +223,15 @@ def _compare_settings(config: pytest.Config, store_dir: Path) -> CompareSettings
     from llaso_pytest import compare
     from llaso_pytest.record import RecordError, read_record
 
-    try:
-        tolerances = compare.parse_tolerances(tol_text)
-    except ValueError as exc:
-        raise pytest.UsageError(f"--llaso-tolerance / llaso_tolerances: {exc}") from None
+    # Command-line entries replace ini entries for the same pattern (a stricter or looser
+    # tolerance for one run); within one source a pattern given twice stays an error.
+    tolerances: dict[str, compare.Tolerance] = {}
+    for source, entries in (("ini key llaso_tolerances", config.getini("llaso_tolerances")),
+                            ("--llaso-tolerance", config.getoption("llaso_tolerance") or [])):
+        try:
+            tolerances.update(compare.parse_tolerances(list(entries)))
+        except ValueError as exc:
+            raise pytest.UsageError(f"{source}: {exc}") from None
     outputs = tuple(Path(config.invocation_params.dir, o)
                     for o in config.getoption("llaso_compare_out") or ())
     for out in outputs:
@@ -246,9 +251,29 @@ def _compare_settings(config: pytest.Config, store_dir: Path) -> CompareSettings
         try:
             baseline_path = store.resolve_baseline(value, store_dir=store_dir,
                                                    cwd=Path(config.invocation_params.dir))
-            baseline = read_record(baseline_path)
-        except (RecordError, ValueError, FileNotFoundError) as exc:
+        except store.BaselineNotFoundError as exc:
+            if exc.name != save:  # a typo in a baseline name stays an error
+                raise pytest.UsageError(f"--llaso-baseline: {exc}") from None
+            # The first run of `pytest --llaso-save main` with `llaso_baseline = main` in the
+            # ini file: there is nothing to compare with yet, and this run creates it.
+            config.issue_config_time_warning(LlasoWarning(
+                f"--llaso-baseline {exc.name!r}: no such baseline is saved yet, so this run is "
+                f"not compared with anything (and no comparison report is written); it will be "
+                f"saved as baseline {save!r} if it completes"), stacklevel=2)
+            return CompareSettings(baseline_path=None, baseline=None, save_name=save,
+                                   fail_on_regression=False, tolerances=tolerances, outputs=())
+        except ValueError as exc:
             raise pytest.UsageError(f"--llaso-baseline: {exc}") from None
+        try:
+            baseline = read_record(baseline_path)
+            # Every result as the comparer will read it: a malformed baseline is refused now,
+            # not after the whole suite has run.
+            compare.check_record(baseline, source=str(baseline_path))
+        except RecordError as exc:
+            raise pytest.UsageError(
+                f"--llaso-baseline: {exc}. Pass another baseline, or save a new one with "
+                "`pytest --llaso-save NAME` (or `llaso baseline save NAME RECORD.json`)"
+            ) from None
     elif cli_needs_baseline:
         raise pytest.UsageError(
             "--llaso-fail-on-regression, --llaso-tolerance and --llaso-compare-out need a "
@@ -394,34 +419,78 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     exit_status = int(exitstatus)
     cmp_settings = config.stash[COMPARE_SETTINGS_KEY]
     if cmp_settings.baseline is not None:
-        comparison = _compare(collector, cmp_settings, config.stash[SETTINGS_KEY].seed)
-        config.stash[COMPARISON_KEY] = comparison
-        if cmp_settings.fail_on_regression and comparison.has_regression \
-                and exit_status == pytest.ExitCode.OK:
-            exit_status = session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        # Whatever happens in the comparison, the run record is finished and saved below.
+        try:
+            comparison = _compare(collector, cmp_settings, complete=complete,
+                                  interrupted_by=interrupted)
+        except Exception as exc:  # noqa: BLE001 - reported, and the exit status says so
+            failed, status = _comparison_failure(exc, cmp_settings)
+            config.stash[COMPARE_ERROR_KEY] = failed
+            if exit_status in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
+                               pytest.ExitCode.NO_TESTS_COLLECTED):
+                exit_status = session.exitstatus = status
+        else:
+            config.stash[COMPARISON_KEY] = comparison
+            if cmp_settings.fail_on_regression and comparison.has_regression \
+                    and exit_status == pytest.ExitCode.OK:
+                exit_status = session.exitstatus = pytest.ExitCode.TESTS_FAILED
     usage: dict[str, Any] = {}
     for part in config.hook.pytest_llaso_collect_usage(config=config):
         usage.update(part or {})
     record = collector.finish(complete=complete, exit_status=exit_status,
                               interrupted_by=interrupted, usage=provenance.redact(usage))
     if cmp_settings.save_name is not None:
-        saved = store.save_baseline(collector.out_path, cmp_settings.save_name,
-                                    store_dir=config.stash[SETTINGS_KEY].store_dir)
-        config.stash[SAVED_KEY] = saved
+        if complete:
+            saved = store.save_baseline(collector.out_path, cmp_settings.save_name,
+                                        store_dir=config.stash[SETTINGS_KEY].store_dir)
+            config.stash[SAVED_KEY] = saved
+        else:
+            # A baseline must cover the whole suite: an interrupted run would turn every test
+            # it did not reach into "removed" in later comparisons.
+            why = (f"--llaso-save {cmp_settings.save_name}: not saved, because this run is "
+                   f"incomplete ({interrupted}). To save it anyway: llaso baseline save "
+                   f"{cmp_settings.save_name} {collector.out_path}")
+            config.stash[SAVE_REFUSED_KEY] = why
+            warnings.warn(LlasoWarning(why), stacklevel=1)
     config.hook.pytest_llaso_record_written(
         config=config, record=record, path=str(collector.out_path)
     )
 
 
-def _compare(collector: RunCollector, cmp_settings: CompareSettings, seed: int) -> Any:
+def _comparison_failure(exc: Exception, cmp_settings: CompareSettings) -> tuple[str, int]:
+    """The message and exit status for a comparison that could not be made.
+
+    Unusable input (a record the comparer refuses, no metric in either run, a report file that
+    cannot be written) is pytest's USAGE_ERROR (4), like ``llaso compare``'s exit status 2;
+    anything else is a bug: INTERNAL_ERROR (3), with the traceback.
+    """
+    from llaso_pytest.record import RecordError
+
+    what = f"llaso: the comparison with the baseline {cmp_settings.baseline_path} failed"
+    if isinstance(exc, (RecordError, ValueError)):
+        return f"{what}: {exc}", pytest.ExitCode.USAGE_ERROR
+    if isinstance(exc, OSError):
+        return f"{what}: cannot write a report: {exc}", pytest.ExitCode.USAGE_ERROR
+    import traceback
+
+    trace = "".join(traceback.format_exception(exc)).rstrip()
+    return f"{what} (an internal error, please report it):\n{trace}", \
+        pytest.ExitCode.INTERNAL_ERROR
+
+
+def _compare(collector: RunCollector, cmp_settings: CompareSettings, *, complete: bool,
+             interrupted_by: str | None) -> Any:
     """Compare the finished run with the baseline and write the requested report files."""
     from llaso_pytest import compare, report
     from llaso_pytest.record import atomic_write_text
 
-    head = collector.build(complete=True, exit_status=None)
+    head = collector.build(complete=complete, exit_status=None, interrupted_by=interrupted_by)
+    # The bootstrap seed is compare.DEFAULT_SEED, not the session seed: `llaso compare` of the
+    # same two records then gives the same intervals and verdicts (docs/compare.md).
     comparison = compare.compare_records(
-        cmp_settings.baseline, head, tolerances=cmp_settings.tolerances, seed=seed,
-        base_source=str(cmp_settings.baseline_path), head_source="this run",
+        cmp_settings.baseline, head, tolerances=cmp_settings.tolerances,
+        seed=compare.DEFAULT_SEED, base_source=str(cmp_settings.baseline_path),
+        head_source="this run",
     )
     for out in cmp_settings.outputs:
         fmt = _REPORT_SUFFIXES[out.suffix.lower()]
@@ -462,11 +531,19 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
                           red=True, bold=True)
         for out in cmp_settings.outputs:
             tr.write_line(f"llaso: comparison written to {out}")
+    failed = config.stash.get(COMPARE_ERROR_KEY, None)
+    if failed is not None:
+        tr.write_sep("-", "llaso comparison failed")
+        for line in failed.splitlines():
+            tr.write_line(line, red=True, bold=True)
     state = "complete" if record.complete else f"INCOMPLETE ({record.interrupted_by})"
     tr.write_line(f"llaso: run record ({state}) written to {collector.out_path}")
     saved = config.stash.get(SAVED_KEY, None)
     if saved is not None:
         tr.write_line(f"llaso: saved as baseline {saved}")
+    refused = config.stash.get(SAVE_REFUSED_KEY, None)
+    if refused is not None:
+        tr.write_line(f"llaso: {refused}", yellow=True, bold=True)
 
 
 # -- fixtures ------------------------------------------------------------------------------

@@ -163,10 +163,46 @@ def parse_record(data: Any, *, source: str = "<record>") -> RunRecord:
     missing = [k for k in ("run_id", "started_at", "complete", "tests") if k not in data]
     if missing:
         raise RecordError(f"{source}: run record lacks required field(s) {', '.join(missing)}")
+    _check_shape(data, source)
     try:
         return RunRecord.from_dict(data)
     except (KeyError, TypeError, ValueError) as exc:
         raise RecordError(f"{source}: malformed run record: {exc!r}") from exc
+
+
+def _check_shape(data: Mapping[str, Any], source: str) -> None:
+    """The record's structure (Contract 3): types are checked, never coerced, so that e.g.
+    ``"complete": "false"`` is an error instead of ``bool("false") == True``."""
+
+    def bad(what: str, expected: str, value: Any) -> RecordError:
+        text = repr(value)
+        text = text if len(text) <= 60 else text[:57] + "..."
+        return RecordError(f"{source}: {what} must be {expected}, not {type(value).__name__} "
+                           f"({text}); was this file edited or written by another tool?")
+
+    if not isinstance(data["complete"], bool):
+        raise bad("'complete'", "true or false", data["complete"])
+    for key in ("provenance", "summary", "usage"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise bad(f"'{key}'", "an object", data[key])
+    tests = data["tests"]
+    if not isinstance(tests, list):
+        raise bad("'tests'", "a list of test objects", tests)
+    for i, test in enumerate(tests):
+        if not isinstance(test, dict):
+            raise bad(f"tests[{i}]", "an object", test)
+        nodeid = test.get("nodeid")
+        if not isinstance(nodeid, str) or not nodeid:
+            raise bad(f"tests[{i}].nodeid", "a non-empty string", nodeid)
+        results = test.get("results", [])
+        if not isinstance(results, list):
+            raise bad(f"'results' of {nodeid}", "a list of result objects", results)
+        for j, result in enumerate(results):
+            if not isinstance(result, dict):
+                raise bad(f"results[{j}] of {nodeid}", "an object (contract 2)", result)
+        markers = test.get("markers", [])
+        if not isinstance(markers, list):
+            raise bad(f"'markers' of {nodeid}", "a list", markers)
 
 
 def read_record(path: str | os.PathLike[str]) -> RunRecord:

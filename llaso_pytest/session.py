@@ -9,7 +9,6 @@ leaves a valid record marked ``"complete": false`` holding every finished test.
 from __future__ import annotations
 
 import datetime as _dt
-import shutil
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from llaso_pytest.errors import LlasoWarning
-from llaso_pytest.record import RunRecord, TestRecord, write_record
+from llaso_pytest.record import RunRecord, TestRecord, atomic_write_text, dumps_record
 
 __all__ = [
     "KEY_MARKERS",
@@ -31,6 +30,10 @@ __all__ = [
 
 # Keys of the (name, value) pairs that travel on report.user_properties.
 KEY_RESULT = "llaso_result"
+#: Appended to ``item.user_properties`` at the start of every run of a test (its setup), so it
+#: also marks where an attempt begins: a test rerun in the same session (pytest-rerunfailures)
+#: keeps the earlier attempts' entries on the item, and only results after the last marker
+#: belong to the attempt that counts.
 KEY_MARKERS = "llaso_markers"
 KEY_PROVENANCE = "llaso_provenance"
 
@@ -127,7 +130,9 @@ class RunCollector:
     # -- collecting ----------------------------------------------------------------------
     def add_report(self, report: Any) -> None:
         state = self._tests.get(report.nodeid)
-        if state is None:
+        if state is None or (state.finished and report.when == "setup"):
+            # first run, or a rerun of a finished test (pytest-rerunfailures): the record keeps
+            # only the last attempt, as pytest's own summary does
             state = self._tests[report.nodeid] = _TestState(report.nodeid)
         state.duration += float(getattr(report, "duration", 0.0) or 0.0)
         outcome = _phase_outcome(report)
@@ -143,17 +148,24 @@ class RunCollector:
             state.longrepr = text if len(text) <= _LONGREPR_LIMIT else (
                 text[:_LONGREPR_LIMIT] + f"\n... [{len(text) - _LONGREPR_LIMIT} characters cut]"
             )
-        results: list[dict[str, Any]] = []
+        results: dict[str, dict[str, Any]] = {}
         for name, value in self._pairs(report.user_properties):
             if name == KEY_RESULT:
-                results.append(value)
+                key = str(value.get("name")) if isinstance(value, Mapping) else repr(value)
+                if key in results and report.when == "teardown":  # warn once per test
+                    warnings.warn(LlasoWarning(
+                        f"{report.nodeid}: result {key!r} was recorded twice in one run of the "
+                        "test; keeping the last"), stacklevel=2)
+                results.pop(key, None)
+                results[key] = value
             elif name == KEY_MARKERS:
                 state.markers = tuple(value)
+                results = {}  # a new attempt starts here: earlier attempts' results are stale
             elif name == KEY_PROVENANCE:
                 merge_provenance(self.provenance, value,
                                  source=report.nodeid)
         if results:  # item.user_properties accumulate: the latest phase holds them all
-            state.results = results
+            state.results = list(results.values())
         if report.when == "teardown":
             state.finished = True
             self.maybe_write()
@@ -212,10 +224,10 @@ class RunCollector:
 
     def _write(self, record: RunRecord, *, latest: bool) -> None:
         start = self._clock()
-        write_record(record, self.out_path)
+        text = dumps_record(record)
+        atomic_write_text(self.out_path, text)
         if latest and self.latest_path is not None and self.latest_path != self.out_path:
-            tmp = self.latest_path.with_name(f".{self.latest_path.name}.tmp")
-            shutil.copyfile(self.out_path, tmp)
-            tmp.replace(self.latest_path)
+            # a temp file of its own (mkstemp): sessions sharing a store may finish together
+            atomic_write_text(self.latest_path, text)
         self._last_write = self._clock()
         self._write_cost = self._last_write - start

@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "DEFAULT_STORE",
     "BaselineError",
+    "BaselineNotFoundError",
     "baseline_path",
     "check_name",
     "ensure_store",
@@ -50,6 +51,14 @@ GITIGNORE = "# written by llaso-pytest: keep run records out of git\n*\n"
 
 class BaselineError(ValueError):
     """A baseline name or path that cannot be used; the message says what exists instead."""
+
+
+class BaselineNotFoundError(BaselineError):
+    """A valid baseline name that is not saved (yet): ``name`` says which."""
+
+    def __init__(self, message: str, *, name: str) -> None:
+        super().__init__(message)
+        self.name = name
 
 
 def ensure_store(store_dir: str | os.PathLike[str]) -> Path:
@@ -118,9 +127,11 @@ def resolve_baseline(name_or_path: str | os.PathLike[str],
                      store_dir: str | os.PathLike[str] = DEFAULT_STORE, *,
                      cwd: str | os.PathLike[str] | None = None) -> Path:
     """The record file for ``name_or_path``: an existing file (relative to ``cwd`` when
-    given), else a saved baseline name in ``store_dir``.
+    given), else a saved baseline name in ``store_dir``. A bare name that happens to be a
+    folder in ``cwd`` (a checkout called ``main``) is still looked up in the store.
 
-    Raises :class:`BaselineError` naming what was looked for and what exists.
+    Raises :class:`BaselineError` naming what was looked for and what exists;
+    :class:`BaselineNotFoundError` when a valid name is not saved.
     """
     text = os.fspath(name_or_path)
     if not text.strip():
@@ -128,9 +139,9 @@ def resolve_baseline(name_or_path: str | os.PathLike[str],
     candidate = Path(cwd, text) if cwd is not None else Path(text)
     if candidate.is_file():
         return candidate
-    if candidate.is_dir():
-        raise BaselineError(f"{candidate}: is a directory, not a run record file")
     if _looks_like_path(text):
+        if candidate.is_dir():
+            raise BaselineError(f"{candidate}: is a directory, not a run record file")
         raise BaselineError(f"{candidate}: no such run record file")
     try:
         path = baseline_path(text, store_dir)
@@ -142,7 +153,10 @@ def resolve_baseline(name_or_path: str | os.PathLike[str],
     saved = list_baselines(store_dir)
     available = (f"saved baselines in {Path(store_dir) / 'baselines'}: {', '.join(saved)}"
                  if saved else f"no baselines are saved in {Path(store_dir) / 'baselines'}")
-    raise BaselineError(
-        f"baseline {text!r} not found: no file {text!r} and no {path}; {available}. "
-        f"Save one with `pytest --llaso-save {text}` or `llaso baseline save {text} RECORD.json`"
+    found = f"{candidate} is a directory, not a run record file," if candidate.is_dir() \
+        else f"no file {text!r}"
+    raise BaselineNotFoundError(
+        f"baseline {text!r} not found: {found} and no {path}; {available}. "
+        f"Save one with `pytest --llaso-save {text}` or `llaso baseline save {text} RECORD.json`",
+        name=text,
     )

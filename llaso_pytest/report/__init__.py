@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pragma: no cover
     from llaso_pytest.compare import Comparison, MetricDiff
 
-__all__ = ["FORMATS", "fmt_ci", "fmt_delta", "fmt_num", "method_label", "ordered", "render",
-           "short_nodeid", "verdict_label"]
+__all__ = ["FORMATS", "encodable", "fmt_ci", "fmt_delta", "fmt_num", "method_label", "ordered",
+           "render", "short_nodeid", "verdict_label"]
 
 FORMATS = ("text", "md", "json", "html")
 
@@ -41,6 +41,18 @@ def render(comparison: Comparison, fmt: str) -> str:
 
         return html.render(comparison)
     raise ValueError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def encodable(text: str) -> str:
+    """``text`` with lone surrogates (e.g. file names decoded with ``surrogateescape`` that
+    ended up in item ids) written as ``\\udcff`` escapes, so that it encodes as UTF-8: a report
+    never fails to be written or printed because of one id. In a JSON document that escape is
+    the JSON escape of the same character, so the JSON report still reads back exactly."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def fmt_num(x: float | None, *, signed: bool = False) -> str:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from llaso_pytest.report import (
     direction,
+    encodable,
     fmt_ci,
     fmt_delta,
     fmt_num,
@@ -205,4 +206,4 @@ def render(comparison: Comparison, *, title: str = "llaso-pytest: comparison wit
         parts.extend(details)
     parts.append(f'<p class="muted">{_e(settings_line(comparison))}. ↑ higher is better, '
                  "↓ lower is better.</p></body></html>")
-    return "\n".join(parts) + "\n"
+    return encodable("\n".join(parts) + "\n")

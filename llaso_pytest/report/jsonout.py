@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from llaso_pytest.report import encodable
+
 if TYPE_CHECKING:  # pragma: no cover
     from llaso_pytest.compare import Comparison
 
@@ -25,5 +27,6 @@ def _default(obj: object) -> object:
 
 
 def render(comparison: Comparison, *, indent: int | None = 1) -> str:
-    return json.dumps(comparison.to_dict(), indent=indent, allow_nan=False,
+    text = json.dumps(comparison.to_dict(), indent=indent, allow_nan=False,
                       default=_default, ensure_ascii=False) + "\n"
+    return encodable(text)  # a lone surrogate becomes its JSON escape (reads back the same)

@@ -18,6 +18,7 @@ from llaso_pytest.github import COMMENT_LIMIT as GITHUB_LIMIT
 from llaso_pytest.github import MARKER
 from llaso_pytest.report import (
     direction,
+    encodable,
     fmt_delta,
     fmt_num,
     method_label,
@@ -37,15 +38,27 @@ __all__ = ["GITHUB_LIMIT", "MARKER", "escape", "render"]
 _ICON = {"regressed": "🔴", "improved": "🟢", "unchanged": "⚪", "incomparable": "🟡",
          "new": "🆕", "removed": "➖"}
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]~|])")
+#: Zero-width joiner: invisible, but ``@\u200dname`` is no mention and ``#\u200d12`` no issue link.
+ZWJ = "\u200d"
+_REFERENCE = re.compile(r"([@#])(?=\w)")
 
 
-def escape(value: Any, *, limit: int = 200) -> str:
-    """Text safe inside a Markdown table cell or list item (no markup, no line breaks)."""
-    text = str(value)
+def escape(value: Any, *, limit: int = 200, references: bool = False) -> str:
+    """Text safe inside a Markdown table cell or list item (no markup, no line breaks).
+
+    ``@name`` and ``#123`` get an invisible zero-width joiner after the ``@``/``#``, so an item
+    id or test name such as ``@octo-org/ml-team`` or ``#12`` neither notifies anyone nor links
+    (and cross-references) an issue when the comment is posted; ``references=True`` keeps them
+    (for trusted text such as a URL we were given). HTML entities cannot smuggle them back in:
+    ``&`` itself is escaped.
+    """
+    text = encodable(str(value))
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = re.sub(r"[\r\n\t]+", " ", text)
+    if not references:
+        text = _REFERENCE.sub("\\1" + ZWJ, text)
     text = _MD_SPECIAL.sub(r"\\\1", text)
     return text.replace("\\|", "&#124;")
 
@@ -153,7 +166,8 @@ def render(comparison: Comparison, *, limit: int = GITHUB_LIMIT, details_url: st
         f"{escape(run_label(comparison.head))}."),
     ]
     if details_url:
-        head.append(f"Full report (HTML, JSON): {escape(details_url, limit=500)}")
+        head.append("Full report (HTML, JSON): "
+                    f"{escape(details_url, limit=500, references=True)}")
     for w in comparison.warnings:
         head.append(f"> ⚠️ {escape(w, limit=400)}")
     head.append("")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from llaso_pytest.report import (
+    encodable,
     fmt_delta,
     fmt_num,
     method_label,
@@ -82,4 +83,4 @@ def render(comparison: Comparison, *, max_unchanged: int = 30, flips: int = 3) -
         more = len(comparison.provenance_diffs) - 6
         lines.append(f"provenance differs: {names}" + (f" (+{more} more)" if more > 0 else ""))
     lines.extend(f"warning: {w}" for w in comparison.warnings)
-    return lines
+    return [encodable(line) for line in lines]

@@ -162,3 +162,71 @@ def test_store_resolution(tmp_path: Path) -> None:
     for bad in ("", "a/b", "x.json", ".hidden", "a" * 101):
         with pytest.raises(store.BaselineError):
             store.baseline_path(bad, st)
+
+
+def _mutated(path: Path, tmp_path: Path, name: str, mutate: object) -> Path:
+    data = json.loads(path.read_text())
+    mutate(data)  # type: ignore[operator]
+    return write_json(tmp_path / name, data)
+
+
+def _first_result(data: dict[str, object]) -> dict[str, object]:
+    return data["tests"][0]["results"][0]  # type: ignore[index,no-any-return]
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda d: d["tests"][0].update(results=[1]),
+    lambda d: d["tests"][0].update(results="abc"),
+    lambda d: _first_result(d).update(items=[1, 2]),
+    lambda d: _first_result(d)["items"].update(groups=5),
+    lambda d: _first_result(d)["items"].update(ids=[[i] for i in range(400)]),
+    lambda d: _first_result(d).update(higher_is_better="false"),
+    lambda d: d.update(complete="false"),
+], ids=["results-numbers", "results-string", "items-list", "groups-number", "ids-unhashable",
+        "direction-string", "complete-string"])
+def test_malformed_records_exit_2_naming_the_file(
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], mutate: object,
+) -> None:
+    bad = _mutated(runs["base"], tmp_path, "malformed.json", mutate)
+    for args in ([str(bad), str(runs["worse"])], [str(runs["base"]), str(bad)]):
+        assert main(["compare", *args, "--n-boot", "200"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("llaso compare: error: ") and str(bad) in err
+        assert "Traceback" not in err
+
+
+def test_report_files_with_undecodable_ids_are_written(
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def surrogate_ids(d: dict[str, object]) -> None:
+        items = _first_result(d)["items"]
+        items["ids"] = [f"clip_{i}_\udcff.wav" for i in range(len(items["ids"]))]  # type: ignore[index]
+
+    base = _mutated(runs["base"], tmp_path, "sur_base.json", surrogate_ids)
+    head = _mutated(runs["worse"], tmp_path, "sur_head.json", surrogate_ids)
+    out = tmp_path / "sur"
+    assert main(["compare", str(base), str(head), "--n-boot", "200", "-o", str(out / "c.md"),
+                 "-o", str(out / "c.html"), "-o", str(out / "c.json"), "-o",
+                 str(out / "c.txt")]) == 0
+    capsys.readouterr()
+    data = json.loads((out / "c.json").read_text(encoding="utf-8"))
+    worst = data["metrics"][0]["worst_changes"]
+    assert worst and worst[0]["item"].endswith("_\udcff.wav")
+    assert "\\udcff" in (out / "c.html").read_text(encoding="utf-8")
+
+
+def test_a_folder_named_like_a_saved_baseline_does_not_hide_it(
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["baseline", "save", "main", str(runs["base"])]) == 0
+    (tmp_path / "main").mkdir()  # e.g. a checkout of the main branch
+    assert main(["compare", "main", str(runs["worse"]), "--n-boot", "200",
+                 "--fail-on-regression"]) == 1
+    assert "is a directory" not in capsys.readouterr().err
+    st = tmp_path / ".llaso"
+    assert store.resolve_baseline("main", st, cwd=tmp_path) == st / "baselines" / "main.json"
+    (tmp_path / "other").mkdir()
+    with pytest.raises(store.BaselineNotFoundError, match="other is a directory"):
+        store.resolve_baseline("other", st, cwd=tmp_path)
+    with pytest.raises(store.BaselineError, match="is a directory"):
+        store.resolve_baseline("./main", st, cwd=tmp_path)  # clearly a path: no fallback

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -296,6 +297,49 @@ def test_tolerance_can_target_one_test_and_warns_when_unused() -> None:
     assert any("'cer:+1pp' matches no compared metric" in w for w in c.warnings)
 
 
+def test_a_per_test_tolerance_beats_a_plain_name_one() -> None:
+    a, b = synthetic_pair(base_rate=0.10, head_rate=0.13)
+    for order in ((f"{NODE}::wer:+5pp", "wer:+0.5pp"), ("wer:+0.5pp", f"{NODE}::wer:+5pp")):
+        m = only(compare_records(a, b, n_boot=500, tolerances=", ".join(order)))
+        assert m.verdict == "unchanged" and m.within_tolerance, order
+        assert m.tolerance_text == f"{NODE}::wer:+5pp"
+    # and the other way round: a strict per-test tolerance is not loosened by a plain one
+    m = only(compare_records(a, b, n_boot=500, tolerances=f"wer:+5pp, {NODE}::wer:+0.5pp"))
+    assert m.verdict == "regressed"
+
+
+def _tol_for(entries: str, nodeid: str, name: str) -> str | None:
+    found = cmp._find_tolerance(parse_tolerances(entries), nodeid, name)
+    return None if found is None else found.pattern
+
+
+def test_tolerance_precedence_from_most_to_least_specific() -> None:
+    node = "suites/asr/test_asr.py::test_wer[noisy]"
+    every = [f"{node}::wer:1", "suites/asr/*::wer:2", "wer:3", "w*:4"]
+    for i in range(len(every)):
+        remaining = every[i:]
+        for entries in (remaining, remaining[::-1]):  # the order given does not matter
+            assert _tol_for(", ".join(entries), node, "wer") == every[i].rsplit(":", 1)[0]
+    # among globs of one kind the one with more literal text wins
+    assert _tol_for("*::wer:1, suites/asr/test_asr.py::*::wer:2", node, "wer") == \
+        "suites/asr/test_asr.py::*::wer"
+    assert _tol_for("*:1, we*:2", node, "wer") == "we*"
+
+
+def test_glob_tolerances_match_parametrized_ids_literally() -> None:
+    noisy = "suites/asr/test_asr.py::test_wer[noisy]"
+    clean = "suites/asr/test_asr.py::test_wer[clean]"
+    entries = "suites/asr/*[noisy]::wer:+1pp"
+    assert _tol_for(entries, noisy, "wer") == "suites/asr/*[noisy]::wer"
+    # fnmatch would read [noisy] as one of n, o, i, s, y: "...test_wer[n]" would match
+    assert _tol_for(entries, "suites/asr/test_asr.py::test_wer[n]", "wer") is None
+    assert _tol_for(entries, clean, "wer") is None
+    assert _tol_for("test_?er[clean]*:1", "x", "test_wer[clean]/macro") == "test_?er[clean]*"
+    a, b = synthetic_pair(base_rate=0.10, head_rate=0.13, nodeid=noisy)
+    c = compare_records(a, b, n_boot=500, tolerances="suites/asr/*[noisy]::wer:+5pp")
+    assert only(c).verdict == "unchanged" and not c.warnings
+
+
 def test_tolerance_with_the_wrong_sign_is_noted() -> None:
     a, b = synthetic_pair(base_rate=0.10, head_rate=0.13)
     m = only(compare_records(a, b, n_boot=500, tolerances="wer:-5pp"))
@@ -375,6 +419,58 @@ def test_a_malformed_result_names_file_test_and_field() -> None:
     b2["tests"][0]["results"][0]["items"]["stats"]["errors"].pop()
     with pytest.raises(RecordError, match=r"400 item ids but stats.errors has 399"):
         compare_records(a2, b2, head_source="h.json")
+
+
+def _set(path: tuple[object, ...], value: object) -> object:
+    def mutate(rec: dict[str, object]) -> None:
+        target: object = rec
+        for key in path[:-1]:
+            target = target[key]  # type: ignore[index]
+        target[path[-1]] = value  # type: ignore[index]
+    return mutate
+
+
+RESULT = ("tests", 0, "results", 0)
+MALFORMED = {
+    "results is a list of numbers": (_set(("tests", 0, "results"), [1]), "results[0] of"),
+    "results is a string": (_set(("tests", 0, "results"), "abc"), "'results' of"),
+    "items is a list": (_set((*RESULT, "items"), [1, 2]), "'items' must be an object"),
+    "groups is a number": (_set((*RESULT, "items", "groups"), 5), "items.groups must be a list"),
+    "ids are unhashable": (lambda r: r["tests"][0]["results"][0]["items"].update(
+        ids=[[i] for i in range(400)]), "items.ids must be a list of strings; element 0"),
+    "ids are not a list": (_set((*RESULT, "items", "ids"), {"a": 1}), "items.ids must be a list"),
+    "complete is a string": (_set(("complete",), "false"), "'complete' must be true or false"),
+    "higher_is_better is a string": (_set((*RESULT, "higher_is_better"), "false"),
+                                     "'higher_is_better' must be true or false"),
+    "a test is a string": (lambda r: r["tests"].append("oops"), "tests[1] must be an object"),
+    "stats is a list": (_set((*RESULT, "items", "stats"), [1]), "items.stats must be an object"),
+    "ci has one bound": (_set((*RESULT, "ci"), [0.1]), "'ci' must be null or a list"),
+    "value is text": (_set((*RESULT, "value"), "0.1"), "expected a number"),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_malformed_records_are_errors_naming_the_file(tmp_path: Path, case: str) -> None:
+    mutate, words = MALFORMED[case]
+    a, b = synthetic_pair()
+    good = write_json(tmp_path / "good.json", a)
+    mutate(b)
+    bad = write_json(tmp_path / "bad.json", b)
+    for base, head in ((good, bad), (bad, good)):
+        with pytest.raises(RecordError) as err:
+            compare_files(base, head, n_boot=500)
+        assert str(bad) in str(err.value) and words in str(err.value)
+    with pytest.raises(RecordError, match=re.escape(words)):
+        cmp.check_record(json.loads(bad.read_text()), source="bad.json")
+
+
+def test_integer_item_ids_are_taken_as_text() -> None:
+    a, b = synthetic_pair(base_rate=0.10, head_rate=0.14)
+    for rec in (a, b):
+        rec["tests"][0]["results"][0]["items"]["ids"] = list(range(400))
+    m = only(compare_records(a, b, n_boot=500))
+    assert m.method == "paired-bootstrap" and m.n_paired == 400
+    assert cmp.check_record(a, source="a.json") == 1
 
 
 def test_incomplete_records_are_flagged() -> None:

@@ -118,6 +118,24 @@ def test_head_sha_must_match_the_evaluated_commit(gh: FakeGitHub) -> None:
     assert poster(gh).post(PR, body(), expect_head_sha=SHA).action == "created"
 
 
+def test_a_newer_push_is_a_notice_not_a_failure(env: FakeGitHub, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    # the evaluated commit is SHA, but the pull request has moved on to another one
+    md = tmp_path / "comment.md"
+    md.write_text(body())
+    args = ["--repo", env.repo, "--pr", str(PR), "--body-file", str(md), "--api-url", env.url,
+            "--expect-head-sha", "c" * 40]
+    assert github.main(args) == 0
+    out, _err = capsys.readouterr()
+    assert out.startswith("::notice") and "not at the evaluated commit" in out
+    assert PR not in env.comments
+    with pytest.raises(github.HeadMovedError):
+        poster(env).post(PR, body(), expect_head_sha="c" * 40)
+    # other refusals still fail the job
+    env.read_only = True
+    assert github.main(args[:-2] + ["--expect-head-sha", SHA]) == 1
+
+
 def test_oversized_bodies_are_refused(gh: FakeGitHub) -> None:
     with pytest.raises(GitHubError, match="at most 65536"):
         poster(gh).post(PR, body("x" * 70_000))

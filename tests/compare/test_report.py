@@ -208,3 +208,44 @@ def test_render_dispatch(comparison: Comparison) -> None:
     assert render(comparison, "html").startswith("<!DOCTYPE html>")
     with pytest.raises(ValueError, match="unknown report format 'pdf'"):
         render(comparison, "pdf")
+
+
+def _flipped_pair(ids: list[str], *, nodeid: str = "t.py::test_em", name: str = "exact_match"
+                  ) -> Comparison:
+    ok_a = [1] * len(ids)
+    ok_b = [0] * 10 + [1] * (len(ids) - 10)
+    a = record({nodeid: [accuracy_result(ok_a, ids=ids, name=name)]}, run_id="base")
+    b = record({nodeid: [accuracy_result(ok_b, ids=ids, name=name)]}, run_id="head")
+    return compare_records(a, b, n_boot=200)
+
+
+def test_ids_with_lone_surrogates_render_in_every_format() -> None:
+    # e.g. file names decoded with surrogateescape: not encodable as UTF-8
+    ids = [f"clip_{i}_\udcff.wav" for i in range(40)]
+    c = _flipped_pair(ids)
+    assert c.metrics[0].n_broken == 10
+    for fmt in ("text", "md", "json", "html"):
+        text = render(c, fmt)
+        text.encode("utf-8")  # writable and printable
+        assert "\\udcff" in text, fmt  # shown as its escape
+    assert "clip_0_\\udcff.wav" in render(c, "html")
+    # the JSON escape reads back as the very same id
+    data = json.loads(jsonout.render(c))
+    assert ids[0] in data["metrics"][0]["broken"]
+
+
+def test_markdown_neutralises_mentions_and_issue_references() -> None:
+    ids = [f"@octo-org/ml-team #{i}" for i in range(40)]
+    c = _flipped_pair(ids, nodeid="t.py::test_em[@admin]", name="em#7")
+    md = markdown.render(c)
+    assert md.count("now wrong") >= 1 and "octo-org/ml-team" in md
+    for ref in ("@octo-org", "@admin", "#7", "#0", "#12"):
+        assert ref not in md, ref
+    assert f"@{markdown.ZWJ}octo-org/ml-team #{markdown.ZWJ}0" in md
+    assert markdown.escape("see @alice and #42") == \
+        f"see @{markdown.ZWJ}alice and #{markdown.ZWJ}42"
+    # entities cannot bring them back, and the table-pipe entity still works
+    assert markdown.escape("&#64;alice|x") == f"&amp;#{markdown.ZWJ}64;alice&#124;x"
+    # the link to the full report (trusted, given on the command line) is kept as is
+    url = "https://example.invalid/runs/7#summary-1"
+    assert url in markdown.render(c, details_url=url)

@@ -110,7 +110,9 @@ def test_comment_job_never_runs_pull_request_code() -> None:
     assert on(data)["workflow_run"]["workflows"] == ["llaso eval"]
     assert data["permissions"] == {}
     (job,) = data["jobs"].values()
-    assert job["permissions"] == {"actions": "read", "pull-requests": "write"}
+    # contents: read for actions/checkout (a private repository refuses it otherwise)
+    assert job["permissions"] == {"contents": "read", "actions": "read",
+                                  "pull-requests": "write"}
     for step in steps(data):
         if step.get("uses", "").startswith("actions/checkout@"):
             # default branch only: no ref, no repository of the fork

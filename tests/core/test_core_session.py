@@ -177,3 +177,97 @@ def test_generate_provenance_can_be_replaced(pytester: pytest.Pytester) -> None:
     pytester.runpytest().assert_outcomes(passed=1)
     prov = load_latest(pytester.path)["provenance"]
     assert prov["custom"] is True and "packages" not in prov and prov["seed"] == 1234
+
+
+RERUN_CONFTEST = """
+import pytest
+from _pytest.runner import runtestprotocol
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item, nextitem):
+    # What pytest-rerunfailures (--reruns 1) does: run the protocol again after a failure,
+    # logging the failed attempt's report as "rerun"; item.user_properties is not reset.
+    for attempt in (1, 2):
+        item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+        reports = runtestprotocol(item, nextitem=nextitem, log=False)
+        rerun = attempt == 1 and any(r.failed for r in reports)
+        for report in reports:
+            if rerun and report.failed:
+                report.outcome = "rerun"
+            item.ihook.pytest_runtest_logreport(report=report)
+        item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+        if not rerun:
+            return True
+    return True
+"""
+
+RERUN_SUITE = """
+ATTEMPTS = {"flaky": 0, "gives_up": 0}
+
+def test_flaky(record_metric):
+    ATTEMPTS["flaky"] += 1
+    first = ATTEMPTS["flaky"] == 1
+    record_metric("acc", items={f"q{i}": float(first or i % 2 == 0) for i in range(20)},
+                  higher_is_better=True)
+    assert not first, "flaky"
+
+def test_gives_up(record_metric):
+    ATTEMPTS["gives_up"] += 1
+    if ATTEMPTS["gives_up"] == 1:
+        record_metric("acc", items={f"q{i}": 1.0 for i in range(20)}, higher_is_better=True)
+    assert False, "broken"
+"""
+
+
+def test_a_rerun_test_keeps_only_its_last_attempt(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(RERUN_CONFTEST)
+    pytester.makepyfile(test_rerun=RERUN_SUITE)
+    result = pytester.runpytest("-p", "no:randomly")
+    assert result.parseoutcomes() == {"passed": 1, "failed": 1, "rerun": 2}
+    rec = load_latest(pytester.path)
+    tests = {t["nodeid"].split("::")[1]: t for t in rec["tests"]}
+    flaky = tests["test_flaky"]
+    assert flaky["outcome"] == "passed" and flaky["longrepr"] is None
+    assert [r["name"] for r in flaky["results"]] == ["acc"]
+    assert flaky["results"][0]["value"] == pytest.approx(0.5)  # the second attempt's
+    # the last attempt failed before recording: the first attempt's metric is not kept
+    assert tests["test_gives_up"]["outcome"] == "failed"
+    assert tests["test_gives_up"]["results"] == []
+    # and the record is one `llaso compare` accepts
+    from llaso_pytest.compare import compare_records
+
+    assert len(compare_records(rec, rec, n_boot=200).metrics) == 1
+
+
+def test_sessions_sharing_a_store_can_finish_at_the_same_time(tmp_path: Path) -> None:
+    # Every session rewrites runs/latest.json when it finishes: concurrent sessions (CI jobs on
+    # one machine, a developer running two suites) must not trip over each other's temp file.
+    import threading
+
+    from llaso_pytest.session import RunCollector
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def session(n: int) -> None:
+        collector = RunCollector(out_path=runs / f"run{n}.json", latest_path=runs / "latest.json",
+                                 provenance={"pad": "x" * 200_000}, run_id=f"run{n}",
+                                 started_at="2026-01-01T00:00:00.000+00:00")
+        start.wait()
+        try:
+            for _ in range(15):
+                collector.finish(complete=True, exit_status=0)
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=session, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert json.loads((runs / "latest.json").read_text())["run_id"] in {f"run{n}" for n in range(4)}
+    assert sorted(p.name for p in runs.iterdir()) == ["latest.json"] + [
+        f"run{n}.json" for n in range(4)]  # no temp files left behind
