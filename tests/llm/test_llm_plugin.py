@@ -197,8 +197,9 @@ def test_live_generations_cut_at_max_tokens_fail_with_their_ids(pytester: pytest
     with FakeOpenAIServer(responder=lambda req: " ".join(["word"] * 300)) as server:
         monkeypatch.setenv("LLASO_LLM_BASE_URL", server.base_url)
         monkeypatch.setenv("LLASO_LLM_MODEL", "long-winded")
-        result = pytester.runpytest(str(suite), "-p", "no:cacheprovider", "--llaso-llm-cache", "none",
-                                    "-k", "exact_match")
+        # a subprocess: suites/llm/test_qa.py shares its basename with tests/metrics/test_qa.py
+        result = pytester.runpytest_subprocess(str(suite), "-p", "no:cacheprovider", "--llaso-llm-cache", "none",
+                                               "-k", "exact_match")
     result.stdout.fnmatch_lines([
         "*20 of 20 generations failed for qa*",
         "*: cut off at max_tokens=256 (finish_reason=length)",
