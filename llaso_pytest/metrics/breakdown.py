@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -62,8 +62,15 @@ class Breakdown:
     ) -> MetricResult:
         """The error rate of one word class as a result with a bootstrap interval.
 
-        Per-utterance (errors, class words) are the sufficient statistics, so the interval
-        resamples utterances (or the WER's groups, e.g. speakers) like the WER itself.
+        Per-utterance (errors, class words) are the sufficient statistics. The rate and its
+        interval are computed over the units that *carry* class words: the WER's groups
+        (e.g. speakers) with at least one class word when groups are given, else the
+        utterances with at least one. Units without class words add nothing to the ratio
+        (0 errors of 0 words); resampling them would only produce resamples with no class
+        word at all (0/0), so the bootstrap is conditional on the carrying units. ``n`` is
+        their number; with fewer than :data:`llaso_pytest.stats.MIN_UNITS` of them the
+        interval is ``None`` and a warning names ``n`` (e.g. every proper noun spoken by one
+        speaker: a rate, but no honest interval).
         """
         if cls not in self.per_item:
             raise ValueError(f"unknown word class {cls!r}; choose one of {sorted(self.per_item)}")
@@ -73,18 +80,30 @@ class Breakdown:
                 f"word class {cls!r} has no reference words in these {len(words)} items, so its "
                 "error rate is undefined"
             )
-        e = np.asarray(errors, dtype=np.int64)
-        w = np.asarray(words, dtype=np.int64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            scores = np.where(w > 0, e / np.maximum(w, 1), 0.0)
-        return build_result(
-            name=f"errors/{cls}", stats={"errors": e, "class_words": w}, aggregate_kind="ratio",
-            higher_is_better=False, item_ids=self.item_ids, groups=self.groups,
-            confidence=confidence, n_boot=n_boot, seed=seed,
-            signature_fields={**self.signature_fields, "word_class": cls},
-            signature_extra=signature_extra, scores=scores.astype(np.float64),
-            extra={"errors": int(e.sum()), "class_words": int(w.sum()), **(extra or {})},
+        e_all = np.asarray(errors, dtype=np.int64)
+        w_all = np.asarray(words, dtype=np.int64)
+        keep = w_all > 0
+        e, w = e_all[keep], w_all[keep]
+        ids = tuple(i for i, k in zip(self.item_ids, keep, strict=True) if k)
+        groups = (
+            None if self.groups is None
+            else tuple(g for g, k in zip(self.groups, keep, strict=True) if k)
         )
+        n_units = len(ids) if groups is None else len(set(groups))
+        unit_name = "items" if groups is None else "groups"
+        res = build_result(
+            name=f"errors/{cls}", stats={"errors": e, "class_words": w}, aggregate_kind="ratio",
+            higher_is_better=False, item_ids=ids, groups=groups,
+            confidence=confidence, n_boot=n_boot, seed=seed,
+            signature_fields={**self.signature_fields, "word_class": cls,
+                              "units": f"{unit_name}-with-class-words"},
+            signature_extra=signature_extra, scores=(e / w).astype(np.float64),
+            extra={"errors": int(e.sum()), "class_words": int(w.sum()),
+                   "units": f"{unit_name} with class words", "n_units": n_units,
+                   "n_items_with_class_words": len(ids), "n_items": len(self.item_ids),
+                   **(extra or {})},
+        )
+        return replace(res, n=n_units)
 
     def to_record(self) -> dict[str, Any]:
         return {

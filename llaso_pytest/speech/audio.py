@@ -9,9 +9,12 @@ metric signature), never an accident of an engine:
 - a multi-channel file is an error unless ``on_multichannel="mean"`` (average of channels)
   or ``"first"`` (channel 0);
 - ``normalize="peak"`` scales to a peak of ``peak_dbfs``; ``"none"`` leaves levels alone;
-- a truncated WAV (data chunk shorter than its header says), a file that is not audio, an empty
-  clip, or a clip with NaN/inf samples is an :class:`AudioError` naming the file and the fix.
-  No utterance is ever silently skipped or padded.
+- a truncated WAV (data chunk shorter than its header says), a truncated Ogg (a page cut
+  short, or a stream without its end-of-stream page: libsndfile then reports and decodes
+  only what is there), a file that decodes to fewer or more frames than its header
+  declares, a file that is not audio, an empty clip, or a clip with NaN/inf samples is an
+  :class:`AudioError` naming the file and the fix. No utterance is ever silently skipped,
+  shortened or padded.
 """
 
 from __future__ import annotations
@@ -29,7 +32,15 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["Audio", "Recipe", "check_wav_container", "load_audio", "prepare", "to_int16"]
+__all__ = [
+    "Audio",
+    "Recipe",
+    "check_ogg_container",
+    "check_wav_container",
+    "load_audio",
+    "prepare",
+    "to_int16",
+]
 
 RateMismatch = Literal["error", "resample"]
 Multichannel = Literal["error", "mean", "first"]
@@ -139,6 +150,55 @@ def check_wav_container(path: str | os.PathLike[str]) -> None:
         raise AudioError(f"{p}: WAV file has no complete 'data' chunk; the file is truncated or corrupt")
 
 
+def check_ogg_container(path: str | os.PathLike[str]) -> None:
+    """Walk an Ogg file's pages; raise :class:`AudioError` if it is truncated.
+
+    libsndfile takes an Ogg file's length from the last granule position it finds, so a file
+    cut short reports (and decodes) only the part that is left, without an error. A complete
+    Ogg stream ends with a page flagged end-of-stream; a page cut short, bytes that are not
+    a page, or a logical stream without that last page mean the file is truncated or
+    corrupt. Non-Ogg files are left to the decoder.
+    """
+    p = Path(path)
+    size = p.stat().st_size
+    with open(p, "rb") as fh:
+        if fh.read(4) != b"OggS":
+            return
+        pos = 0
+        open_streams: set[int] = set()
+        while pos < size:
+            fh.seek(pos)
+            head = fh.read(27)
+            if len(head) < 27 or head[:4] != b"OggS":
+                what = "a page header cut short" if len(head) < 27 else "bytes that are not an Ogg page"
+                raise AudioError(
+                    f"{p}: truncated or corrupt Ogg file: {what} at byte {pos} of {size}. "
+                    "Re-export or re-copy the file; it is not decoded partially."
+                )
+            flags = head[5]
+            serial = struct.unpack("<I", head[14:18])[0]
+            nseg = head[26]
+            table = fh.read(nseg)
+            end = pos + 27 + nseg + sum(table)
+            if len(table) < nseg or end > size:
+                raise AudioError(
+                    f"{p}: truncated Ogg file: the page at byte {pos} needs {end - pos} bytes "
+                    f"but the file ends at byte {size}. Re-export or re-copy the file; it is "
+                    "not decoded partially."
+                )
+            if flags & 0x02:  # beginning of stream
+                open_streams.add(serial)
+            if flags & 0x04:  # end of stream
+                open_streams.discard(serial)
+            pos = end
+        if open_streams:
+            raise AudioError(
+                f"{p}: truncated Ogg file: the stream has no end-of-stream page (the file was "
+                "cut at a page boundary). Re-export or re-copy the file; it is not decoded "
+                "partially."
+            )
+
+
 def _resample(x: npt.NDArray[Any], src: int, dst: int) -> npt.NDArray[Any]:
     from scipy.signal import resample_poly
 
@@ -231,11 +291,24 @@ def load_audio(path: str | os.PathLike[str], *, recipe: Recipe) -> Audio:
     if p.stat().st_size == 0:
         raise AudioError(f"{p}: audio file is empty (0 bytes)")
     check_wav_container(p)
+    check_ogg_container(p)
     try:
-        data, sr = sf.read(str(p), dtype="float64", always_2d=True)
+        with sf.SoundFile(str(p)) as fh:
+            declared = int(fh.frames)
+            sr = int(fh.samplerate)
+            data = fh.read(dtype="float64", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-        raise AudioError(f"{p}: not a readable audio file ({exc}); re-export it as WAV/FLAC") from exc
-    return prepare(data, int(sr), recipe=recipe, source=str(p))
+        raise AudioError(
+            f"{p}: not a readable audio file ({exc}): it is truncated, corrupt or not audio; "
+            "re-export or re-copy it (WAV/FLAC)"
+        ) from exc
+    if data.shape[0] != declared:
+        raise AudioError(
+            f"{p}: decoded {data.shape[0]} frames ({data.shape[0] / sr:.3f} s) but the file "
+            f"declares {declared} ({declared / sr:.3f} s): it is truncated or corrupt. "
+            "Re-export or re-copy the file; it is not decoded partially."
+        )
+    return prepare(data, sr, recipe=recipe, source=str(p))
 
 
 def to_int16(samples: npt.NDArray[Any]) -> bytes:

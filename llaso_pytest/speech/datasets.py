@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DATASET_SCHEMA_VERSION",
+    "DURATION_TOLERANCE_S",
     "Dataset",
     "Utterance",
     "condition_manifest",
@@ -49,6 +50,11 @@ __all__ = [
 ]
 
 DATASET_SCHEMA_VERSION = 1
+
+#: How far (seconds) a decoded clip may be from the manifest's ``duration``: manifests round
+#: durations (to 0.01 s or finer), and resampling can add a sample. A truncated or padded
+#: file is off by far more than this.
+DURATION_TOLERANCE_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -192,13 +198,16 @@ def load_dataset(path: str | os.PathLike[str]) -> Dataset:
                 voice = None
                 tags = {}
             tags.update({str(k): str(v) for k, v in u.get("tags", {}).items()})
+            duration = float(u["duration"])
+            if not duration > 0:
+                raise ManifestError(f"{uw} ({uid}): duration must be a positive number of seconds")
             utts.append(
                 Utterance(
                     id=uid,
                     speaker=str(u["speaker"]),
                     text=text,
                     sha256=str(u["sha256"]),
-                    duration=float(u["duration"]),
+                    duration=duration,
                     sample_rate=int(u["sample_rate"]),
                     source=str(data["name"]),
                     path=upath,
@@ -272,6 +281,13 @@ def prepare_utterance(
     if utt.path is None:
         raise DatasetError(f"utterance {utt.id!r} has no audio file; call materialize() first")
     audio = load_audio(utt.path, recipe=recipe)
+    if abs(audio.duration - utt.duration) > DURATION_TOLERANCE_S:
+        raise DatasetError(
+            f"utterance {utt.id!r} ({utt.source}): {utt.path} decodes to {audio.duration:.3f} s "
+            f"but the dataset manifest says duration {utt.duration:g} s (tolerance "
+            f"{DURATION_TOLERANCE_S:g} s): the file is truncated, padded or not the pinned "
+            "recording. Restore the original file, or fix 'duration' in the manifest."
+        )
     if condition.is_clean:
         return audio
     assert condition.snr_db is not None

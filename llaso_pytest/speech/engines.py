@@ -32,10 +32,12 @@ if TYPE_CHECKING:
     from llaso_pytest.speech.manifest import VerifiedModel
 
 __all__ = [
+    "FASTER_WHISPER_OPTIONS",
     "FasterWhisperRecognizer",
     "FunctionRecognizer",
     "PocketSphinxRecognizer",
     "Recognizer",
+    "check_engine_options",
     "check_samples",
     "cuda_available",
     "load_recognizer",
@@ -80,6 +82,81 @@ class FunctionRecognizer:
         return {"engine": "function", "device": "unknown", "batch_size": 1, **dict(self.info)}
 
 
+#: The faster-whisper decoding options a manifest may set (and that the adapter passes on),
+#: with their defaults. Anything else is refused: an ignored option would still change
+#: the options hash while changing nothing else.
+FASTER_WHISPER_OPTIONS: dict[str, Any] = {
+    "language": "en",
+    "beam_size": 5,
+    "temperature": 0.0,
+    "condition_on_previous_text": False,
+    "without_timestamps": True,
+    "vad_filter": False,
+}
+
+#: pocketsphinx options whose value is a file or directory. ``hmm``, ``lm`` and ``dict``
+#: are resolved inside the pinned model root; the others would load unverified files.
+_PS_ROOT_PATHS = ("hmm", "lm", "dict")
+_PS_FILE_OPTIONS = frozenset(
+    ["mdef", "tmat", "mean", "var", "mixw", "sendump", "fdict", "featparams", "lda", "mllr",
+     "kws", "jsgf", "fsg", "lmctl", "allphone", "logfn", "mfclogdir", "rawlogdir", "senlogdir"]
+)
+
+
+def _check_whisper_option(key: str, value: Any) -> str | None:
+    """Why ``value`` is not valid for faster-whisper option ``key`` (None when it is)."""
+    if key == "language":
+        ok = isinstance(value, str) and bool(value)
+        return None if ok else "a language code string such as 'en'"
+    if key == "beam_size":
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+        return None if ok else "an integer >= 1"
+    if key == "temperature":
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+        return None if ok else "a number >= 0"
+    return None if isinstance(value, bool) else "true or false"
+
+
+def check_engine_options(engine: str, options: Mapping[str, Any], *, where: str) -> None:
+    """Refuse engine options the adapter would ignore or that would load unpinned files.
+
+    Called when a manifest is read, so a bad option is an error naming the manifest before
+    any model loads. Engines not built in (a team's own) are not checked.
+    """
+    from llaso_pytest.speech.errors import ManifestError
+
+    if engine == "faster-whisper":
+        unknown = sorted(set(options) - set(FASTER_WHISPER_OPTIONS))
+        if unknown:
+            raise ManifestError(
+                f"{where}: unknown faster-whisper option(s) {unknown}; the options this "
+                f"llaso-pytest passes to faster-whisper are {sorted(FASTER_WHISPER_OPTIONS)}. "
+                "Remove the others (they would be ignored while changing the options hash)."
+            )
+        for key, value in options.items():
+            why = _check_whisper_option(key, value)
+            if why is not None:
+                raise ManifestError(f"{where}: options.{key} must be {why}, got {value!r}")
+    elif engine == "pocketsphinx":
+        files = sorted(set(options) & _PS_FILE_OPTIONS)
+        if files:
+            raise ManifestError(
+                f"{where}: pocketsphinx option(s) {files} name files outside the pinned "
+                f"model; only {list(_PS_ROOT_PATHS)} may name model files, relative to the "
+                "model root and pinned in 'files'. Put the file in the model folder and pin it."
+            )
+        for key in _PS_ROOT_PATHS:
+            if key not in options:
+                continue
+            value = options[key]
+            bad = not isinstance(value, str) or not value or value.startswith(("/", "\\"))
+            if bad or ".." in str(value).replace("\\", "/").split("/"):
+                raise ManifestError(
+                    f"{where}: options.{key} must be a path relative to the model root "
+                    f"(no '..', not absolute), got {value!r}"
+                )
+
+
 def check_samples(samples: Any, *, recognizer: str) -> npt.NDArray[np.float32]:
     """Mono float32 samples or an :class:`AudioError` naming the recogniser and the fix.
 
@@ -103,15 +180,14 @@ def check_samples(samples: Any, *, recognizer: str) -> npt.NDArray[np.float32]:
 
 
 def cuda_available() -> bool:
-    """Whether CTranslate2 sees a CUDA device (False when ctranslate2 is not installed)."""
-    try:
-        import ctranslate2
-    except ImportError:
-        return False
-    try:
-        return int(ctranslate2.get_cuda_device_count()) > 0
-    except Exception:  # noqa: BLE001 - a broken CUDA install means "no usable GPU"
-        return False
+    """Whether CTranslate2 sees a CUDA device (False when ctranslate2 is not installed).
+
+    The engine's own check, used for device placement and for skipping the speech GPU
+    tests: torch seeing a GPU says nothing about a CPU-only CTranslate2 build.
+    """
+    from llaso_pytest.device import ctranslate2_cuda_available
+
+    return ctranslate2_cuda_available()
 
 
 def resolve_device(requested: str, *, supports_cuda: bool, model: str) -> str:
@@ -153,14 +229,22 @@ class PocketSphinxRecognizer:
                 loglevel="FATAL",
                 **search,
             )
-        except (RuntimeError, ValueError) as exc:
-            raise EngineError(f"pocketsphinx could not load model {self.name!r}: {exc}") from exc
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise EngineError(
+                f"pocketsphinx could not load model {self.name!r} "
+                f"({model.manifest.source_file}): {exc}; check the manifest's options"
+            ) from exc
 
     def transcribe(self, samples: npt.NDArray[np.float32]) -> str:
         from llaso_pytest.speech.audio import to_int16
 
         x = check_samples(samples, recognizer=self.name)
         d = self._decoder
+        # Live cepstral mean normalisation (and the rest of the feature front end) carries
+        # state from one utterance to the next, so a transcript would depend on what was
+        # decoded before (test order, -m selections, warm-up). The front end is reset before
+        # every utterance (cheap: no model is reloaded); each starts from the pinned cmninit.
+        d.reinit_feat()
         d.start_utt()
         d.process_raw(to_int16(x), no_search=False, full_utt=True)
         d.end_utt()
@@ -172,8 +256,10 @@ class PocketSphinxRecognizer:
             "engine": "pocketsphinx",
             "device": "cpu",
             "dtype": "int16-pcm",
+            "cpu_threads": 1,  # the decoder is single-threaded
             "batch_size": 1,
-            "options": dict(self._model.manifest.options),
+            # Effective decoding settings: the pin's options and the per-utterance CMN reset.
+            "options": {**dict(self._model.manifest.options), "front_end": "reset-per-utterance"},
         }
 
 
@@ -209,15 +295,13 @@ class FasterWhisperRecognizer:
         default = "float16" if self.device == "cuda" else "int8"
         self.compute_type = compute_type or str(model.manifest.dtype.get(self.device, default))
         self.sample_rate = 16000
-        opts = dict(model.manifest.options)
-        self._options: dict[str, Any] = {
-            "language": opts.get("language", "en"),
-            "beam_size": int(opts.get("beam_size", 5)),
-            "temperature": float(opts.get("temperature", 0.0)),
-            "condition_on_previous_text": bool(opts.get("condition_on_previous_text", False)),
-            "without_timestamps": bool(opts.get("without_timestamps", True)),
-            "vad_filter": bool(opts.get("vad_filter", False)),
-        }
+        check_engine_options(
+            "faster-whisper", model.manifest.options,
+            where=f"model manifest {model.manifest.source_file}",
+        )
+        # Every honoured option, with its default when the pin does not set it.
+        self._options: dict[str, Any] = {**FASTER_WHISPER_OPTIONS, **model.manifest.options}
+        self._options["temperature"] = float(self._options["temperature"])
         self.cpu_threads = cpu_threads
         try:
             # A local directory and local_files_only: nothing is fetched. HF_HUB_OFFLINE is

@@ -5,6 +5,10 @@ it, the installed distribution that ships the files (with its exact version) or 
 directory, every weight file with its sha256 and size, the dtype per device and the device
 preference. :func:`verify_model` checks all of it before an engine touches the files, and
 fails with a message naming the file, the expected and actual hash, and how to fix it.
+Every file in the model folder must be pinned: engines read more than their weights (e.g.
+faster-whisper's ``preprocessor_config.json``, pocketsphinx's ``feature_transform`` or
+``mllr_matrix`` when present), so an unpinned file there is refused, never ignored.
+Engine ``options`` are checked against what the engine honours when the manifest is read.
 Nothing here downloads anything.
 
 Run ``python -m llaso_pytest.speech.manifest fixtures/models/NAME.json`` to print the hashes
@@ -21,7 +25,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from llaso_pytest.speech.errors import ManifestError, ModelVerificationError
@@ -35,6 +39,7 @@ __all__ = [
     "load_model_manifest",
     "resolve_root",
     "sha256_file",
+    "unpinned_files",
     "verify_model",
 ]
 
@@ -179,9 +184,21 @@ def load_model_manifest(path: str | os.PathLike[str]) -> ModelManifest:
         if not isinstance(entry, dict):
             raise ManifestError(f"{fwhere} must be an object with 'path' and 'sha256'")
         fpath = _req(entry, "path", str, fwhere)
-        digest = _req(entry, "sha256", str, fwhere).lower()
+        parts = PurePosixPath(fpath).parts
+        if not parts or PurePosixPath(fpath).is_absolute() or ".." in parts or "\\" in fpath:
+            raise ManifestError(
+                f"{fwhere}: path {fpath!r} must be relative to the model root, with '/' "
+                "separators and no '..'"
+            )
+        fpath = str(PurePosixPath(*parts))
+        given = _req(entry, "sha256", str, fwhere)
+        digest = given.lower()
         if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-            raise ManifestError(f"{fwhere} ({fpath}): sha256 must be 64 hex digits, got {digest!r}")
+            bad = [c for c in given if c.lower() not in "0123456789abcdef"]
+            raise ManifestError(
+                f"{fwhere} ({fpath}): sha256 must be 64 hex digits, got {given!r} "
+                f"({len(given)} characters" + (f"; not hex: {''.join(bad)!r})" if bad else ")")
+            )
         size = entry.get("size")
         if size is not None and (not isinstance(size, int) or size < 0):
             raise ManifestError(f"{fwhere} ({fpath}): size must be a non-negative integer")
@@ -196,6 +213,9 @@ def load_model_manifest(path: str | os.PathLike[str]) -> ModelManifest:
     options = data.get("options", {})
     if not isinstance(runtime, list) or not isinstance(options, dict):
         raise ManifestError(f"{where}: runtime must be a list and options an object")
+    from llaso_pytest.speech.engines import check_engine_options
+
+    check_engine_options(engine, options, where=where)
     return ModelManifest(
         name=name,
         engine=engine,
@@ -214,21 +234,46 @@ def load_model_manifest(path: str | os.PathLike[str]) -> ModelManifest:
 
 
 def find_manifest(name: str, directories: Sequence[str | os.PathLike[str]]) -> Path:
-    """Find the manifest of model ``name`` (its ``name`` field) in ``directories``."""
+    """Find the manifest of model ``name`` (its ``name`` field) in ``directories``.
+
+    A manifest that cannot be read is not skipped silently: when ``name`` is not found, the
+    error lists every invalid manifest with its own error (a bad sha256 digit, a missing
+    field, an unknown option), first those that declare ``name``.
+    """
     seen: list[str] = []
+    invalid: list[tuple[bool, str]] = []
     for d in directories:
         for p in sorted(Path(d).glob("*.json")) + sorted(Path(d).glob("*.toml")):
             try:
                 m = load_model_manifest(p)
-            except ManifestError:
+            except ManifestError as exc:
+                invalid.append((_declared_name(p) == name, str(exc)))
                 continue
             seen.append(m.name)
             if m.name == name:
                 return p
     dirs = ", ".join(str(d) for d in directories)
-    raise ManifestError(
-        f"no model manifest named {name!r} in {dirs}; known models: {sorted(seen) or 'none'}"
-    )
+    msg = f"no model manifest named {name!r} in {dirs}; known models: {sorted(seen) or 'none'}"
+    if invalid:
+        invalid.sort(key=lambda t: not t[0])
+        lines = [
+            f"  - {err}" + (f" (this manifest declares name {name!r})" if same else "")
+            for same, err in invalid
+        ]
+        msg += (
+            f"\n{len(invalid)} manifest(s) could not be read and were not considered; fix "
+            "them:\n" + "\n".join(lines)
+        )
+    raise ManifestError(msg)
+
+
+def _declared_name(path: Path) -> str | None:
+    """The ``name`` field of a manifest that may be invalid (None when unreadable)."""
+    try:
+        value = _read_mapping(path).get("name")
+    except ManifestError:
+        return None
+    return value if isinstance(value, str) else None
 
 
 def _distribution_version(name: str) -> str | None:
@@ -273,11 +318,37 @@ def _runtime_versions(manifest: ModelManifest) -> dict[str, str | None]:
     return {name: _distribution_version(name) for name in manifest.runtime}
 
 
+def _folder_files(root: Path) -> tuple[list[str], list[str]]:
+    """Relative posix paths of the regular files under ``root`` and of links to directories
+    (which are not followed: an engine could read through them, so they are reported)."""
+    files: list[str] = []
+    dir_links: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        base = Path(dirpath)
+        for d in list(dirnames):
+            if (base / d).is_symlink():
+                dir_links.append((base / d).relative_to(root).as_posix())
+        for f in filenames:
+            files.append((base / f).relative_to(root).as_posix())
+    return sorted(files), sorted(dir_links)
+
+
+def unpinned_files(manifest: ModelManifest, root: Path) -> list[str]:
+    """Files (and directory links) under ``root`` that the manifest does not pin."""
+    pinned = {f.path for f in manifest.files}
+    files, dir_links = _folder_files(root)
+    return [f for f in files if f not in pinned] + dir_links
+
+
 def verify_model(manifest: ModelManifest) -> VerifiedModel:
     """Locate the model's files and check every sha256 (and size) against the pin.
 
+    Every file in the model folder must be pinned: a file the manifest does not list (a
+    ``preprocessor_config.json`` next to Whisper weights, an ``mllr_matrix`` in a
+    pocketsphinx acoustic model) would be read by the engine without being verified.
+
     Raises :class:`ModelVerificationError` naming the file, expected and actual hash, and the
-    fix. Every file is checked before the first error is raised, so one message lists them all.
+    fix. Every file is checked before the error is raised, so one message lists them all.
     """
     root = resolve_root(manifest)
     problems: list[str] = []
@@ -296,6 +367,22 @@ def verify_model(manifest: ModelManifest) -> VerifiedModel:
         actual = sha256_file(path)
         if actual != f.sha256:
             problems.append(f"  {path}: sha256 {actual}, expected {f.sha256}")
+    extra = unpinned_files(manifest, root)
+    extra_lines = []
+    for rel in extra:
+        p = root / rel
+        if p.is_file():
+            extra_lines.append(
+                f"  {p}: not pinned (\"path\": \"{rel}\", \"sha256\": \"{sha256_file(p)}\", "
+                f"\"size\": {p.stat().st_size})"
+            )
+        else:
+            extra_lines.append(f"  {p}: not pinned (a link to a directory or not a regular file; not verified)")
+    if not problems and not extra_lines:
+        return VerifiedModel(
+            manifest=manifest, root=root, runtime_versions=_runtime_versions(manifest)
+        )
+    parts = [f"model {manifest.name!r} ({manifest.source_file}) does not match its pin:"]
     if problems:
         if manifest.distribution is not None:
             fix = (
@@ -304,15 +391,27 @@ def verify_model(manifest: ModelManifest) -> VerifiedModel:
             )
         else:
             fix = f"restore the original files under {root}"
-        raise ModelVerificationError(
-            f"model {manifest.name!r} ({manifest.source_file}) does not match its pin:\n"
-            + "\n".join(problems)
-            + f"\nFix: {fix}. If the change is deliberate, update the sha256 values in "
+        parts += problems
+        parts.append(
+            f"Fix: {fix}. If the change is deliberate, update the sha256 values in "
             f"{manifest.source_file} (print them with `python -m llaso_pytest.speech.manifest "
             f"{manifest.source_file}`) and say so in the change log: scores from different "
             "weights are not comparable."
         )
-    return VerifiedModel(manifest=manifest, root=root, runtime_versions=_runtime_versions(manifest))
+    if extra_lines:
+        names = ", ".join(extra)
+        parts.append(
+            f"{len(extra)} file(s) in the model folder {root} are not in the manifest ({names}); "
+            "the engine may read them (e.g. faster-whisper's preprocessor_config.json, "
+            "pocketsphinx's feature_transform or mllr_matrix), so they could change the "
+            "numbers unverified:"
+        )
+        parts += extra_lines
+        parts.append(
+            f"Fix: remove them from {root}, or, if they belong to the model, pin them: add "
+            f"each entry shown above to 'files' in {manifest.source_file}."
+        )
+    raise ModelVerificationError("\n".join(parts))
 
 
 def _main(argv: Sequence[str]) -> int:
@@ -334,6 +433,12 @@ def _main(argv: Sequence[str]) -> int:
             mark = "ok" if actual == f.sha256 else "DIFFERS"
             status |= actual != f.sha256
             print(f"{f.path}\t{actual}\t{p.stat().st_size}\t{mark}")
+        for rel in unpinned_files(m, root):
+            p = root / rel
+            digest = sha256_file(p) if p.is_file() else "-"
+            size = p.stat().st_size if p.is_file() else "-"
+            print(f"{rel}\t{digest}\t{size}\tUNPINNED")
+            status = 1
     return status
 
 

@@ -57,6 +57,7 @@ class SpeechSettings:
 
 SETTINGS_KEY = pytest.StashKey[SpeechSettings]()
 REGISTRY_KEY = pytest.StashKey["ModelRegistry"]()
+ENGINE_CUDA_KEY = pytest.StashKey[bool]()
 
 
 def _non_negative_int(text: str) -> int:
@@ -232,6 +233,35 @@ def pytest_collection_modifyitems(
                 "--llaso-speech-device cuda: no CUDA device is visible to CTranslate2; use "
                 "--llaso-speech-device auto (GPU when present) or cpu"
             )
+
+
+def _is_speech_item(item: pytest.Item) -> bool:
+    return item.get_closest_marker("speech") is not None or "llaso_speech_models" in getattr(
+        item, "fixturenames", ()
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Speech GPU tests need a device the *engine* can use: CTranslate2's own CUDA check.
+
+    The core ``gpu`` skip asks whether any runtime (torch or CTranslate2) sees a device; a
+    CUDA torch next to a CPU-only CTranslate2 would otherwise fail these tests at model
+    load instead of skipping them. The check runs once per session, when the first such
+    test is set up (no import at start-up).
+    """
+    if item.get_closest_marker("gpu") is None or not _is_speech_item(item):
+        return
+    config = item.config
+    if ENGINE_CUDA_KEY not in config.stash:
+        from llaso_pytest.speech import engines
+
+        config.stash[ENGINE_CUDA_KEY] = engines.cuda_available()
+    if not config.stash[ENGINE_CUDA_KEY]:
+        pytest.skip(
+            "gpu: CTranslate2 (the runtime of the faster-whisper engine) sees no CUDA device "
+            "(no GPU, or a CPU-only ctranslate2 build); the speech GPU tests need it"
+        )
 
 
 @dataclass(frozen=True)

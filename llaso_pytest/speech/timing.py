@@ -7,12 +7,18 @@
   Audio loading and noise mixing happen before it and are not counted.
 - ``rtf`` = compute seconds / audio seconds (lower is faster); ``rtfx`` = 1 / rtf.
 - Latency percentiles are per utterance (``numpy.percentile``, linear interpolation).
-- Throughput is utterances and audio seconds per compute second; ``batch_size`` and the
-  device come from the recogniser's ``describe()``.
+- Throughput is utterances and audio seconds per compute second; ``batch_size``, the
+  device and the CPU thread count come from the recogniser's ``describe()``.
+- :meth:`Timing.signature_fields` names what changes these numbers besides the model: device,
+  batch size, warm-up, CPU threads (``0``: the library default, which depends on the
+  cores), ``OMP_NUM_THREADS``, the CPU model and the logical/usable core counts. RTFs
+  measured with different thread counts or on different CPUs are not comparable.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -24,7 +30,7 @@ if TYPE_CHECKING:
 
     from llaso_pytest.speech.engines import Recognizer
 
-__all__ = ["Timing", "timed_transcribe"]
+__all__ = ["Timing", "cpu_facts", "timed_transcribe"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,8 @@ class Timing:
     engine: str
     latencies: dict[str, float] = field(default_factory=dict)
     rtfs: dict[str, float] = field(default_factory=dict)
+    cpu_threads: int | None = None
+    cpu: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """All fields except the per-item dicts (JSON-able)."""
@@ -54,6 +62,33 @@ class Timing:
         d.pop("latencies")
         d.pop("rtfs")
         return d
+
+    def signature_fields(self) -> dict[str, str | int | float | bool | None]:
+        """Signature fields of the RTF/latency/throughput metrics (see the module docstring)."""
+        return {
+            "device": self.device,
+            "batch_size": self.batch_size,
+            "warmup": self.warmup_runs,
+            "cpu_threads": self.cpu_threads,
+            "omp_num_threads": self.cpu.get("omp_num_threads"),
+            "cpu_model": self.cpu.get("model"),
+            "cpu_logical_cores": self.cpu.get("logical_cores"),
+            "cpu_usable_cores": self.cpu.get("usable_cores"),
+        }
+
+
+@functools.lru_cache(maxsize=1)
+def _cpu_facts() -> tuple[tuple[str, Any], ...]:
+    from llaso_pytest.provenance import cpu_info
+
+    return tuple(cpu_info().items())
+
+
+def cpu_facts() -> dict[str, Any]:
+    """CPU model, logical and usable core counts, and ``OMP_NUM_THREADS`` when set."""
+    facts = dict(_cpu_facts())
+    facts["omp_num_threads"] = os.environ.get("OMP_NUM_THREADS")
+    return facts
 
 
 def _call(recognizer: Recognizer, samples: npt.NDArray[np.float32]) -> str:
@@ -106,6 +141,7 @@ def timed_transcribe(
     arr = np.fromiter(lat.values(), dtype=np.float64)
     compute = float(arr.sum())
     info = recognizer.describe()
+    threads = info.get("cpu_threads")
     rtf = compute / audio_total
     return hyps, Timing(
         n=len(items),
@@ -124,4 +160,6 @@ def timed_transcribe(
         engine=str(info.get("engine", getattr(recognizer, "name", "unknown"))),
         latencies=lat,
         rtfs=rtfs,
+        cpu_threads=None if threads is None else int(threads),
+        cpu=cpu_facts(),
     )

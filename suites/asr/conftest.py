@@ -150,7 +150,9 @@ def record_timing(
 
     t = run.timing
     info = t.summary()
-    tsig = {**sig, "device": t.device, "batch_size": t.batch_size, "warmup": t.warmup_runs}
+    # Device, batch size, warm-up, CPU threads, CPU model and core counts: RTFs measured
+    # with another thread count or on another CPU are not comparable.
+    tsig = {**sig, **t.signature_fields()}
     record_metric(from_values(f"{prefix}rtf", t.rtf, higher_is_better=False,
                               signature_extra=tsig, extra=info))
     record_metric(from_values(f"{prefix}rtfx", t.rtfx, higher_is_better=True,

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 from asr_settings import N_BOOT, NOISY_CONDITIONS, NORMALIZE
-from asr_thresholds import noisy_gate
+from asr_thresholds import empty_output_problem, noisy_gate
 
 from llaso_pytest import metrics
+from llaso_pytest.metrics import get_normalizer
 from llaso_pytest.speech.noise import parse_condition
 
 pytestmark = [pytest.mark.asr, pytest.mark.speech, pytest.mark.noisy]
@@ -41,4 +42,7 @@ def test_noisy_wer(
     cond = parse_condition(condition)
     assert cond.snr_db is not None
     assert wer.ci is not None
+    problem = empty_output_problem(run.ids, run.references, list(run.hypotheses),
+                                   normalize=get_normalizer(NORMALIZE))
+    assert problem is None, problem
     assert wer < noisy_gate(asr_engine, cond.snr_db)

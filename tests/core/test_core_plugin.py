@@ -57,15 +57,13 @@ def test_gpu_marker_skips_without_cuda(pytester: pytest.Pytester, monkeypatch) -
     result.stdout.fnmatch_lines(["*gpu: no CUDA device is visible*"])
 
 
-def test_gpu_marker_runs_when_cuda_visible(pytester: pytest.Pytester) -> None:
-    # The decision is the plugin's; the device probe is replaced to stand in for a GPU.
-    pytester.makeconftest(
-        """
-        import llaso_pytest.device
-        def pytest_configure(config):
-            llaso_pytest.device.cuda_available = lambda: True
-        """
-    )
+def test_gpu_marker_runs_when_cuda_visible(pytester: pytest.Pytester,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    # The decision is the plugin's; the device probe is replaced to stand in for a GPU
+    # (with monkeypatch, so the in-process run does not leave it replaced for later tests).
+    import llaso_pytest.device
+
+    monkeypatch.setattr(llaso_pytest.device, "cuda_available", lambda: True)
     pytester.makepyfile(
         """
         import pytest

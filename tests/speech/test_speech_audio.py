@@ -152,3 +152,70 @@ def test_recipe_validation_and_signature() -> None:
     r = Recipe(on_rate_mismatch="resample")
     assert r.signature() != Recipe().signature()
     assert r.to_dict()["resampler"].startswith("scipy.signal.resample_poly")
+
+
+def _ogg(path: Path, seconds: float = 6.0) -> Path:
+    rng = np.random.default_rng(0)
+    x = 0.3 * rng.standard_normal(int(seconds * SR))  # noise: many Ogg pages, none empty
+    sf.write(str(path), x, SR, format="OGG", subtype="VORBIS")
+    return path
+
+
+def _page_starts(data: bytes) -> list[int]:
+    out, pos = [], data.find(b"OggS")
+    while pos >= 0:
+        out.append(pos)
+        pos = data.find(b"OggS", pos + 4)
+    return out
+
+
+def test_complete_ogg_loads(tmp_path: Path) -> None:
+    a = load_audio(_ogg(tmp_path / "full.ogg"), recipe=Recipe())
+    assert a.duration == pytest.approx(6.0, abs=0.01)
+
+
+def test_truncated_ogg_is_an_error_although_libsndfile_reads_it(tmp_path: Path) -> None:
+    """libsndfile reports and decodes what is left of a cut Ogg file without complaint."""
+    full = _ogg(tmp_path / "full.ogg").read_bytes()
+    cut = tmp_path / "cut.ogg"
+    cut.write_bytes(full[: len(full) // 2])
+    assert sf.info(str(cut)).frames < 6 * SR  # what would silently be evaluated
+    with pytest.raises(AudioError, match="truncated Ogg") as exc:
+        load_audio(cut, recipe=Recipe())
+    assert str(cut) in str(exc.value) and "Re-export or re-copy" in str(exc.value)
+
+
+def test_ogg_cut_at_a_page_boundary_is_an_error(tmp_path: Path) -> None:
+    full = _ogg(tmp_path / "full.ogg").read_bytes()
+    starts = _page_starts(full)
+    cut = tmp_path / "cut.ogg"
+    cut.write_bytes(full[: starts[len(starts) // 2]])
+    with pytest.raises(AudioError, match="no end-of-stream page"):
+        load_audio(cut, recipe=Recipe())
+
+
+def test_truncated_flac_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    p = tmp_path / "full.flac"
+    sf.write(str(p), _tone(440, 3.0, SR), SR, format="FLAC")
+    cut = tmp_path / "cut.flac"
+    cut.write_bytes(p.read_bytes()[: p.stat().st_size // 2])
+    with pytest.raises(AudioError, match="truncated, corrupt") as exc:
+        load_audio(cut, recipe=Recipe())
+    assert str(cut) in str(exc.value)
+
+
+def test_fewer_decoded_frames_than_declared_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever the container, a decode that stops short of the declared length is refused."""
+    p = _wav(tmp_path / "t.wav", _tone(440, 1.0, SR))
+    real = sf.SoundFile
+
+    class ShortRead(real):  # type: ignore[misc, valid-type]
+        def read(self, *args: object, **kwargs: object) -> np.ndarray:
+            return super().read(*args, **kwargs)[: SR // 2]  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(sf, "SoundFile", ShortRead)
+    with pytest.raises(AudioError, match="decoded 8000 frames.*declares 16000") as exc:
+        load_audio(p, recipe=Recipe())
+    assert str(p) in str(exc.value)

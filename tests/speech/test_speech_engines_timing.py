@@ -69,7 +69,46 @@ def test_faster_whisper_transcribes_real_speech(clips: dict[str, np.ndarray]) ->
     assert "dashwood" in hyp.lower() and _wer(REF_0870, hyp) < 0.15
 
 
+def test_pocketsphinx_transcript_does_not_depend_on_what_was_decoded_before(
+    clips: dict[str, np.ndarray],
+) -> None:
+    """Live CMN carried its estimate across utterances: after loud noise, the same clip was
+    transcribed differently, so a score depended on test order and -m selections."""
+    rec = load_recognizer(verify_model(load_model_manifest(MODELS / "pocketsphinx-en-us.json")))
+    first = rec.transcribe(clips["0870"])
+    rng = np.random.default_rng(0)
+    noisy = (clips["0870"] + rng.normal(0.0, 0.2, clips["0870"].size)).astype(np.float32)
+    rec.transcribe(noisy)
+    rec.transcribe(clips["0930"])
+    rec.transcribe(noisy)
+    assert rec.transcribe(clips["0870"]) == first
+    assert rec.describe()["options"]["front_end"] == "reset-per-utterance"
+
+
+def test_pocketsphinx_unknown_option_is_an_engine_error_naming_the_manifest(tmp_path: Path) -> None:
+    import json
+
+    data = json.loads((MODELS / "pocketsphinx-en-us.json").read_text())
+    data["options"]["no_such_option"] = 1
+    (tmp_path / "p.json").write_text(json.dumps(data))
+    with pytest.raises(EngineError) as exc:
+        load_recognizer(verify_model(load_model_manifest(tmp_path / "p.json")))
+    assert "no_such_option" in str(exc.value) and str(tmp_path / "p.json") in str(exc.value)
+
+
+def test_faster_whisper_passes_every_pinned_option() -> None:
+    from llaso_pytest.speech.engines import FASTER_WHISPER_OPTIONS
+
+    m = load_model_manifest(MODELS / "whisper-tiny-en.json")
+    rec = load_recognizer(verify_model(m), device="cpu", cpu_threads=1)
+    opts = rec.describe()["options"]
+    assert set(opts) == set(FASTER_WHISPER_OPTIONS)
+    assert {k: opts[k] for k in m.options} == dict(m.options)
+    assert rec.describe()["cpu_threads"] == 1
+
+
 @pytest.mark.gpu
+@pytest.mark.speech
 def test_faster_whisper_on_cuda(clips: dict[str, np.ndarray]) -> None:
     rec = load_recognizer(
         verify_model(load_model_manifest(MODELS / "whisper-tiny-en.json")), device="cuda"
@@ -143,6 +182,7 @@ def test_warmup_is_excluded_and_figures_are_consistent() -> None:
     assert t.latency_p95 == pytest.approx(np.percentile(lat, 95))
     assert t.throughput_utts_per_s == pytest.approx(4 / lat.sum())
     assert (t.device, t.batch_size, t.warmup_runs) == ("cpu", 1, 1)
+    assert t.signature_fields()["warmup"] == 1 and t.signature_fields()["device"] == "cpu"
     _, cold = timed_transcribe(_SlowFirst(), items, warmup=0)
     assert max(cold.latencies.values()) >= 0.3
 
@@ -167,3 +207,67 @@ def test_timing_input_errors() -> None:
     z = np.zeros(10, dtype=np.float32)
     with pytest.raises(ValueError, match="duplicate utterance id 'a'"):
         timed_transcribe(rec, [("a", z), ("a", z)], warmup=0)
+
+
+def test_timing_signature_names_cpu_threads_and_the_cpu() -> None:
+    """RTFs from different thread counts or CPUs must not compare as like with like."""
+    from llaso_pytest.provenance import cpu_info
+
+    items = [("a", np.zeros(1600, dtype=np.float32))]
+    sigs = []
+    for threads in (1, 4):
+        rec = FunctionRecognizer("f", lambda x: "ok", info={"device": "cpu", "cpu_threads": threads})
+        _, t = timed_transcribe(rec, items, warmup=0)
+        sigs.append(t.signature_fields())
+    assert sigs[0]["cpu_threads"] == 1 and sigs[1]["cpu_threads"] == 4
+    assert sigs[0] != sigs[1]
+    cpu = cpu_info()
+    assert sigs[0]["cpu_model"] == cpu["model"]
+    assert sigs[0]["cpu_logical_cores"] == cpu["logical_cores"]
+    assert sigs[0]["cpu_usable_cores"] == cpu["usable_cores"]
+    for v in sigs[0].values():  # usable as metric signature fields
+        assert v is None or isinstance(v, (str, int, float, bool))
+
+
+def test_timing_signature_records_omp_num_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    items = [("a", np.zeros(1600, dtype=np.float32))]
+    rec = FunctionRecognizer("f", lambda x: "ok", info={"cpu_threads": 0})
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    _, t = timed_transcribe(rec, items, warmup=0)
+    assert t.signature_fields()["omp_num_threads"] == "3"
+    assert t.signature_fields()["cpu_threads"] == 0
+
+
+@pytest.mark.filterwarnings("ignore:latency_s. only 1 groups")
+def test_suite_timing_metrics_carry_the_thread_signature() -> None:
+    """The shipped suite's RTF/latency metrics are signed with the timing fields."""
+    import importlib.util
+    import sys
+
+    from speech_testutil import REPO
+
+    suite = REPO / "suites" / "asr"
+    sys.path.insert(0, str(suite))
+    try:
+        spec = importlib.util.spec_from_file_location("_asr_conftest", suite / "conftest.py")
+        assert spec is not None and spec.loader is not None
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(suite))
+    rec = FunctionRecognizer("f", lambda x: "ok", info={"device": "cpu", "cpu_threads": 2})
+    _, t = timed_transcribe(rec, [("a", np.zeros(1600, dtype=np.float32))], warmup=0)
+
+    from types import SimpleNamespace
+
+    run = SimpleNamespace(timing=t, utterances=[SimpleNamespace(speaker="s")])
+
+    recorded: list[Any] = []
+    mod.record_timing(lambda r, **kw: recorded.append(r), run, {"model": "m"}, prefix="",
+                      seed=0)
+    names = {r.name for r in recorded}
+    assert {"rtf", "rtfx", "latency_s", "throughput_audio_s_per_s"} <= names
+    for r in recorded:
+        f = r.signature.fields
+        assert f["cpu_threads"] == 2 and "cpu_model" in f and "cpu_logical_cores" in f
+        assert f["model"] == "m"

@@ -165,3 +165,134 @@ def test_cli_prints_hashes_and_flags_differences(tmp_path: Path, capsys: Any) ->
     (tmp_path / "weights" / "model.bin").write_bytes(b"x")
     assert _main([str(path)]) == 1
     assert "DIFFERS" in capsys.readouterr().out
+
+
+# -- every file in the model folder is pinned ---------------------------------------------
+def test_unpinned_file_in_model_folder_is_refused_with_path_hash_and_fix(tmp_path: Path) -> None:
+    """faster-whisper reads preprocessor_config.json when present (chunk_length changes the
+    transcripts): a file the manifest does not list must not pass verification."""
+    path, _ = _local_model(tmp_path)
+    extra = tmp_path / "weights" / "preprocessor_config.json"
+    extra.write_text('{"chunk_length": 5}')
+    with pytest.raises(ModelVerificationError) as exc:
+        verify_model(load_model_manifest(path))
+    msg = str(exc.value)
+    assert str(extra) in msg and "not pinned" in msg
+    assert hashlib.sha256(extra.read_bytes()).hexdigest() in msg  # ready to pin
+    assert "remove them" in msg and "pin them" in msg and str(path) in msg
+    assert "model.bin" not in msg.replace(str(tmp_path), "")  # pinned files are fine
+
+
+def test_unpinned_file_in_a_subdirectory_is_refused(tmp_path: Path) -> None:
+    """pocketsphinx loads feature_transform / mllr_matrix from its acoustic model directory."""
+    path, _ = _local_model(tmp_path)
+    hmm = tmp_path / "weights" / "en-us"
+    hmm.mkdir()
+    (hmm / "mllr_matrix").write_text("1 0 0")
+    (hmm / "feature_transform").write_bytes(b"\x00" * 8)
+    with pytest.raises(ModelVerificationError) as exc:
+        verify_model(load_model_manifest(path))
+    msg = str(exc.value)
+    assert "en-us/mllr_matrix" in msg and "en-us/feature_transform" in msg
+    assert "2 file(s)" in msg
+
+
+def test_pinning_the_extra_file_makes_it_verify(tmp_path: Path) -> None:
+    path, data = _local_model(tmp_path)
+    extra = tmp_path / "weights" / "preprocessor_config.json"
+    extra.write_text('{"chunk_length": 5}')
+    data["files"].append(
+        {"path": "preprocessor_config.json", "sha256": hashlib.sha256(extra.read_bytes()).hexdigest()}
+    )
+    _write(path, data)
+    v = verify_model(load_model_manifest(path))
+    assert "preprocessor_config.json" in v.pin()["files"]
+
+
+def test_shipped_model_folders_hold_only_pinned_files() -> None:
+    from llaso_pytest.speech.manifest import resolve_root, unpinned_files
+
+    for name in ("pocketsphinx-en-us.json", "whisper-tiny-en.json"):
+        m = load_model_manifest(MODELS / name)
+        assert unpinned_files(m, resolve_root(m)) == []
+
+
+def test_cli_flags_unpinned_files(tmp_path: Path, capsys: Any) -> None:
+    path, _ = _local_model(tmp_path)
+    (tmp_path / "weights" / "preprocessor_config.json").write_text("{}")
+    assert _main([str(path)]) == 1
+    assert "preprocessor_config.json" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("bad", ["../outside.bin", "/abs/model.bin", "a/../../b"])
+def test_file_paths_must_stay_inside_the_model_root(tmp_path: Path, bad: str) -> None:
+    path, data = _local_model(tmp_path)
+    data["files"][0]["path"] = bad
+    _write(path, data)
+    with pytest.raises(ManifestError, match="relative to the model root"):
+        load_model_manifest(path)
+
+
+# -- engine options ------------------------------------------------------------------------
+def test_unknown_faster_whisper_option_is_refused_naming_it_and_the_allowed_set(
+    tmp_path: Path,
+) -> None:
+    path, data = _local_model(tmp_path)
+    data["options"] = {"beam_size": 5, "patience": 2.0, "best_of": 3}
+    _write(path, data)
+    with pytest.raises(ManifestError) as exc:
+        load_model_manifest(path)
+    msg = str(exc.value)
+    assert "'best_of'" in msg and "'patience'" in msg and str(path) in msg
+    for allowed in ("beam_size", "language", "temperature", "vad_filter", "without_timestamps"):
+        assert allowed in msg
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("beam_size", 0), ("beam_size", "5"), ("vad_filter", "false"), ("temperature", -1),
+     ("language", 3)],
+)
+def test_faster_whisper_option_types_are_checked(tmp_path: Path, key: str, value: Any) -> None:
+    path, data = _local_model(tmp_path)
+    data["options"] = {key: value}
+    _write(path, data)
+    with pytest.raises(ManifestError, match=f"options.{key} must be"):
+        load_model_manifest(path)
+
+
+def test_pocketsphinx_options_may_not_name_files_outside_the_pin(tmp_path: Path) -> None:
+    data = json.loads((MODELS / "pocketsphinx-en-us.json").read_text())
+    data["options"]["mllr"] = "/tmp/adapt/mllr_matrix"
+    path = _write(tmp_path / "ps.json", data)
+    with pytest.raises(ManifestError, match=r"\['mllr'\].*pin"):
+        load_model_manifest(path)
+    data["options"].pop("mllr")
+    data["options"]["lm"] = "../other.lm.bin"
+    _write(path, data)
+    with pytest.raises(ManifestError, match="options.lm must be a path relative"):
+        load_model_manifest(path)
+
+
+# -- a manifest that cannot be read is not silently skipped -------------------------------
+def test_not_found_message_includes_the_invalid_manifests_error(tmp_path: Path) -> None:
+    data = json.loads((MODELS / "whisper-tiny-en.json").read_text())
+    digest = data["files"][0]["sha256"]
+    data["files"][0]["sha256"] = digest[:-1] + "Z"
+    bad = _write(tmp_path / "whisper.json", data)
+    with pytest.raises(ManifestError) as exc:
+        find_manifest("whisper-tiny.en", [tmp_path])
+    msg = str(exc.value)
+    assert "no model manifest named 'whisper-tiny.en'" in msg
+    assert str(bad) in msg and "64 hex digits" in msg and "model.bin" in msg
+    assert "declares name 'whisper-tiny.en'" in msg
+
+
+def test_not_found_lists_every_invalid_manifest(tmp_path: Path) -> None:
+    _write(tmp_path / "a.json", {"schema_version": 1, "name": "a"})
+    (tmp_path / "b.json").write_text("{not json")
+    with pytest.raises(ManifestError) as exc:
+        find_manifest("c", [tmp_path])
+    msg = str(exc.value)
+    assert "2 manifest(s) could not be read" in msg
+    assert "a.json" in msg and "b.json" in msg and "missing required field" in msg

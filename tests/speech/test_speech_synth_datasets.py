@@ -149,3 +149,44 @@ def test_condition_manifest_is_stable_and_seed_sensitive(tmp_path: Path) -> None
 def test_length_bins() -> None:
     assert [length_bin(d) for d in (0.5, 1.99, 2.0, 3.9, 4.0, 9.0)] == [
         "short(<2s)", "short(<2s)", "medium(2-4s)", "medium(2-4s)", "long(>=4s)", "long(>=4s)"]
+
+
+def _one_file_dataset(tmp_path: Path, seconds: float, declared: float) -> Path:
+    import hashlib
+
+    import numpy as np
+    import soundfile as sf
+
+    wav = tmp_path / "u.wav"
+    sf.write(str(wav), np.zeros(int(seconds * 16000)) + 0.01, 16000, subtype="PCM_16")
+    data = {
+        "schema_version": 1, "name": "tiny", "kind": "files", "root": str(tmp_path),
+        "utterances": [{"id": "u1", "path": "u.wav", "speaker": "s", "text": "a",
+                        "sha256": hashlib.sha256(wav.read_bytes()).hexdigest(),
+                        "duration": declared, "sample_rate": 16000}],
+    }
+    (tmp_path / "d.json").write_text(json.dumps(data))
+    return tmp_path / "d.json"
+
+
+def test_decoded_duration_must_match_the_manifest(tmp_path: Path) -> None:
+    """A file shorter than the manifest says (truncated, re-encoded) is refused by name."""
+    ds = materialize(load_dataset(_one_file_dataset(tmp_path, 2.0, 7.1)), cache_dir=tmp_path)
+    with pytest.raises(DatasetError) as exc:
+        prepare_utterance(ds.utterances[0], recipe=Recipe(), condition=parse_condition("clean"),
+                          seed=0)
+    msg = str(exc.value)
+    assert "'u1'" in msg and str(tmp_path / "u.wav") in msg
+    assert "2.000 s" in msg and "7.1 s" in msg and "duration" in msg
+
+
+def test_rounded_manifest_duration_is_accepted(tmp_path: Path) -> None:
+    ds = materialize(load_dataset(_one_file_dataset(tmp_path, 2.004, 2.0)), cache_dir=tmp_path)
+    a = prepare_utterance(ds.utterances[0], recipe=Recipe(), condition=parse_condition("clean"),
+                          seed=0)
+    assert a.duration == pytest.approx(2.004)
+
+
+def test_non_positive_duration_is_a_manifest_error(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError, match="duration must be a positive"):
+        load_dataset(_one_file_dataset(tmp_path, 1.0, 0.0))
