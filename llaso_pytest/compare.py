@@ -779,6 +779,17 @@ def _id_list(value: Any, what: str, checked: dict[int, list[str]] | None = None)
     return [x if isinstance(x, str) else str(x) for x in value]
 
 
+def _object_or_empty(value: Any, what: str, expected: str) -> Mapping[str, Any]:
+    """A JSON object field (``{}`` when absent), or a :class:`RecordError` naming it."""
+    from llaso_pytest.record import RecordError
+
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise RecordError(f"{what} must be {expected}, not {type(value).__name__} ({_short(value)})")
+    return value
+
+
 def _short(value: Any, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -805,23 +816,15 @@ def _parse_result(d: Mapping[str, Any], source: str, nodeid: str,
     if not isinstance(d["higher_is_better"], bool):
         raise RecordError(f"{where}: 'higher_is_better' must be true or false, not "
                           f"{_short(d['higher_is_better'])}")
-    items = d.get("items")
-    if items is None:
-        items = {}
-    if not isinstance(items, Mapping):
-        raise RecordError(f"{where}: 'items' must be an object with ids, stats, scores and "
-                          f"groups, not {type(items).__name__} ({_short(items)})")
+    items = _object_or_empty(d.get("items"), f"{where}: 'items'",
+                             "an object with ids, stats, scores and groups")
     raw_ids = items.get("ids")
     ids = [] if raw_ids is None else _id_list(raw_ids, f"{where}: items.ids", checked)
     raw_groups = items.get("groups")
     groups = None if raw_groups is None else \
         _id_list(raw_groups, f"{where}: items.groups", checked)
-    raw_stats = items.get("stats")
-    if raw_stats is None:
-        raw_stats = {}
-    if not isinstance(raw_stats, Mapping):
-        raise RecordError(f"{where}: items.stats must be an object of per-item columns, not "
-                          f"{type(raw_stats).__name__} ({_short(raw_stats)})")
+    raw_stats = _object_or_empty(items.get("stats"), f"{where}: items.stats",
+                                 "an object of per-item columns")
     ci = d["ci"]
     if ci is not None and (not isinstance(ci, list) or len(ci) != 2):
         raise RecordError(f"{where}: 'ci' must be null or a list [low, high], not {_short(ci)}")

@@ -7,7 +7,6 @@ redacted: values of credential-like environment variables never enter a record.
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import platform
 import re
@@ -88,10 +87,20 @@ _SECRET_VALUE = re.compile(
 )
 
 
+def _glob_to_search(pattern: str) -> str:
+    """A ``*``-only glob as an unanchored-search regex (``*X*`` -> ``X``, ``*X`` -> ``X$``)."""
+    parts = [re.escape(p) for p in pattern.split("*")]
+    core = ".*".join(parts).removeprefix(".*") if pattern.startswith("*") else "^" + ".*".join(parts)
+    return core.removesuffix(".*") if pattern.endswith("*") else core + "$"
+
+
+# The patterns as one compiled regex: redaction reads the environment on every call.
+_SECRET_ENV = re.compile("|".join(_glob_to_search(p) for p in SECRET_ENV_PATTERNS))
+
+
 def is_secret_env(name: str) -> bool:
     """True for environment variables like ``OPENAI_API_KEY``, ``HF_TOKEN``, ``DB_PASSWORD``."""
-    upper = name.upper().replace("-", "_")
-    return any(fnmatch.fnmatchcase(upper, pat) for pat in SECRET_ENV_PATTERNS)
+    return _SECRET_ENV.search(name.upper().replace("-", "_")) is not None
 
 
 def is_secret_name(name: str) -> bool:

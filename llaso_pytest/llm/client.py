@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from llaso_pytest.llm.cache import CachedResponse, ResponseCache, cache_key
 from llaso_pytest.llm.config import EndpointConfig, redact_url
+from llaso_pytest.provenance import redact
 
 if TYPE_CHECKING:  # pragma: no cover
     import openai
@@ -279,13 +280,11 @@ class LLMClient:
             deltas["cost_usd"] = (tokens_in * ep.price_in + tokens_out * ep.price_out) / 1e6
         self.stats.add(**deltas)
         if self.cache is not None:
-            from llaso_pytest.provenance import redact
-
-            # the stored request is for reading; headers with keys in extra params are redacted
+            # the stored request is for reading; keys in extra params (headers) are redacted
             self.cache.put(key, got, base_url=ep.cache_identity, model=str(ep.model),
                            prompt_ref=request.prompt_ref,
-                           request=redact({"messages": list(map(dict, request.messages)),
-                                           "params": dict(request.params)}))
+                           request={"messages": list(map(dict, request.messages)),
+                                    "params": redact(dict(request.params))})
         return CallOutcome(request.id, got.content, got.finish_reason, got.prompt_tokens, got.completion_tokens,
                            cached=False, attempts=attempts, waits=tuple(waits))
 

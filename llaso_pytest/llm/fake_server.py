@@ -484,8 +484,9 @@ class FakeOpenAIServer:
         # like a real server, stop at the token limit (a "token" is a word here) and say so
         finish_reason = "stop"
         limit = request.get("max_completion_tokens") or request.get("max_tokens")
-        if isinstance(limit, int) and limit > 0 and len(content.split()) > limit:
-            content = " ".join(content.split()[:limit])
+        words = content.split()
+        if isinstance(limit, int) and limit > 0 and len(words) > limit:
+            content = " ".join(words[:limit])
             finish_reason = "length"
         completion_tokens = len(_tokens(content))
         body: dict[str, Any] = {

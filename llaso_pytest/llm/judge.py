@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from llaso_pytest.llm.client import CallOutcome, ChatRequest, LLMClient
 from llaso_pytest.llm.prompts import PromptTemplate, load_prompt
+from llaso_pytest.provenance import redact
 
 __all__ = [
     "ERROR_KINDS",
@@ -403,8 +404,6 @@ class Judge:
         out: dict[str, Any] = {"base_url": ep.public_url, "model": ep.model, "temperature": self.temperature,
                "seed": self.seed, "max_tokens": self.max_tokens, "response_format": self.response_format}
         if self.extra_params:
-            from llaso_pytest.provenance import redact
-
             # e.g. extra_headers={"api-key": ...}: never into signatures, records or reports
             out["extra_params"] = redact(dict(self.extra_params))
         return out

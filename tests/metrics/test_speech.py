@@ -28,12 +28,16 @@ CORPUS = parallel(sentences(min_size=1))
 CODERS = pytest.mark.parametrize("coder", ["compiled", "token-lists"])
 
 
+NOT_COMPILED = ("llaso_pytest.metrics._wordcodes is not compiled: pip install -e . needs a C "
+                "compiler and the Python headers")
+needs_word_codes = pytest.mark.skipif(not speech.word_codes_compiled(), reason=NOT_COMPILED)
+
+
 @contextmanager
 def word_coder(coder: str) -> Iterator[None]:
     if coder == "compiled":
         if not speech.word_codes_compiled():
-            pytest.skip("llaso_pytest.metrics._wordcodes is not compiled: pip install -e . "
-                        "needs a C compiler and the Python headers")
+            pytest.skip(NOT_COMPILED)
         yield
     else:
         with mock.patch.object(speech, "_pair_codes", lambda: None):
@@ -88,14 +92,13 @@ def unicode_texts() -> st.SearchStrategy[str]:
     return st.tuples(edge, words).map(lambda t: t[0] + "".join(w + g for w, g in t[1]))
 
 
+@needs_word_codes
 @CHECK
 @given(st.lists(st.tuples(unicode_texts(), unicode_texts()), min_size=1, max_size=20))
 def test_word_codes_keep_the_word_equalities_of_str_split(
     pairs: list[tuple[str, str]],
 ) -> None:
     """Per pair: one code per word of str.split(), equal codes exactly for equal words."""
-    if not speech.word_codes_compiled():
-        pytest.skip("llaso_pytest.metrics._wordcodes is not compiled")
     from llaso_pytest.metrics._wordcodes import pair_codes
 
     refs, hyps = [p[0] for p in pairs], [p[1] for p in pairs]
@@ -121,9 +124,8 @@ def test_word_codes_keep_the_word_equalities_of_str_split(
         assert np.array_equal(a, b)  # per-item H, S, D, I
 
 
+@needs_word_codes
 def test_word_codes_name_a_non_str_item_and_share_identical_pairs() -> None:
-    if not speech.word_codes_compiled():
-        pytest.skip("llaso_pytest.metrics._wordcodes is not compiled")
     from llaso_pytest.metrics._wordcodes import pair_codes
 
     with pytest.raises(TypeError, match="hypothesis item 1 is bytes, not str"):
@@ -136,10 +138,9 @@ def test_word_codes_name_a_non_str_item_and_share_identical_pairs() -> None:
     assert (rc[1], hc[1]) == ("\x00\x01", "\x01\x00\x00")  # codes are numbered per pair
 
 
+@needs_word_codes
 def test_more_distinct_words_than_code_points_fall_back_to_token_lists() -> None:
     """0x110001 distinct words in one reference overflow the code points; WER stays exact."""
-    if not speech.word_codes_compiled():
-        pytest.skip("llaso_pytest.metrics._wordcodes is not compiled")
     from llaso_pytest.metrics._wordcodes import pair_codes
 
     n = sys.maxunicode + 2
