@@ -1,21 +1,29 @@
 """Error and warning categories of llaso-pytest.
 
+Every exception the package defines subclasses :class:`LlasoError` (and keeps its builtin
+base, e.g. :class:`ValueError`), so ``except LlasoError`` catches all of ours and
+``except ValueError`` keeps working. Soft problems are :class:`LlasoWarning`, a plain
+:class:`UserWarning`: the plugin shows it in pytest's warnings summary
+(``-W error::llaso_pytest.errors.LlasoWarning`` turns every soft problem into an error).
+
 This module imports nothing heavy and never imports pytest, so the scientific core
-(`metrics/`, `stats.py`) can use it from a notebook. The plugin registers
-`LlasoWarning` as a pytest warning category (``-W error::llaso_pytest.errors.LlasoWarning``
-turns every soft problem into an error).
+(`metrics/`, `stats.py`, `compare`, `record.py`) stays usable from a notebook.
 """
 
 from __future__ import annotations
 
-__all__ = ["LlasoWarning", "MetricInputError", "warn"]
+__all__ = ["LlasoError", "LlasoWarning", "MetricInputError", "warn"]
+
+
+class LlasoError(Exception):
+    """The root of every exception llaso-pytest raises on purpose."""
 
 
 class LlasoWarning(UserWarning):
     """A soft problem: too few items for an interval, a degenerate resample, a dropped item."""
 
 
-class MetricInputError(ValueError):
+class MetricInputError(LlasoError, ValueError):
     """Bad input to a metric: mismatched counts, ``None`` or non-string items, duplicate ids.
 
     Subclasses :class:`ValueError` so callers that already catch ``ValueError`` keep working.

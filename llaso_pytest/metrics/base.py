@@ -1,9 +1,9 @@
-"""The metric result, its signature, and the aggregators that turn summed item statistics
-into a corpus score.
+"""The metric result, its signature, and the builders every metric ends with.
 
 Contract (docs/architecture.md): every metric returns a frozen :class:`MetricResult`;
 ``MetricResult.to_record()`` is the JSON form stored in the run record and
-``MetricResult.from_record`` reads it back. ``aggregate(kind, summed)`` evaluates a
+``MetricResult.from_record`` reads it back. ``aggregate(kind, summed)`` (re-exported from
+:mod:`llaso_pytest.aggregates`, where each metric registers its corpus formula) evaluates a
 result's corpus score on a ``(B, k)`` array of summed per-item statistics, so a stored
 record can be re-bootstrapped (e.g. by the comparer) without knowing the metric.
 
@@ -16,13 +16,14 @@ import contextlib
 import gc
 import math
 import numbers
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from llaso_pytest import aggregates as _aggregates
+from llaso_pytest.aggregates import Aggregator, aggregate, aggregate_fn, registered
 from llaso_pytest.errors import MetricInputError
 from llaso_pytest.errors import warn as _warn
 
@@ -32,8 +33,10 @@ __all__ = [
     "MetricResult",
     "Signature",
     "aggregate",
+    "aggregate_fn",
     "build_result",
     "check_items",
+    "from_stats",
     "from_values",
     "llaso_version",
 ]
@@ -143,275 +146,26 @@ class Signature:
 
 
 # ----------------------------------------------------------------------------------------
-# aggregators: (B, k) summed statistics -> (B,) corpus scores
+# aggregators: the registry lives in llaso_pytest.aggregates; these names stay importable.
 
 
-def _parse_kind(kind: str) -> tuple[str, dict[str, str]]:
-    m = re.fullmatch(r"\s*([A-Za-z_][\w.-]*)\s*(?:\((.*)\))?\s*", kind)
-    if m is None:
-        raise ValueError(f"malformed aggregate kind {kind!r}")
-    params: dict[str, str] = {}
-    if m.group(2):
-        for part in m.group(2).split(","):
-            if not part.strip():
-                continue
-            if "=" not in part:
-                raise ValueError(f"malformed parameter {part!r} in aggregate kind {kind!r}")
-            k, v = part.split("=", 1)
-            params[k.strip()] = v.strip()
-    return m.group(1), params
+class _Aggregators(Mapping[str, Aggregator]):
+    """Read-only view of the aggregate registry (the former ``AGGREGATORS`` dict)."""
+
+    def __getitem__(self, name: str) -> Aggregator:
+        if name not in registered():
+            raise KeyError(name)
+        return _aggregates._load(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(registered())
+
+    def __len__(self) -> int:
+        return len(registered())
 
 
-def _cols(summed: np.ndarray, k: int, kind: str) -> np.ndarray:
-    arr = np.asarray(summed, dtype=np.float64)
-    if arr.ndim == 1:
-        arr = arr[None, :]
-    if arr.ndim != 2 or arr.shape[1] != k:
-        raise ValueError(
-            f"aggregate {kind!r} needs a (B, {k}) array of summed statistics, got shape "
-            f"{np.shape(summed)}"
-        )
-    return arr
-
-
-def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = num / den
-    return np.where(den == 0, np.nan, out)
-
-
-def _agg_mean(s: np.ndarray, p: Mapping[str, str]) -> np.ndarray:
-    s = _cols(s, 2, "mean")
-    return _safe_div(s[:, 0], s[:, 1])
-
-
-def _agg_ratio(s: np.ndarray, p: Mapping[str, str]) -> np.ndarray:
-    s = _cols(s, 2, "ratio")
-    return _safe_div(s[:, 0], s[:, 1])
-
-
-def _agg_wil(s: np.ndarray, p: Mapping[str, str]) -> np.ndarray:
-    # columns: hits, ref_words, hyp_words; jiwer: wip = (H/R)*(H/P), 0 when P == 0.
-    s = _cols(s, 3, "wil")
-    h, r, hy = s[:, 0], s[:, 1], s[:, 2]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        wip = (h / r) * (h / hy)
-    wip = np.where(hy >= 1, wip, 0.0)
-    return np.where(r == 0, np.nan, 1.0 - wip)
-
-
-def _my_log(x: float) -> float:
-    return -9999999999.0 if x == 0.0 else math.log(x)
-
-
-def _bleu_row(row: Sequence[float], order: int, smooth: str, value: float, eff: bool) -> float:
-    """sacrebleu.BLEU.compute_bleu, operation for operation (scalar, for the exact value)."""
-    sys_len, ref_len = float(row[0]), float(row[1])
-    correct = [float(x) for x in row[2 : 2 + order]]
-    total = [float(x) for x in row[2 + order : 2 + 2 * order]]
-    bp = 1.0
-    if sys_len < ref_len:
-        bp = math.exp(1 - ref_len / sys_len) if sys_len > 0 else 0.0
-    if not any(correct):
-        return 0.0
-    precisions = [0.0] * order
-    smooth_mteval = 1.0
-    eff_order = order
-    for n in range(1, order + 1):
-        if smooth == "add-k" and n > 1:
-            correct[n - 1] += value
-            total[n - 1] += value
-        if total[n - 1] == 0:
-            break
-        if eff:
-            eff_order = n
-        if correct[n - 1] == 0:
-            if smooth == "exp":
-                smooth_mteval *= 2
-                precisions[n - 1] = 100.0 / (smooth_mteval * total[n - 1])
-            elif smooth == "floor":
-                precisions[n - 1] = 100.0 * value / total[n - 1]
-        else:
-            precisions[n - 1] = 100.0 * correct[n - 1] / total[n - 1]
-    return bp * math.exp(sum(_my_log(p) for p in precisions[:eff_order]) / eff_order)
-
-
-def _bleu_vec(s: np.ndarray, order: int, smooth: str, value: float, eff: bool) -> np.ndarray:
-    """Vectorised sacrebleu BLEU over rows (bootstrap path; same formula)."""
-    b = s.shape[0]
-    sys_len, ref_len = s[:, 0], s[:, 1]
-    correct = s[:, 2 : 2 + order].copy()
-    total = s[:, 2 + order : 2 + 2 * order].copy()
-    correct_orig_any = (correct != 0).any(axis=1)
-    if smooth == "add-k":
-        correct[:, 1:] += value
-        total[:, 1:] += value
-    prec = np.zeros((b, order))
-    alive = np.ones(b, dtype=bool)  # not yet hit a zero total ('break')
-    eff_order = np.full(b, float(order))
-    if eff:
-        eff_order[:] = 0.0
-    mteval = np.ones(b)
-    for n in range(order):
-        alive &= total[:, n] != 0
-        if eff:
-            eff_order = np.where(alive, n + 1.0, eff_order)
-        zero = alive & (correct[:, n] == 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if smooth == "exp":
-                mteval = np.where(zero, mteval * 2, mteval)
-                p_zero = 100.0 / (mteval * total[:, n])
-            elif smooth == "floor":
-                p_zero = 100.0 * value / total[:, n]
-            else:
-                p_zero = np.zeros(b)
-            p_nz = 100.0 * correct[:, n] / total[:, n]
-        prec[:, n] = np.where(alive, np.where(zero, p_zero, p_nz), 0.0)
-    with np.errstate(divide="ignore"):
-        logs = np.where(prec == 0.0, -9999999999.0, np.log(np.where(prec == 0.0, 1.0, prec)))
-    mask = np.arange(order)[None, :] < eff_order[:, None]
-    acc = np.zeros(b)
-    for n in range(order):  # left-to-right like Python's sum()
-        acc = acc + np.where(mask[:, n], logs[:, n], 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        bp = np.where(
-            sys_len < ref_len,
-            np.where(sys_len > 0, np.exp(1 - ref_len / np.where(sys_len > 0, sys_len, 1)), 0.0),
-            1.0,
-        )
-        score = bp * np.exp(acc / np.where(eff_order > 0, eff_order, 1))
-    return np.where(correct_orig_any, score, 0.0)
-
-
-def _agg_bleu(s: np.ndarray, p: Mapping[str, str]) -> np.ndarray:
-    order = int(p.get("order", "4"))
-    smooth = p.get("smooth", "exp")
-    value = float(p.get("value", "0"))
-    eff = p.get("effective", "0") in ("1", "true", "True", "yes")
-    s = _cols(s, 2 + 2 * order, "bleu")
-    if s.shape[0] <= 64:
-        return np.array([_bleu_row(r, order, smooth, value, eff) for r in s.tolist()])
-    return _bleu_vec(s, order, smooth, value, eff)
-
-
-def _chrf_row(row: Sequence[float], n_orders: int, beta: float, eps_smoothing: bool) -> float:
-    """sacrebleu.CHRF._compute_f_score, operation for operation."""
-    eps = 1e-16
-    score = 0.0
-    effective_order = 0
-    factor = beta**2
-    avg_prec, avg_rec = 0.0, 0.0
-    for i in range(n_orders):
-        n_hyp, n_ref, n_match = row[3 * i : 3 * i + 3]
-        prec = n_match / n_hyp if n_hyp > 0 else eps
-        rec = n_match / n_ref if n_ref > 0 else eps
-        denom = factor * prec + rec
-        score += ((1 + factor) * prec * rec / denom) if denom > 0 else eps
-        if n_hyp > 0 and n_ref > 0:
-            avg_prec += prec
-            avg_rec += rec
-            effective_order += 1
-    if eps_smoothing:
-        return 100 * score / n_orders
-    if effective_order == 0:
-        avg_prec = avg_rec = 0.0
-    else:
-        avg_prec /= effective_order
-        avg_rec /= effective_order
-    if avg_prec + avg_rec:
-        score = (1 + factor) * avg_prec * avg_rec
-        score /= (factor * avg_prec) + avg_rec
-        return 100 * score
-    return 0.0
-
-
-def _agg_chrf(s: np.ndarray, p: Mapping[str, str]) -> np.ndarray:
-    n_orders = int(p.get("orders", "6"))
-    beta = float(p.get("beta", "2"))
-    eps_smoothing = p.get("eps", "0") in ("1", "true", "True", "yes")
-    s = _cols(s, 3 * n_orders, "chrf")
-    if s.shape[0] <= 64:
-        return np.array([_chrf_row(r, n_orders, beta, eps_smoothing) for r in s.tolist()])
-    eps = 1e-16
-    factor = beta**2
-    b = s.shape[0]
-    score = np.zeros(b)
-    eff = np.zeros(b)
-    avg_prec = np.zeros(b)
-    avg_rec = np.zeros(b)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for i in range(n_orders):
-            n_hyp, n_ref, n_match = s[:, 3 * i], s[:, 3 * i + 1], s[:, 3 * i + 2]
-            prec = np.where(n_hyp > 0, n_match / np.where(n_hyp > 0, n_hyp, 1), eps)
-            rec = np.where(n_ref > 0, n_match / np.where(n_ref > 0, n_ref, 1), eps)
-            denom = factor * prec + rec
-            score = score + np.where(
-                denom > 0, (1 + factor) * prec * rec / np.where(denom > 0, denom, 1), eps
-            )
-            both = (n_hyp > 0) & (n_ref > 0)
-            avg_prec = avg_prec + np.where(both, prec, 0.0)
-            avg_rec = avg_rec + np.where(both, rec, 0.0)
-            eff = eff + both
-        if eps_smoothing:
-            return 100 * score / n_orders
-        safe = np.where(eff == 0, 1, eff)
-        avg_prec = np.where(eff == 0, 0.0, avg_prec / safe)
-        avg_rec = np.where(eff == 0, 0.0, avg_rec / safe)
-        tot = avg_prec + avg_rec
-        f = (1 + factor) * avg_prec * avg_rec
-        f = f / np.where(tot != 0, (factor * avg_prec) + avg_rec, 1)
-        return np.where(tot != 0, 100 * f, 0.0)
-
-
-def _agg_ter(s: np.ndarray, p: Mapping[str, str]) -> np.ndarray:
-    # sacrebleu.TER._compute_score_from_stats: edits / ref_length, with its edge cases.
-    s = _cols(s, 2, "ter")
-    edits, ref_len = s[:, 0], s[:, 1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        score = np.where(
-            ref_len > 0, edits / np.where(ref_len > 0, ref_len, 1), np.where(edits > 0, 1.0, 0.0)
-        )
-    return 100 * score
-
-
-AGGREGATORS: Mapping[str, Callable[[np.ndarray, Mapping[str, str]], np.ndarray]] = {
-    "mean": _agg_mean,
-    "ratio": _agg_ratio,
-    "wil": _agg_wil,
-    "bleu": _agg_bleu,
-    "chrf": _agg_chrf,
-    "ter": _agg_ter,
-}
-"""Built-in aggregators by name. A kind may carry parameters: ``"bleu(order=4,smooth=exp)"``."""
-
-
-def aggregate(kind: str, summed: np.ndarray) -> np.ndarray:
-    """Corpus scores for a ``(B, k)`` array of summed item statistics (a ``(k,)`` row works too).
-
-    ``kind`` is a result's ``aggregate`` string; it names a built-in aggregator and may
-    carry its parameters, e.g. ``"bleu(order=4,smooth=exp,value=0,effective=0)"``.
-    """
-    name, params = _parse_kind(kind)
-    try:
-        fn = AGGREGATORS[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown aggregate {name!r}; built-in aggregates: {', '.join(sorted(AGGREGATORS))}"
-        ) from None
-    return np.asarray(fn(np.asarray(summed), params), dtype=np.float64)
-
-
-def aggregate_fn(kind: str) -> Callable[[np.ndarray], np.ndarray]:
-    """``aggregate`` with its kind bound, validated once (for the bootstrap)."""
-    name, params = _parse_kind(kind)
-    if name not in AGGREGATORS:
-        aggregate(kind, np.zeros((1, 2)))  # raises the clear error
-    fn = AGGREGATORS[name]
-
-    def bound(summed: np.ndarray) -> np.ndarray:
-        return np.asarray(fn(summed, params), dtype=np.float64)
-
-    return bound
+AGGREGATORS: Mapping[str, Aggregator] = _Aggregators()
+"""Every registered aggregate by name (see :mod:`llaso_pytest.aggregates`)."""
 
 
 # ----------------------------------------------------------------------------------------
@@ -854,6 +608,69 @@ def from_values(
         name, arr, item_ids=id_t, groups=grp, higher_is_better=higher_is_better,
         confidence=confidence, n_boot=n_boot, seed=seed, signature_fields={"source": "items"},
         signature_extra=signature_extra, extra=extra,
+    )
+
+
+def from_stats(
+    name: str,
+    stats: Mapping[str, Sequence[float] | np.ndarray],
+    *,
+    aggregate: str,
+    higher_is_better: bool,
+    ids: Sequence[Any] | None = None,
+    groups: Sequence[Any] | None = None,
+    scores: Sequence[float] | np.ndarray | None = None,
+    confidence: float = 0.95,
+    n_boot: int = 1000,
+    seed: int | None = 0,
+    signature_extra: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> MetricResult:
+    """A result of a corpus metric of your own: per-item statistics and a registered kind.
+
+    ``stats`` maps column names (in the order the aggregate reads them) to one finite
+    number per item; ``aggregate`` is a kind registered with
+    :func:`llaso_pytest.aggregates.register_aggregate` (parameters allowed:
+    ``"meteor(alpha=0.9)"``). The value is the aggregate of the summed statistics, the
+    interval a bootstrap over items (or ``groups``), and the record compares like any other.
+    """
+    if not isinstance(name, str) or not name:
+        raise MetricInputError(f"a metric name must be a non-empty str, got {name!r}")
+    aggregate_fn(aggregate)  # an unknown kind is refused before any work, naming the known
+    if not isinstance(stats, Mapping) or not stats:
+        raise MetricInputError(f"metric {name!r}: stats must be a non-empty mapping of columns")
+    cols: dict[str, np.ndarray] = {}
+    for key, col in stats.items():
+        if isinstance(col, (str, bytes)):
+            raise MetricInputError(f"metric {name!r}: stats[{key!r}] must be numbers, not text")
+        arr = np.asarray(col)
+        if arr.ndim != 1 or arr.dtype.kind not in "iuf":
+            raise MetricInputError(
+                f"metric {name!r}: stats[{key!r}] must be a 1-d array of numbers, got shape "
+                f"{arr.shape} dtype {arr.dtype}"
+            )
+        if not np.isfinite(arr).all():
+            bad = np.flatnonzero(~np.isfinite(arr))[:5].tolist()
+            raise MetricInputError(f"metric {name!r}: stats[{key!r}] is not finite at {bad}")
+        cols[str(key)] = arr
+    lengths = {k: len(v) for k, v in cols.items()}
+    n = next(iter(lengths.values()))
+    if n == 0 or len(set(lengths.values())) != 1:
+        raise MetricInputError(
+            f"metric {name!r}: every stats column needs one value per item (and at least "
+            f"one item), got lengths {lengths}"
+        )
+    id_t = check_ids(ids, n) or tuple(str(i) for i in range(n))
+    score_arr = None if scores is None else np.asarray(scores, dtype=np.float64)
+    if score_arr is not None and score_arr.shape != (n,):
+        raise MetricInputError(
+            f"metric {name!r}: scores has shape {score_arr.shape}, expected ({n},)"
+        )
+    return build_result(
+        name=name, stats=cols, aggregate_kind=aggregate, higher_is_better=higher_is_better,
+        item_ids=id_t, groups=check_ids(groups, n, what="groups"), confidence=confidence,
+        n_boot=n_boot, seed=seed, signature_fields={"source": "stats"},
+        signature_extra=signature_extra, scores=score_arr, extra=extra,
     )
 
 

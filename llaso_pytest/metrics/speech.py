@@ -51,6 +51,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from llaso_pytest.aggregates import columns, register_aggregate
 from llaso_pytest.errors import MetricInputError
 from llaso_pytest.metrics.base import MetricResult, build_result, check_items, gc_paused, warn
 from llaso_pytest.metrics.normalize import Normalizer, get_normalizer
@@ -410,6 +411,19 @@ def _speech(
         name="wil", stats={"hits": c.hits, "ref_words": rl, "hyp_words": hl},
         aggregate_kind="wil", scores=item.astype(np.float64), **common,
     )
+
+
+def _agg_wil(s: np.ndarray, p: Mapping[str, str]) -> np.ndarray:
+    # columns: hits, ref_words, hyp_words; jiwer: wip = (H/R)*(H/P), 0 when P == 0.
+    s = columns(s, 3, "wil")
+    h, r, hy = s[:, 0], s[:, 1], s[:, 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wip = (h / r) * (h / hy)
+    wip = np.where(hy >= 1, wip, 0.0)
+    return np.where(r == 0, np.nan, 1.0 - wip)
+
+
+register_aggregate("wil", _agg_wil)
 
 
 def wer(

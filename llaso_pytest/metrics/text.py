@@ -18,6 +18,7 @@ chrF and TER use sacrebleu's own per-sentence statistics (exact by construction)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from itertools import chain
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from llaso_pytest.aggregates import aggregate, columns, register_aggregate
 from llaso_pytest.metrics.base import MetricResult, build_result, check_items, gc_paused
 
 __all__ = ["bleu", "chrf", "ngram_match_counts", "ter"]
@@ -285,6 +287,189 @@ def ngram_match_counts(
 
 
 # ----------------------------------------------------------------------------------------
+# corpus formulas (registered aggregates): sacrebleu's, on summed sentence statistics
+
+
+def _my_log(x: float) -> float:
+    return -9999999999.0 if x == 0.0 else math.log(x)
+
+
+def _bleu_row(row: Sequence[float], order: int, smooth: str, value: float, eff: bool) -> float:
+    """sacrebleu.BLEU.compute_bleu, operation for operation (scalar, for the exact value)."""
+    sys_len, ref_len = float(row[0]), float(row[1])
+    correct = [float(x) for x in row[2 : 2 + order]]
+    total = [float(x) for x in row[2 + order : 2 + 2 * order]]
+    bp = 1.0
+    if sys_len < ref_len:
+        bp = math.exp(1 - ref_len / sys_len) if sys_len > 0 else 0.0
+    if not any(correct):
+        return 0.0
+    precisions = [0.0] * order
+    smooth_mteval = 1.0
+    eff_order = order
+    for n in range(1, order + 1):
+        if smooth == "add-k" and n > 1:
+            correct[n - 1] += value
+            total[n - 1] += value
+        if total[n - 1] == 0:
+            break
+        if eff:
+            eff_order = n
+        if correct[n - 1] == 0:
+            if smooth == "exp":
+                smooth_mteval *= 2
+                precisions[n - 1] = 100.0 / (smooth_mteval * total[n - 1])
+            elif smooth == "floor":
+                precisions[n - 1] = 100.0 * value / total[n - 1]
+        else:
+            precisions[n - 1] = 100.0 * correct[n - 1] / total[n - 1]
+    return bp * math.exp(sum(_my_log(p) for p in precisions[:eff_order]) / eff_order)
+
+
+def _bleu_vec(s: np.ndarray, order: int, smooth: str, value: float, eff: bool) -> np.ndarray:
+    """Vectorised sacrebleu BLEU over rows (bootstrap path; same formula)."""
+    b = s.shape[0]
+    sys_len, ref_len = s[:, 0], s[:, 1]
+    correct = s[:, 2 : 2 + order].copy()
+    total = s[:, 2 + order : 2 + 2 * order].copy()
+    correct_orig_any = (correct != 0).any(axis=1)
+    if smooth == "add-k":
+        correct[:, 1:] += value
+        total[:, 1:] += value
+    prec = np.zeros((b, order))
+    alive = np.ones(b, dtype=bool)  # not yet hit a zero total ('break')
+    eff_order = np.full(b, float(order))
+    if eff:
+        eff_order[:] = 0.0
+    mteval = np.ones(b)
+    for n in range(order):
+        alive &= total[:, n] != 0
+        if eff:
+            eff_order = np.where(alive, n + 1.0, eff_order)
+        zero = alive & (correct[:, n] == 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if smooth == "exp":
+                mteval = np.where(zero, mteval * 2, mteval)
+                p_zero = 100.0 / (mteval * total[:, n])
+            elif smooth == "floor":
+                p_zero = 100.0 * value / total[:, n]
+            else:
+                p_zero = np.zeros(b)
+            p_nz = 100.0 * correct[:, n] / total[:, n]
+        prec[:, n] = np.where(alive, np.where(zero, p_zero, p_nz), 0.0)
+    with np.errstate(divide="ignore"):
+        logs = np.where(prec == 0.0, -9999999999.0, np.log(np.where(prec == 0.0, 1.0, prec)))
+    mask = np.arange(order)[None, :] < eff_order[:, None]
+    acc = np.zeros(b)
+    for n in range(order):  # left-to-right like Python's sum()
+        acc = acc + np.where(mask[:, n], logs[:, n], 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bp = np.where(
+            sys_len < ref_len,
+            np.where(sys_len > 0, np.exp(1 - ref_len / np.where(sys_len > 0, sys_len, 1)), 0.0),
+            1.0,
+        )
+        score = bp * np.exp(acc / np.where(eff_order > 0, eff_order, 1))
+    return np.where(correct_orig_any, score, 0.0)
+
+
+def _agg_bleu(s: np.ndarray, p: Mapping[str, str]) -> np.ndarray:
+    order = int(p.get("order", "4"))
+    smooth = p.get("smooth", "exp")
+    value = float(p.get("value", "0"))
+    eff = p.get("effective", "0") in ("1", "true", "True", "yes")
+    s = columns(s, 2 + 2 * order, "bleu")
+    if s.shape[0] <= 64:
+        return np.array([_bleu_row(r, order, smooth, value, eff) for r in s.tolist()])
+    return _bleu_vec(s, order, smooth, value, eff)
+
+
+def _chrf_row(row: Sequence[float], n_orders: int, beta: float, eps_smoothing: bool) -> float:
+    """sacrebleu.CHRF._compute_f_score, operation for operation."""
+    eps = 1e-16
+    score = 0.0
+    effective_order = 0
+    factor = beta**2
+    avg_prec, avg_rec = 0.0, 0.0
+    for i in range(n_orders):
+        n_hyp, n_ref, n_match = row[3 * i : 3 * i + 3]
+        prec = n_match / n_hyp if n_hyp > 0 else eps
+        rec = n_match / n_ref if n_ref > 0 else eps
+        denom = factor * prec + rec
+        score += ((1 + factor) * prec * rec / denom) if denom > 0 else eps
+        if n_hyp > 0 and n_ref > 0:
+            avg_prec += prec
+            avg_rec += rec
+            effective_order += 1
+    if eps_smoothing:
+        return 100 * score / n_orders
+    if effective_order == 0:
+        avg_prec = avg_rec = 0.0
+    else:
+        avg_prec /= effective_order
+        avg_rec /= effective_order
+    if avg_prec + avg_rec:
+        score = (1 + factor) * avg_prec * avg_rec
+        score /= (factor * avg_prec) + avg_rec
+        return 100 * score
+    return 0.0
+
+
+def _agg_chrf(s: np.ndarray, p: Mapping[str, str]) -> np.ndarray:
+    n_orders = int(p.get("orders", "6"))
+    beta = float(p.get("beta", "2"))
+    eps_smoothing = p.get("eps", "0") in ("1", "true", "True", "yes")
+    s = columns(s, 3 * n_orders, "chrf")
+    if s.shape[0] <= 64:
+        return np.array([_chrf_row(r, n_orders, beta, eps_smoothing) for r in s.tolist()])
+    eps = 1e-16
+    factor = beta**2
+    b = s.shape[0]
+    score = np.zeros(b)
+    eff = np.zeros(b)
+    avg_prec = np.zeros(b)
+    avg_rec = np.zeros(b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for i in range(n_orders):
+            n_hyp, n_ref, n_match = s[:, 3 * i], s[:, 3 * i + 1], s[:, 3 * i + 2]
+            prec = np.where(n_hyp > 0, n_match / np.where(n_hyp > 0, n_hyp, 1), eps)
+            rec = np.where(n_ref > 0, n_match / np.where(n_ref > 0, n_ref, 1), eps)
+            denom = factor * prec + rec
+            score = score + np.where(
+                denom > 0, (1 + factor) * prec * rec / np.where(denom > 0, denom, 1), eps
+            )
+            both = (n_hyp > 0) & (n_ref > 0)
+            avg_prec = avg_prec + np.where(both, prec, 0.0)
+            avg_rec = avg_rec + np.where(both, rec, 0.0)
+            eff = eff + both
+        if eps_smoothing:
+            return 100 * score / n_orders
+        safe = np.where(eff == 0, 1, eff)
+        avg_prec = np.where(eff == 0, 0.0, avg_prec / safe)
+        avg_rec = np.where(eff == 0, 0.0, avg_rec / safe)
+        tot = avg_prec + avg_rec
+        f = (1 + factor) * avg_prec * avg_rec
+        f = f / np.where(tot != 0, (factor * avg_prec) + avg_rec, 1)
+        return np.where(tot != 0, 100 * f, 0.0)
+
+
+def _agg_ter(s: np.ndarray, p: Mapping[str, str]) -> np.ndarray:
+    # sacrebleu.TER._compute_score_from_stats: edits / ref_length, with its edge cases.
+    s = columns(s, 2, "ter")
+    edits, ref_len = s[:, 0], s[:, 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = np.where(
+            ref_len > 0, edits / np.where(ref_len > 0, ref_len, 1), np.where(edits > 0, 1.0, 0.0)
+        )
+    return 100 * score
+
+
+register_aggregate("bleu", _agg_bleu)
+register_aggregate("chrf", _agg_chrf)
+register_aggregate("ter", _agg_ter)
+
+
+# ----------------------------------------------------------------------------------------
 # common validation
 
 
@@ -352,8 +537,6 @@ def bleu(
         f"bleu(order={max_ngram_order},smooth={smooth_method},"
         f"value={0 if value_sm is None else value_sm},effective={int(bool(effective_order))})"
     )
-    from llaso_pytest.metrics.base import _bleu_vec
-
     mat = np.column_stack(list(stats.values())).astype(np.float64)
     scores = _bleu_vec(
         mat, max_ngram_order, smooth_method, float(value_sm or 0), bool(effective_order)
@@ -411,8 +594,6 @@ def chrf(
         names += [f"{lab}_hyp", f"{lab}_ref", f"{lab}_match"]
     stats = {nm: mat[:, j].astype(np.int64) for j, nm in enumerate(names)}
     kind = f"chrf(orders={orders},beta={beta},eps={int(bool(eps_smoothing))})"
-    from llaso_pytest.metrics.base import aggregate
-
     scores = aggregate(kind, mat) if mat.shape[0] > 64 else np.array(
         [float(aggregate(kind, row[None, :])[0]) for row in mat]
     )
@@ -453,8 +634,6 @@ def ter(
     )
     mat = _sacre_stats(metric, hyps, refs)
     stats = {"edits": mat[:, 0], "ref_len": mat[:, 1]}
-    from llaso_pytest.metrics.base import aggregate
-
     sig = {
         "case": "mixed" if case_sensitive else "lc", "normalized": bool(normalized),
         "no_punct": bool(no_punct), "asian": bool(asian_support), "sacrebleu": _version(),
