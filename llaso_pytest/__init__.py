@@ -1,7 +1,8 @@
 """llaso-pytest: reproducible, comparable evaluation of LLM and speech models as pytest tests.
 
-Importing this package is cheap: sub-modules with heavy dependencies (NumPy-based metrics,
-the LLM client, the speech engines) load on first attribute access.
+Importing this package is cheap and does not import pytest: sub-modules with heavy
+dependencies (NumPy-based metrics, the LLM client, the speech engines) load on first
+attribute access.
 """
 
 from __future__ import annotations
@@ -9,12 +10,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-import pytest
-
 __version__ = "0.1.0"
 
-# Assertion helpers get pytest's assertion rewriting (readable failure text).
-pytest.register_assert_rewrite("llaso_pytest.assertions")
+# No pytest import here: the scientific core (metrics, stats, compare, record) is usable from
+# a notebook. The plugin registers assertion rewriting for ``llaso_pytest.assertions``.
 
 _LAZY = {"metrics", "stats", "compare", "record", "assertions"}
 

@@ -27,6 +27,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from llaso_pytest.errors import LlasoError
+
 __all__ = ["GitHubError", "HeadMovedError", "PostResult", "StickyCommenter", "main"]
 
 MARKER = "<!-- llaso-pytest-report -->"
@@ -36,7 +38,7 @@ _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 _REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 
 
-class GitHubError(RuntimeError):
+class GitHubError(LlasoError, RuntimeError):
     """A GitHub API call failed; the message says which call, why, and what to do."""
 
     def __init__(self, message: str, *, status: int | None = None) -> None:

@@ -31,6 +31,9 @@ from llaso_pytest.session import (
     utc_now,
 )
 
+# Assertion helpers get pytest's assertion rewriting (before any test imports them).
+pytest.register_assert_rewrite("llaso_pytest.assertions")
+
 # Area plugins (speech, LLM) with their own fixtures and options; import-light too.
 pytest_plugins = ["llaso_pytest.speech.pytest_plugin", "llaso_pytest.llm.pytest_plugin"]
 
@@ -290,9 +293,6 @@ def _is_worker(config: pytest.Config) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     for name, doc in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {doc}")
-    config.addinivalue_line(
-        "filterwarnings", "default::llaso_pytest.errors.LlasoWarning"
-    )
     settings = _settings(config)
     config.stash[SETTINGS_KEY] = settings
     config.stash[PENDING_PROVENANCE_KEY] = {}

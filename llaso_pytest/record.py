@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from llaso_pytest.errors import LlasoError
+
 SCHEMA_VERSION = 1
 RECORD_KIND = "llaso-run-record"
 
@@ -31,7 +33,7 @@ __all__ = [
 ]
 
 
-class RecordError(ValueError):
+class RecordError(LlasoError, ValueError):
     """A record file that cannot be used; the message names the file and the fix."""
 
 

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from llaso_pytest.errors import LlasoError
+
 if TYPE_CHECKING:  # pragma: no cover
     from llaso_pytest.record import RunRecord
 
@@ -49,7 +51,7 @@ docs/architecture.md of llaso-pytest for its fields.
 GITIGNORE = "# written by llaso-pytest: keep run records out of git\n*\n"
 
 
-class BaselineError(ValueError):
+class BaselineError(LlasoError, ValueError):
     """A baseline name or path that cannot be used; the message says what exists instead."""
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from llaso_pytest.errors import LlasoError
+
 if TYPE_CHECKING:  # pragma: no cover
     from llaso_pytest.llm.judge import JudgeResult
     from llaso_pytest.metrics.base import MetricResult
@@ -15,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["NoVerdictsError", "judge_metric_result"]
 
 
-class NoVerdictsError(ValueError):
+class NoVerdictsError(LlasoError, ValueError):
     """Every item of a judged set ended in an error state: there is no score to report."""
 
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
+from llaso_pytest.errors import LlasoError
+
 __all__ = ["CACHE_SCHEMA_VERSION", "CacheError", "CachedResponse", "ResponseCache", "cache_key"]
 
 CACHE_SCHEMA_VERSION = 1
@@ -33,7 +35,7 @@ contains API keys.
 """
 
 
-class CacheError(RuntimeError):
+class CacheError(LlasoError, RuntimeError):
     """The cache file cannot be used (unknown schema version, corrupt file)."""
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from llaso_pytest.errors import LlasoError
 from llaso_pytest.record import atomic_write_text
 
 __all__ = [
@@ -32,7 +33,7 @@ __all__ = [
 Weights = Literal["linear", "quadratic"] | None
 
 
-class LabelError(ValueError):
+class LabelError(LlasoError, ValueError):
     """A human-label file is malformed; the message names the file and the row."""
 
 

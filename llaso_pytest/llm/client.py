@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self
 
+from llaso_pytest.errors import LlasoError
 from llaso_pytest.llm.cache import CachedResponse, ResponseCache, cache_key
 from llaso_pytest.llm.config import EndpointConfig, redact_url
 from llaso_pytest.provenance import redact
@@ -129,7 +130,7 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
     return max(parsed.timestamp() - (time.time() if now is None else now), 0.0)
 
 
-class _Retryable(Exception):
+class _Retryable(LlasoError):
     def __init__(self, error_type: str, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.error_type = error_type
@@ -137,7 +138,7 @@ class _Retryable(Exception):
         self.retry_after = retry_after
 
 
-class _Fatal(Exception):
+class _Fatal(LlasoError):
     def __init__(self, error_type: str, message: str) -> None:
         super().__init__(message)
         self.error_type = error_type

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from llaso_pytest.errors import LlasoError
+
 __all__ = ["ROLES", "ConfigError", "EndpointConfig", "redact_url", "resolve_endpoint"]
 
 Role = Literal["judge", "llm"]
@@ -42,7 +44,7 @@ def redact_url(url: str | None) -> str | None:
     return urlunsplit((parts.scheme, "***@" + host, parts.path, parts.query, parts.fragment))
 
 
-class ConfigError(ValueError):
+class ConfigError(LlasoError, ValueError):
     """A configuration value is missing or invalid; the message names the setting and the fix."""
 
 

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from llaso_pytest.errors import LlasoError
 from llaso_pytest.llm.client import CallOutcome, ChatRequest, LLMClient
 from llaso_pytest.llm.prompts import PromptTemplate, load_prompt
 from llaso_pytest.provenance import redact
@@ -41,7 +42,7 @@ ERROR_KINDS = ("api_error", "unparsable", "missing_field", "out_of_scale", "no_m
 _FENCE = re.compile(r"^```[A-Za-z0-9_-]*\s*\n(.*?)\n?```$", re.DOTALL)
 
 
-class VerdictError(ValueError):
+class VerdictError(LlasoError, ValueError):
     """A judge reply that cannot be used; ``kind`` is one of :data:`ERROR_KINDS`."""
 
     def __init__(self, kind: str, message: str) -> None:

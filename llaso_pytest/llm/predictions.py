@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from llaso_pytest.errors import LlasoError
 from llaso_pytest.record import atomic_write_text
 
 __all__ = [
@@ -37,7 +38,7 @@ __all__ = [
 _FIELD_TYPES = ("str", "list[str]")
 
 
-class PredictionsError(ValueError):
+class PredictionsError(LlasoError, ValueError):
     """A pinned dataset or prediction file is missing, altered or malformed."""
 
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from llaso_pytest.errors import LlasoError
+
 __all__ = ["PROMPT_KINDS", "PromptError", "PromptTemplate", "default_prompt_dir", "load_prompt"]
 
 PromptKind = Literal["generate", "rubric", "binary", "pairwise"]
@@ -26,7 +28,7 @@ _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _ROLES = ("system", "user", "assistant", "developer")
 
 
-class PromptError(ValueError):
+class PromptError(LlasoError, ValueError):
     """A template file is invalid or was rendered with the wrong variables."""
 
 

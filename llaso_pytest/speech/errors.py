@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from llaso_pytest.errors import LlasoError
 
-class SpeechError(Exception):
+
+class SpeechError(LlasoError):
     """Base class of every error raised by ``llaso_pytest.speech``."""
 
 
