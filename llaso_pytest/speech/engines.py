@@ -32,7 +32,10 @@ if TYPE_CHECKING:
     from llaso_pytest.speech.manifest import VerifiedModel
 
 __all__ = [
+    "ENGINES",
     "FASTER_WHISPER_OPTIONS",
+    "BuildOptions",
+    "Engine",
     "FasterWhisperRecognizer",
     "FunctionRecognizer",
     "PocketSphinxRecognizer",
@@ -117,44 +120,53 @@ def _check_whisper_option(key: str, value: Any) -> str | None:
     return None if isinstance(value, bool) else "true or false"
 
 
+def _check_whisper_options(options: Mapping[str, Any], where: str) -> None:
+    from llaso_pytest.speech.errors import ManifestError
+
+    unknown = sorted(set(options) - set(FASTER_WHISPER_OPTIONS))
+    if unknown:
+        raise ManifestError(
+            f"{where}: unknown faster-whisper option(s) {unknown}; the options this "
+            f"llaso-pytest passes to faster-whisper are {sorted(FASTER_WHISPER_OPTIONS)}. "
+            "Remove the others (they would be ignored while changing the options hash)."
+        )
+    for key, value in options.items():
+        why = _check_whisper_option(key, value)
+        if why is not None:
+            raise ManifestError(f"{where}: options.{key} must be {why}, got {value!r}")
+
+
+def _check_pocketsphinx_options(options: Mapping[str, Any], where: str) -> None:
+    from llaso_pytest.speech.errors import ManifestError
+
+    files = sorted(set(options) & _PS_FILE_OPTIONS)
+    if files:
+        raise ManifestError(
+            f"{where}: pocketsphinx option(s) {files} name files outside the pinned "
+            f"model; only {list(_PS_ROOT_PATHS)} may name model files, relative to the "
+            "model root and pinned in 'files'. Put the file in the model folder and pin it."
+        )
+    for key in _PS_ROOT_PATHS:
+        if key not in options:
+            continue
+        value = options[key]
+        bad = not isinstance(value, str) or not value or value.startswith(("/", "\\"))
+        if bad or ".." in str(value).replace("\\", "/").split("/"):
+            raise ManifestError(
+                f"{where}: options.{key} must be a path relative to the model root "
+                f"(no '..', not absolute), got {value!r}"
+            )
+
+
 def check_engine_options(engine: str, options: Mapping[str, Any], *, where: str) -> None:
     """Refuse engine options the adapter would ignore or that would load unpinned files.
 
     Called when a manifest is read, so a bad option is an error naming the manifest before
     any model loads. Engines not built in (a team's own) are not checked.
     """
-    from llaso_pytest.speech.errors import ManifestError
-
-    if engine == "faster-whisper":
-        unknown = sorted(set(options) - set(FASTER_WHISPER_OPTIONS))
-        if unknown:
-            raise ManifestError(
-                f"{where}: unknown faster-whisper option(s) {unknown}; the options this "
-                f"llaso-pytest passes to faster-whisper are {sorted(FASTER_WHISPER_OPTIONS)}. "
-                "Remove the others (they would be ignored while changing the options hash)."
-            )
-        for key, value in options.items():
-            why = _check_whisper_option(key, value)
-            if why is not None:
-                raise ManifestError(f"{where}: options.{key} must be {why}, got {value!r}")
-    elif engine == "pocketsphinx":
-        files = sorted(set(options) & _PS_FILE_OPTIONS)
-        if files:
-            raise ManifestError(
-                f"{where}: pocketsphinx option(s) {files} name files outside the pinned "
-                f"model; only {list(_PS_ROOT_PATHS)} may name model files, relative to the "
-                "model root and pinned in 'files'. Put the file in the model folder and pin it."
-            )
-        for key in _PS_ROOT_PATHS:
-            if key not in options:
-                continue
-            value = options[key]
-            bad = not isinstance(value, str) or not value or value.startswith(("/", "\\"))
-            if bad or ".." in str(value).replace("\\", "/").split("/"):
-                raise ManifestError(
-                    f"{where}: options.{key} must be a path relative to the model root "
-                    f"(no '..', not absolute), got {value!r}"
-                )
+    spec = ENGINES.get(engine)
+    if spec is not None:
+        spec.check_options(options, where)
 
 
 def check_samples(samples: Any, *, recognizer: str) -> npt.NDArray[np.float32]:
@@ -337,6 +349,49 @@ class FasterWhisperRecognizer:
         }
 
 
+def _build_pocketsphinx(model: VerifiedModel, options: BuildOptions) -> Recognizer:
+    # CPU-only engine: a session-wide "auto"/"cuda" request leaves it on the CPU, and its
+    # describe() says device "cpu", so the record shows where it really ran.
+    return PocketSphinxRecognizer(model, device="cpu")
+
+
+def _build_faster_whisper(model: VerifiedModel, options: BuildOptions) -> Recognizer:
+    return FasterWhisperRecognizer(
+        model, device=options.device, compute_type=options.compute_type,
+        cpu_threads=options.cpu_threads,
+    )
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """The session's placement settings an engine's factory may honour."""
+
+    device: str = "auto"
+    compute_type: str | None = None
+    cpu_threads: int = 0
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A built-in ASR engine: the manifest's ``engine`` name, its adapter factory, and the
+    check of its manifest ``options`` (run when the manifest is read, before any load)."""
+
+    name: str
+    build: Callable[[VerifiedModel, BuildOptions], Recognizer]
+    check_options: Callable[[Mapping[str, Any], str], None]
+
+
+#: The built-in engines, by manifest ``engine`` name: the one table both the manifest
+#: check and :func:`load_recognizer` read. A built-in engine is one entry here.
+ENGINES: Mapping[str, Engine] = {
+    e.name: e
+    for e in (
+        Engine("pocketsphinx", _build_pocketsphinx, _check_pocketsphinx_options),
+        Engine("faster-whisper", _build_faster_whisper, _check_whisper_options),
+    )
+}
+
+
 def load_recognizer(
     model: VerifiedModel,
     *,
@@ -346,16 +401,12 @@ def load_recognizer(
 ) -> Recognizer:
     """Build the adapter for a verified model according to its manifest's ``engine``."""
     engine = model.manifest.engine
-    if engine == "pocketsphinx":
-        # CPU-only engine: a session-wide "auto"/"cuda" request leaves it on the CPU, and its
-        # describe() says device "cpu", so the record shows where it really ran.
-        return PocketSphinxRecognizer(model, device="cpu")
-    if engine == "faster-whisper":
-        return FasterWhisperRecognizer(
-            model, device=device, compute_type=compute_type, cpu_threads=cpu_threads
+    spec = ENGINES.get(engine)
+    if spec is None:
+        raise EngineError(
+            f"model {model.manifest.name!r} ({model.manifest.source_file}): unknown engine "
+            f"{engine!r}; built in are {', '.join(map(repr, ENGINES))}. Register your own "
+            "recogniser with llaso_speech_models.register(name, factory) (docs/speech.md)."
         )
-    raise EngineError(
-        f"model {model.manifest.name!r} ({model.manifest.source_file}): unknown engine "
-        f"{engine!r}; built in are 'pocketsphinx' and 'faster-whisper'. Register your own "
-        "recogniser with llaso_speech_models.register(name, factory) (docs/speech.md)."
-    )
+    options = BuildOptions(device=device, compute_type=compute_type, cpu_threads=cpu_threads)
+    return spec.build(model, options)

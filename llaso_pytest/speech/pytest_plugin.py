@@ -3,10 +3,12 @@
 Wiring only, and import-light: NumPy, soundfile, pocketsphinx and faster-whisper are imported
 when a fixture first needs them. Fixtures:
 
-- ``llaso_speech_models``: a registry that loads a pinned model once per session, verifying
-  every file's sha256 first, places it on CUDA when available and asked for (else CPU), and
-  records the pin and the device in the run record's provenance (``models``). Teams add
-  their own recogniser with ``llaso_speech_models.register(name, factory)``.
+- ``llaso_speech_models``: the session's :class:`~llaso_pytest.speech.models.ModelRegistry`
+  (pytest-free: loads a pinned model once per session, verifying every file's sha256
+  first, places it on CUDA when available and asked for, else CPU) behind
+  :class:`SpeechModels`, which fails the asking test on a load error and records the pin
+  and the device in the run record's provenance (``models``). Teams add their own
+  recogniser with ``llaso_speech_models.register(name, factory)``.
 - ``llaso_speech_recipe``: the preprocessing :class:`~llaso_pytest.speech.audio.Recipe`.
 - ``llaso_speech_datasets``: loads a dataset manifest, materialises (synthesises/verifies)
   its audio, records its hash in provenance (``datasets``).
@@ -23,12 +25,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from llaso_pytest.speech.models import LoadedModel, ModelRegistry
+
 if TYPE_CHECKING:
     from llaso_pytest.speech.audio import Recipe
     from llaso_pytest.speech.datasets import Dataset
     from llaso_pytest.speech.engines import Recognizer
 
-__all__ = ["LoadedModel", "ModelRegistry", "SpeechSettings"]
+__all__ = ["LoadedModel", "ModelRegistry", "SpeechModels", "SpeechSettings"]
 
 DEFAULT_ENGINES = "pocketsphinx-en-us,whisper-tiny.en"
 
@@ -56,7 +60,7 @@ class SpeechSettings:
 
 
 SETTINGS_KEY = pytest.StashKey[SpeechSettings]()
-REGISTRY_KEY = pytest.StashKey["ModelRegistry"]()
+REGISTRY_KEY = pytest.StashKey[ModelRegistry]()
 ENGINE_CUDA_KEY = pytest.StashKey[bool]()
 
 
@@ -200,7 +204,9 @@ def parse_settings(config: pytest.Config) -> SpeechSettings:
 def pytest_configure(config: pytest.Config) -> None:
     settings = parse_settings(config)
     config.stash[SETTINGS_KEY] = settings
-    config.stash[REGISTRY_KEY] = ModelRegistry(settings)
+    config.stash[REGISTRY_KEY] = ModelRegistry(
+        models_dirs=settings.models_dirs, device=settings.device, cpu_threads=settings.cpu_threads
+    )
 
 
 def pytest_collection_modifyitems(
@@ -264,76 +270,35 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         )
 
 
-@dataclass(frozen=True)
-class LoadedModel:
-    """A recogniser built from a verified pin, with what the run record says about it."""
+class SpeechModels:
+    """The ``llaso_speech_models`` fixture: the session's :class:`ModelRegistry` at the
+    pytest edge. A model that cannot be loaded fails the test that asked for it (the
+    registry's message, no traceback); each loaded pin is recorded in provenance ``models``.
+    """
 
-    name: str
-    recognizer: Recognizer
-    pin: dict[str, Any]
-
-    @property
-    def device(self) -> str:
-        return str(self.pin.get("device", "unknown"))
-
-
-class ModelRegistry:
-    """Loads each pinned model at most once per session (a failure is remembered, too)."""
-
-    def __init__(self, settings: SpeechSettings) -> None:
-        self.settings = settings
-        self.factories: dict[str, Callable[[], Recognizer]] = {}
-        self._loaded: dict[tuple[str, str], LoadedModel] = {}
-        self._failed: dict[tuple[str, str], str] = {}
-        self._record: Callable[[str, Any], None] | None = None
+    def __init__(self, registry: ModelRegistry, record: Callable[[str, Any], None]) -> None:
+        self.registry = registry
+        self._record = record
+        self._recorded: set[tuple[str, str]] = set()
 
     def register(self, name: str, factory: Callable[[], Recognizer]) -> None:
         """Add a team's own recogniser (``factory()`` returns a ``Recognizer``)."""
-        if name in self.factories:
-            raise ValueError(f"a recogniser named {name!r} is already registered")
-        self.factories[name] = factory
-
-    def manifest_path(self, name: str) -> Path:
-        from llaso_pytest.speech.manifest import find_manifest
-
-        return find_manifest(name, self.settings.models_dirs)
+        self.registry.register(name, factory)
 
     def get(self, name: str, *, device: str | None = None) -> LoadedModel:
         """The loaded model ``name`` on ``device`` (default: ``--llaso-speech-device``)."""
-        dev = device or self.settings.device
-        key = (name, dev)
-        if key in self._loaded:
-            return self._loaded[key]
-        if key in self._failed:
-            pytest.fail(self._failed[key], pytrace=False)
         from llaso_pytest.speech.errors import SpeechError
 
+        dev = device or self.registry.device
         try:
-            loaded = self._load(name, dev)
+            loaded = self.registry.get(name, device=dev)
         except SpeechError as exc:
-            self._failed[key] = str(exc)
             pytest.fail(str(exc), pytrace=False)
-        self._loaded[key] = loaded
-        if self._record is not None:
-            self._record("models", {loaded.name if dev == self.settings.device
-                                    else f"{loaded.name}@{dev}": loaded.pin})
+        if (name, dev) not in self._recorded:
+            self._recorded.add((name, dev))
+            key = name if dev == self.registry.device else f"{name}@{dev}"
+            self._record("models", {key: loaded.pin})
         return loaded
-
-    def _load(self, name: str, device: str) -> LoadedModel:
-        if name in self.factories:
-            rec = self.factories[name]()
-            pin = {**rec.describe(), "name": name, "pinned": False,
-                   "note": "registered recogniser: no manifest, weights not hash-verified"}
-            return LoadedModel(name=name, recognizer=rec, pin=pin)
-        from llaso_pytest.speech.engines import load_recognizer
-        from llaso_pytest.speech.manifest import load_model_manifest, verify_model
-
-        verified = verify_model(load_model_manifest(self.manifest_path(name)))
-        rec = load_recognizer(verified, device=device, cpu_threads=self.settings.cpu_threads)
-        pin = verified.pin()
-        pin.update(rec.describe())
-        pin["device_requested"] = device
-        return LoadedModel(name=name, recognizer=rec, pin=pin)
 
 
 @pytest.fixture(scope="session")
@@ -345,11 +310,9 @@ def llaso_speech_settings(pytestconfig: pytest.Config) -> SpeechSettings:
 @pytest.fixture(scope="session")
 def llaso_speech_models(
     pytestconfig: pytest.Config, record_provenance: Callable[[str, Any], None]
-) -> ModelRegistry:
-    """Session registry of pinned, verified ASR models (see :class:`ModelRegistry`)."""
-    registry = pytestconfig.stash[REGISTRY_KEY]
-    registry._record = record_provenance
-    return registry
+) -> SpeechModels:
+    """Session registry of pinned, verified ASR models (see :class:`SpeechModels`)."""
+    return SpeechModels(pytestconfig.stash[REGISTRY_KEY], record_provenance)
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ import pytest
 if TYPE_CHECKING:
     from llaso_pytest.speech.audio import Recipe
     from llaso_pytest.speech.datasets import Utterance
-    from llaso_pytest.speech.pytest_plugin import ModelRegistry
+    from llaso_pytest.speech.pytest_plugin import SpeechModels
     from llaso_pytest.speech.runner import EvalRun
 
 from asr_settings import (
@@ -64,7 +64,7 @@ class AsrRuns:
 
     def __init__(
         self,
-        models: ModelRegistry,
+        models: SpeechModels,
         utterances: dict[str, tuple[Utterance, ...]],
         recipe: Recipe,
         seed: int,
@@ -102,7 +102,7 @@ class AsrRuns:
 
 @pytest.fixture(scope="session")
 def asr_runs(
-    llaso_speech_models: ModelRegistry,
+    llaso_speech_models: SpeechModels,
     asr_utterances: dict[str, tuple[Utterance, ...]],
     llaso_speech_recipe: Recipe,
     llaso_seed: int,
