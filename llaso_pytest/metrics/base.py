@@ -238,7 +238,9 @@ def check_items(
                 f"{type(seq).__name__}; wrap it in a list"
             )
         if not isinstance(seq, Iterable):
-            raise MetricInputError(f"{name} must be a sequence of strings, got {type(seq).__name__}")
+            raise MetricInputError(
+                f"{name} must be a sequence of strings, got {type(seq).__name__}"
+            )
     refs = list(references)
     hyps = list(hypotheses)
     if len(refs) != len(hyps):

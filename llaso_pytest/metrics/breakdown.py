@@ -22,7 +22,13 @@ from llaso_pytest.metrics.base import MetricResult, build_result
 __all__ = ["Breakdown", "ClassRate", "error_breakdown"]
 
 _NUMBER_WORDS = frozenset(
-    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "hundred", "thousand", "million", "billion", "trillion", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"]
+    [
+        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+        "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+        "nineteen", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
+        "hundred", "thousand", "million", "billion", "trillion", "first", "second", "third",
+        "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
+    ]
 )
 
 
@@ -159,7 +165,7 @@ def error_breakdown(
                 for k in range(i1, i2):
                     hit[k] = True
             elif tag == "replace":
-                for a, b in zip(ref[i1:i2], hyp[j1:j2]):
+                for a, b in zip(ref[i1:i2], hyp[j1:j2], strict=False):
                     conf[(a, b)] += 1
             elif tag == "delete":
                 for a in ref[i1:i2]:

@@ -67,7 +67,9 @@ def _check_multi(
     refs = list(references)
     hyps = list(hypotheses)
     if len(refs) != len(hyps):
-        raise MetricInputError(f"{len(refs)} references but {len(hyps)} hypotheses: they must be parallel")
+        raise MetricInputError(
+            f"{len(refs)} references but {len(hyps)} hypotheses: they must be parallel"
+        )
     n = len(refs)
     if n == 0:
         raise MetricInputError("no items: references and hypotheses are empty")
@@ -137,7 +139,7 @@ def exact_match(
     refs, hyps, id_t, grp = _check_multi(references, hypotheses, ids, groups)
     nname, fn = _norm_fn(normalize)
     scores = np.array(
-        [float(any(fn(h) == fn(r) for r in alts)) for alts, h in zip(refs, hyps)],
+        [float(any(fn(h) == fn(r) for r in alts)) for alts, h in zip(refs, hyps, strict=True)],
         dtype=np.float64,
     )
     return _mean_result("exact_match", scores, id_t, grp, confidence, n_boot, seed,
@@ -160,7 +162,8 @@ def token_f1(
     refs, hyps, id_t, grp = _check_multi(references, hypotheses, ids, groups)
     nname, fn = _norm_fn(normalize)
     scores = np.array(
-        [max(_f1(fn(h), fn(r)) for r in alts) for alts, h in zip(refs, hyps)], dtype=np.float64
+        [max(_f1(fn(h), fn(r)) for r in alts) for alts, h in zip(refs, hyps, strict=True)],
+        dtype=np.float64,
     )
     return _mean_result("token_f1", scores, id_t, grp, confidence, n_boot, seed,
                         {"normalizer": nname}, signature_extra)
@@ -192,7 +195,7 @@ def regex_match(
     refs, hyps, id_t, grp = _check_multi(references, hypotheses, ids, groups)
     scores = np.zeros(len(hyps), dtype=np.float64)
     cache: dict[str, re.Pattern[str]] = {}
-    for i, (alts, h) in enumerate(zip(refs, hyps)):
+    for i, (alts, h) in enumerate(zip(refs, hyps, strict=True)):
         ok = False
         for pat in alts:
             rx = cache.get(pat)

@@ -174,7 +174,7 @@ def _ids_to_lists(ids: np.ndarray, lens: np.ndarray) -> list[list[int]]:
     """Token ids per text as lists (for corpora with more distinct tokens than code points)."""
     flat = ids.tolist()
     ends = np.cumsum(lens).tolist()
-    return [flat[s:e] for s, e in zip([0] + ends[:-1], ends)]
+    return [flat[s:e] for s, e in zip([0] + ends[:-1], ends, strict=True)]
 
 
 def _ids_to_strings(ids: np.ndarray, lens: np.ndarray) -> list[str]:
@@ -184,7 +184,7 @@ def _ids_to_strings(ids: np.ndarray, lens: np.ndarray) -> list[str]:
     big = cps.tobytes().decode("utf-32-le")
     ends = np.cumsum(lens).tolist()
     starts = [0] + ends[:-1]
-    return [big[s:e] for s, e in zip(starts, ends)]
+    return [big[s:e] for s, e in zip(starts, ends, strict=True)]
 
 
 def _lcs_table(ref: Sequence[str], can: Sequence[str]) -> list[list[int]]:
@@ -282,7 +282,7 @@ def rouge_scores_multi(
     out: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for v in variants:
         if v == "rougeLsum":
-            rows = [_lsum_item(r, h, tok) for r, h in zip(references, hypotheses)]
+            rows = [_lsum_item(r, h, tok) for r, h in zip(references, hypotheses, strict=True)]
             arr = np.asarray(rows, dtype=np.float64).reshape(-1, 3)
             out[v] = (arr[:, 0], arr[:, 1], arr[:, 2])
     rest = [v for v in variants if v != "rougeLsum"]

@@ -113,7 +113,7 @@ def _word_sequences(refs: list[str], hyps: list[str]) -> tuple[list[Any], list[A
             pass
     rt: list[Any] = [x.split() for x in refs]
     # an identical hypothesis shares the reference's token list (no second split)
-    ht: list[Any] = [t if h == r else h.split() for r, h, t in zip(refs, hyps, rt)]
+    ht: list[Any] = [t if h == r else h.split() for r, h, t in zip(refs, hyps, rt, strict=True)]
     return rt, ht
 
 
@@ -243,7 +243,7 @@ class SpeechDetails:
                     h_out.append(a)
                     m_out.append(" " * len(a))
             elif tag == "replace":
-                for a, b in zip(ref[i1:i2], hyp[j1:j2]):
+                for a, b in zip(ref[i1:i2], hyp[j1:j2], strict=False):
                     w = max(len(a), len(b))
                     r_out.append(a.ljust(w))
                     h_out.append(b.ljust(w))
@@ -263,7 +263,9 @@ class SpeechDetails:
             "HYP: " + sep.join(h_out),
             "     " + sep.join(m_out).rstrip(),
         ]
-        return "\n".join(line if len(line) <= width else line[: width - 3] + "..." for line in lines)
+        return "\n".join(
+            line if len(line) <= width else line[: width - 3] + "..." for line in lines
+        )
 
 
 def _prepare(

@@ -123,7 +123,9 @@ class Dataset:
         ids = {u.id for u in self.utterances}
         dup = [u.id for u in other.utterances if u.id in ids]
         if dup:
-            raise DatasetError(f"datasets {self.name!r} and {other.name!r} share utterance ids {dup}")
+            raise DatasetError(
+                f"datasets {self.name!r} and {other.name!r} share utterance ids {dup}"
+            )
         h = hashlib.sha256(f"{self.manifest_sha256}+{other.manifest_sha256}".encode()).hexdigest()
         return Dataset(
             name=f"{self.name}+{other.name}",
@@ -187,7 +189,9 @@ def load_dataset(path: str | os.PathLike[str]) -> Dataset:
             if kind == "flite":
                 sid = str(u["sentence"])
                 if sid not in sentences:
-                    raise ManifestError(f"{uw} ({uid}): sentence {sid!r} is not in {data['sentences']}")
+                    raise ManifestError(
+                        f"{uw} ({uid}): sentence {sid!r} is not in {data['sentences']}"
+                    )
                 text = sentences[sid]
                 upath = None
                 voice = str(u["voice"])
@@ -259,7 +263,8 @@ def materialize(dataset: Dataset, *, cache_dir: str | os.PathLike[str]) -> Datas
                 f"dataset {dataset.name!r} ({dataset.source_file}): utterance {u.id!r}: "
                 f"{u.path} has sha256 {actual}, expected {u.sha256}. The audio differs from "
                 "the pinned dataset; reinstall the original files"
-                + (f" (apt-get install --reinstall {dataset.debian_package})" if dataset.debian_package else "")
+                + (f" (apt-get install --reinstall {dataset.debian_package})"
+                   if dataset.debian_package else "")
                 + " or, for a deliberate change, update the manifest and start a new baseline."
             )
         out.append(u)

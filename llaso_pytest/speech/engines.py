@@ -203,7 +203,7 @@ def cuda_available() -> bool:
 
 
 def resolve_device(requested: str, *, supports_cuda: bool, model: str) -> str:
-    """``auto`` -> cuda when available and supported else cpu; ``cuda`` without a GPU is an error."""
+    """``auto``: cuda when available and supported, else cpu; ``cuda`` without a GPU: an error."""
     if requested not in ("auto", "cpu", "cuda"):
         raise EngineError(f"model {model!r}: device must be auto, cpu or cuda, got {requested!r}")
     if requested == "cpu":

@@ -377,7 +377,9 @@ def verify_model(manifest: ModelManifest) -> VerifiedModel:
                 f"\"size\": {p.stat().st_size})"
             )
         else:
-            extra_lines.append(f"  {p}: not pinned (a link to a directory or not a regular file; not verified)")
+            extra_lines.append(
+                f"  {p}: not pinned (a link to a directory or not a regular file; not verified)"
+            )
     if not problems and not extra_lines:
         return VerifiedModel(
             manifest=manifest, root=root, runtime_versions=_runtime_versions(manifest)

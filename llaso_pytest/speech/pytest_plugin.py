@@ -136,12 +136,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="untimed warm-up transcriptions before RTF/latency timing (default 1)",
     )
-    parser.addini("llaso_speech_engines", "default for --llaso-speech-engines", default=DEFAULT_ENGINES)
+    parser.addini("llaso_speech_engines", "default for --llaso-speech-engines",
+                  default=DEFAULT_ENGINES)
     parser.addini("llaso_speech_device", "default for --llaso-speech-device", default="auto")
     parser.addini("llaso_speech_models_dir", "model manifest directories", type="paths", default=[])
     parser.addini("llaso_speech_cache", "default for --llaso-speech-cache", default="")
-    parser.addini("llaso_speech_resample", "default for --llaso-speech-resample", default="resample")
-    parser.addini("llaso_speech_multichannel", "default for --llaso-speech-multichannel", default="error")
+    parser.addini("llaso_speech_resample", "default for --llaso-speech-resample",
+                  default="resample")
+    parser.addini("llaso_speech_multichannel", "default for --llaso-speech-multichannel",
+                  default="error")
     parser.addini("llaso_speech_normalize", "default for --llaso-speech-normalize", default="none")
     parser.addini("llaso_speech_cpu_threads", "default for --llaso-speech-cpu-threads", default="0")
     parser.addini("llaso_speech_warmup", "default for --llaso-speech-warmup", default="1")
@@ -170,7 +173,9 @@ def _int(config: pytest.Config, opt: str, ini: str) -> int:
 
 def parse_settings(config: pytest.Config) -> SpeechSettings:
     """Read and validate the speech options (no model or heavy module is touched)."""
-    engines_text = config.getoption("--llaso-speech-engines") or str(config.getini("llaso_speech_engines"))
+    engines_text = config.getoption("--llaso-speech-engines") or str(
+        config.getini("llaso_speech_engines")
+    )
     engines = tuple(e.strip() for e in engines_text.split(",") if e.strip())
     if not engines:
         raise pytest.UsageError(
@@ -187,7 +192,8 @@ def parse_settings(config: pytest.Config) -> SpeechSettings:
     cache_dir = Path(cache) if cache else config.rootpath / ".llaso" / "cache" / "speech"
     return SpeechSettings(
         engines=engines,
-        device=_choice(config, "--llaso-speech-device", "llaso_speech_device", ("auto", "cpu", "cuda")),
+        device=_choice(config, "--llaso-speech-device", "llaso_speech_device",
+                       ("auto", "cpu", "cuda")),
         models_dirs=dirs,
         cache_dir=cache_dir,
         on_rate_mismatch=_choice(config, "--llaso-speech-resample", "llaso_speech_resample",

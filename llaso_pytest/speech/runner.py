@@ -126,7 +126,9 @@ def run_condition(
         (u, prepare_utterance(u, recipe=recipe, condition=condition, seed=seed, spec=spec))
         for u in utterances
     ]
-    manifest = condition_manifest(prepared, condition=condition, recipe=recipe, seed=seed, spec=spec)
+    manifest = condition_manifest(
+        prepared, condition=condition, recipe=recipe, seed=seed, spec=spec
+    )
     prep = time.perf_counter() - t0
     hyps, timing = timed_transcribe(
         recognizer, [(u.id, a.samples) for u, a in prepared], warmup=warmup

@@ -32,7 +32,8 @@ FLITE_VOICES: dict[str, dict[str, str | int]] = {
     "kal16": {"accent": "en-US", "sex": "male", "method": "diphone", "sample_rate": 16000},
     "rms": {"accent": "en-US", "sex": "male", "method": "clustergen", "sample_rate": 16000},
     "slt": {"accent": "en-US", "sex": "female", "method": "clustergen", "sample_rate": 16000},
-    "awb": {"accent": "en-GB-scotland", "sex": "male", "method": "clustergen", "sample_rate": 16000},
+    "awb": {"accent": "en-GB-scotland", "sex": "male", "method": "clustergen",
+            "sample_rate": 16000},
     "kal": {"accent": "en-US", "sex": "male", "method": "diphone", "sample_rate": 8000},
 }
 
@@ -75,7 +76,8 @@ class FliteSynth:
     def _run(self, voice: str, text: str, out: Path) -> None:
         if voice not in FLITE_VOICES:
             raise SynthesisError(
-                f"unknown flite voice {voice!r}; the Debian flite package ships {sorted(FLITE_VOICES)}"
+                f"unknown flite voice {voice!r}; the Debian flite package ships "
+                f"{sorted(FLITE_VOICES)}"
             )
         out.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(suffix=".wav.tmp", dir=out.parent)

@@ -44,7 +44,8 @@ LIBRIVOX_WER_MAX = {"whisper-tiny.en": 0.15, "pocketsphinx-en-us": 0.45}
 # tiny-size models roughly doubling WER at 20 dB, reaching ~20-40% at 10 dB and ~40-70% at
 # 5 dB white noise. Pink noise puts its energy in the low band, leaving the 2-8 kHz
 # consonant cues less masked than white noise at the same SNR, so it is usually milder; both
-# get the gate of the harsher (white) case. The gates add ~15 points to the upper end of those ranges.
+# get the gate of the harsher (white) case. The gates add ~15 points to the upper end of those
+# ranges.
 # pocketsphinx has no noise-robust front end (MFCC + CMN into clean-trained GMMs). Clean-
 # trained large-vocabulary HMM systems go from ~15% WER clean to ~50-70% under additive noise
 # around 10-20 dB (Aurora-4 clean-training baselines), and near 100% below that. Its 20 dB

@@ -44,8 +44,8 @@ def test_japanese_and_accented_text() -> None:
     assert metrics.rouge(same, same, tokenizer="char", n_boot=0).value == 1
     with pytest.warns(LlasoWarning, match="tokenizer='char'"):
         metrics.rouge(same, same, n_boot=0)
-    r = metrics.rouge(["今日は良い天気です"], ["今日は悪い天気です"], tokenizer="char", variant="rouge1",
-                      n_boot=0)
+    r = metrics.rouge(["今日は良い天気です"], ["今日は悪い天気です"], tokenizer="char",
+                      variant="rouge1", n_boot=0)
     assert r.value == pytest.approx(8 / 9)  # 8 of 9 characters shared
     acc = metrics.rouge(["naïve café"], ["naïve cafe"], variant="rouge1", n_boot=0)
     assert acc.value == pytest.approx(0.5)  # unicode keeps "naïve" and "café" whole

@@ -328,7 +328,9 @@ def test_error_class_result_has_a_cluster_interval() -> None:
     assert num.signature.fields["word_class"] == "number"
     assert num.signature.fields["resample"] == "groups"
     # only utterances with class words are scored (every resample then has a denominator)
-    assert num.to_record()["items"]["stats"]["class_words"] == [w for w in bd.per_item["number"][1] if w > 0]
+    assert num.to_record()["items"]["stats"]["class_words"] == [
+        w for w in bd.per_item["number"][1] if w > 0
+    ]
     terms = bd.class_result("terms", n_boot=200)
     assert terms.value == 0.0 and terms.signature.fields["terms"] == "london"
     with pytest.raises(ValueError, match="no reference words"):

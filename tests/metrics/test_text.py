@@ -45,7 +45,9 @@ def test_bleu_effective_order_and_sentence_scores(corpus: tuple[list[str], list[
     m = BLEU(effective_order=eff)
     assert res.value == m.corpus_score(hyps, [refs]).score
     for i, (r, h) in enumerate(zip(refs, hyps)):
-        assert res.scores[i] == pytest.approx(m.corpus_score([h], [[r]]).score, rel=1e-12, abs=1e-12)
+        assert res.scores[i] == pytest.approx(
+            m.corpus_score([h], [[r]]).score, rel=1e-12, abs=1e-12
+        )
 
 
 @CHECK
@@ -89,7 +91,8 @@ def test_bleu_signature_and_aggregate_roundtrip() -> None:
     hyps = ["the cat sat on a mat", "a dog ran", "hello", "it is 3.5", "x z", "q"]
     res = metrics.bleu(refs, hyps, smooth_method="floor", n_boot=200)
     f = res.signature.fields
-    assert f["tokenizer"] == "13a" and f["smooth"] == "floor:0.1" and f["sacrebleu"] == sacrebleu.__version__
+    assert f["tokenizer"] == "13a" and f["smooth"] == "floor:0.1"
+    assert f["sacrebleu"] == sacrebleu.__version__
     total = res.stat_matrix().sum(0)
     assert metrics.aggregate(res.aggregate, total)[0] == res.value
     assert res.ci is not None and res.ci[0] <= res.value <= res.ci[1]

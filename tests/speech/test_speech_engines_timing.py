@@ -34,7 +34,9 @@ def clips() -> dict[str, np.ndarray]:
     need_testdata()
     base = Path("/usr/share/pocketsphinx/test/data/librivox")
     return {
-        k: load_audio(base / f"sense_and_sensibility_01_austen_64kb-{k}.wav", recipe=Recipe()).samples
+        k: load_audio(
+            base / f"sense_and_sensibility_01_austen_64kb-{k}.wav", recipe=Recipe()
+        ).samples
         for k in ("0870", "0930")
     }
 
@@ -216,7 +218,9 @@ def test_timing_signature_names_cpu_threads_and_the_cpu() -> None:
     items = [("a", np.zeros(1600, dtype=np.float32))]
     sigs = []
     for threads in (1, 4):
-        rec = FunctionRecognizer("f", lambda x: "ok", info={"device": "cpu", "cpu_threads": threads})
+        rec = FunctionRecognizer(
+            "f", lambda x: "ok", info={"device": "cpu", "cpu_threads": threads}
+        )
         _, t = timed_transcribe(rec, items, warmup=0)
         sigs.append(t.signature_fields())
     assert sigs[0]["cpu_threads"] == 1 and sigs[1]["cpu_threads"] == 4

@@ -202,7 +202,8 @@ def test_pinning_the_extra_file_makes_it_verify(tmp_path: Path) -> None:
     extra = tmp_path / "weights" / "preprocessor_config.json"
     extra.write_text('{"chunk_length": 5}')
     data["files"].append(
-        {"path": "preprocessor_config.json", "sha256": hashlib.sha256(extra.read_bytes()).hexdigest()}
+        {"path": "preprocessor_config.json",
+         "sha256": hashlib.sha256(extra.read_bytes()).hexdigest()}
     )
     _write(path, data)
     v = verify_model(load_model_manifest(path))

@@ -81,7 +81,8 @@ def test_model_fixture_loads_once_verified_and_recorded(pytester: pytest.Pyteste
         """
         import pytest
         from llaso_pytest.speech.audio import Recipe, load_audio
-        WAV = "/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0930.wav"
+        WAV = ("/usr/share/pocketsphinx/test/data/librivox/"
+               "sense_and_sensibility_01_austen_64kb-0930.wav")
 
         @pytest.mark.speech
         @pytest.mark.parametrize("i", [1, 2])

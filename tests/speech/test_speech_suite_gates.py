@@ -78,5 +78,7 @@ def test_shipped_suite_fails_a_recogniser_that_returns_nothing(pytester: pytest.
         f"--rootdir={REPO}",
     )
     result.assert_outcomes(failed=2)
-    result.stdout.fnmatch_lines(["*8 of 8 utterances with reference words got an empty transcript*"])
+    result.stdout.fnmatch_lines(
+        ["*8 of 8 utterances with reference words got an empty transcript*"]
+    )
     assert ASR.is_dir()

@@ -142,7 +142,8 @@ def test_condition_manifest_is_stable_and_seed_sensitive(tmp_path: Path) -> None
     assert m1 == m2 and m1["sha256"] != m3["sha256"]
     row = m1["utterances"][0]
     assert row["condition"] == "pink-10dB" and row["speaker"] == "librivox-austen-reader"
-    assert row["file_sha256"] == ds.utterances[0].sha256 and row["conversions"] == ["noise:pink-10dB"]
+    assert row["file_sha256"] == ds.utterances[0].sha256
+    assert row["conversions"] == ["noise:pink-10dB"]
     assert m1["recipe"]["noise"]["snr_db"] == 10.0 and m1["recipe"]["audio"]["sample_rate"] == 16000
 
 
