@@ -1,6 +1,7 @@
 # Two commands for a newcomer on a fresh Debian machine with Python 3.11:
 #   make eval   - set up everything, run the shipped evaluation suites, write a run record
 #   make test   - set up everything, run the project's own tests
+#   make lint   - ruff (style, imports, bugbear, pyupgrade) and mypy --strict, as CI runs them
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -8,13 +9,17 @@ APT_PACKAGES := flite pocketsphinx-testdata sox libsndfile1 chromium git
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: eval test setup system-deps venv bench clean
+.PHONY: eval test lint setup system-deps venv bench clean
 
 eval: setup
 	$(PY) -m pytest suites $(PYTEST_ARGS)
 
 test: setup
 	$(PY) -m pytest tests -n 2 $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check llaso_pytest tests benchmarks suites
+	$(VENV)/bin/mypy llaso_pytest
 
 setup: system-deps $(VENV)/.installed
 

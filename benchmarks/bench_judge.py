@@ -31,8 +31,11 @@ from llaso_pytest.llm.prompts import load_prompt
 
 
 def start_server(latency: float) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, "-m", "llaso_pytest.llm.fake_server", "--latency", str(latency)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llaso_pytest.llm.fake_server", "--latency", str(latency)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     line = proc.stdout.readline()  # type: ignore[union-attr]
     m = re.search(r"on (\S+)", line)
     if not m:
@@ -42,12 +45,18 @@ def start_server(latency: float) -> tuple[subprocess.Popen[str], str]:
 
 
 def items(n: int, salt: str) -> dict[str, dict[str, str]]:
-    return {f"{salt}-{i}": {"question": f"What is item {i}?", "answer": f"item {i} {salt}", "reference": f"item {i}"}
-            for i in range(n)}
+    return {
+        f"{salt}-{i}": {
+            "question": f"What is item {i}?",
+            "answer": f"item {i} {salt}",
+            "reference": f"item {i}",
+        }
+        for i in range(n)
+    }
 
 
 def bare_pool(url: str, c: int, n: int, prompt: object, salt: str) -> float:
-    """The same N calls with the bare openai client on a c-thread pool: what the client alone reaches."""
+    """The same N calls with the bare openai client on a c-thread pool (the client alone)."""
     from concurrent.futures import ThreadPoolExecutor
 
     import openai
@@ -68,8 +77,14 @@ def bare_pool(url: str, c: int, n: int, prompt: object, salt: str) -> float:
 
 
 def endpoint(url: str, concurrency: int) -> EndpointConfig:
-    return EndpointConfig(role="judge", base_url=url, model="fake-judge", timeout=30.0, concurrency=concurrency,
-                          max_retries=2)
+    return EndpointConfig(
+        role="judge",
+        base_url=url,
+        model="fake-judge",
+        timeout=30.0,
+        concurrency=concurrency,
+        max_retries=2,
+    )
 
 
 def main() -> int:
@@ -83,7 +98,10 @@ def main() -> int:
 
     proc, url = start_server(args.latency)
     try:
-        print(f"judge throughput: N={n} calls, server latency {args.latency * 1000:.0f} ms (separate process)")
+        print(
+            f"judge throughput: N={n} calls, server latency {args.latency * 1000:.0f} ms "
+            "(separate process)"
+        )
         for c in (16, 64):
             ideal = math.ceil(n / c) * args.latency
             times, cpu = [], []
@@ -97,12 +115,20 @@ def main() -> int:
                     cpu.append(time.process_time() - c0)
                     assert res.n == n and client.stats.snapshot()["retries"] == 0
             med = statistics.median(times)
-            print(f"  concurrency {c:>2}: ideal {ideal:.2f} s, measured median {med:.3f} s "
-                  f"(runs {', '.join(f'{t:.3f}' for t in times)}) -> ratio {ideal / med:.3f} (target >= 0.9); "
-                  f"client CPU {statistics.median(cpu) / n * 1e3:.2f} ms/call")
-            bare = statistics.median(bare_pool(url, c, n, prompt, f"bare{c}-{r}") for r in range(args.repeats))
-            print(f"      bare openai client, same thread pool, no harness: {bare:.3f} s -> ratio {ideal / bare:.3f}; "
-                  f"judge / bare throughput {bare / med:.3f}")
+            print(
+                f"  concurrency {c:>2}: ideal {ideal:.2f} s, measured median {med:.3f} s "
+                f"(runs {', '.join(f'{t:.3f}' for t in times)}) -> ratio {ideal / med:.3f} "
+                "(target >= 0.9); "
+                f"client CPU {statistics.median(cpu) / n * 1e3:.2f} ms/call"
+            )
+            bare = statistics.median(
+                bare_pool(url, c, n, prompt, f"bare{c}-{r}") for r in range(args.repeats)
+            )
+            print(
+                f"      bare openai client, same thread pool, no harness: {bare:.3f} s -> "
+                f"ratio {ideal / bare:.3f}; "
+                f"judge / bare throughput {bare / med:.3f}"
+            )
 
         with tempfile.TemporaryDirectory() as tmp:
             cache_path = Path(tmp) / "llm.sqlite3"
@@ -119,8 +145,11 @@ def main() -> int:
                     assert snap["api_calls"] == 0 and snap["cache_hits"] == n and res.n == n
             med = statistics.median(times)
             uncached = math.ceil(n / 64) * args.latency
-            print(f"cache-hit re-run of {n} items: median {med:.3f} s ({med / n * 1e3:.3f} ms/item, 0 API calls); "
-                  f"ideal uncached at c=64 {uncached:.2f} s -> {uncached / med:.0f}x faster")
+            print(
+                f"cache-hit re-run of {n} items: median {med:.3f} s "
+                f"({med / n * 1e3:.3f} ms/item, 0 API calls); "
+                f"ideal uncached at c=64 {uncached:.2f} s -> {uncached / med:.0f}x faster"
+            )
     finally:
         proc.terminate()
         proc.wait(10)
@@ -137,15 +166,24 @@ def main() -> int:
         judge = Judge(plain)
         judge.rubric(items(2, "warm"), prompt=prompt)
         with tempfile.TemporaryDirectory() as tmp:
-            cached_client = LLMClient(endpoint(url, 1), cache=ResponseCache(Path(tmp) / "c.sqlite3"))
+            cached_client = LLMClient(
+                endpoint(url, 1), cache=ResponseCache(Path(tmp) / "c.sqlite3")
+            )
             cached_judge = Judge(cached_client)
-            for r in range(reps):  # interleaved, so a burst of load on the shared machine hits all three
+            for r in range(
+                reps
+            ):  # interleaved, so a burst of load on the shared machine hits all three
                 msgs = [prompt.render(v) for v in items(m, f"raw-{r}").values()]
                 t0 = time.perf_counter()
                 for msg in msgs:
-                    resp = oa.chat.completions.create(model="fake-judge", messages=msg, temperature=0.0,  # type: ignore[call-overload]
-                                                      seed=0, max_tokens=512,
-                                                      response_format=judge._params("rubric", prompt, 0)["response_format"])
+                    resp = oa.chat.completions.create(
+                        model="fake-judge",
+                        messages=msg,
+                        temperature=0.0,  # type: ignore[call-overload]
+                        seed=0,
+                        max_tokens=512,
+                        response_format=judge._params("rubric", prompt, 0)["response_format"],
+                    )
                     assert resp.choices[0].message.content
                 raw_t.append(time.perf_counter() - t0)
                 t0 = time.perf_counter()
@@ -157,17 +195,24 @@ def main() -> int:
             cached_client.close()
         plain.close()
         oa.close()
-        d_judge = statistics.median(j - b for j, b in zip(judge_t, raw_t)) / m
-        d_cache = statistics.median(c - b for c, b in zip(cached_t, raw_t)) / m
+        d_judge = statistics.median(j - b for j, b in zip(judge_t, raw_t, strict=True)) / m
+        d_cache = statistics.median(c - b for c, b in zip(cached_t, raw_t, strict=True)) / m
         raw = statistics.median(raw_t) / m
-        print(f"harness overhead per judged item ({reps} interleaved rounds of {m} items, concurrency 1, zero latency): "
-              f"bare openai client {raw * 1e3:.3f} ms/call (same request); judge adds {d_judge * 1e3:+.3f} ms/item "
-              f"(median of paired differences), {d_cache * 1e3:+.3f} ms/item with the disk cache (miss + write)")
+        print(
+            f"harness overhead per judged item ({reps} interleaved rounds of {m} items, "
+            "concurrency 1, zero latency): "
+            f"bare openai client {raw * 1e3:.3f} ms/call (same request); judge adds "
+            f"{d_judge * 1e3:+.3f} ms/item (median of paired differences), "
+            f"{d_cache * 1e3:+.3f} ms/item with the disk cache (miss + write)"
+        )
     finally:
         proc.terminate()
         proc.wait(10)
-    print(f"load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs "
-          "(the machine is shared: ratios fall when the CPUs are busy)")
+    print(
+        f"load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())} "
+        f"on {os.cpu_count()} CPUs "
+        "(the machine is shared: ratios fall when the CPUs are busy)"
+    )
     return 0
 
 

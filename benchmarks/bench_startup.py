@@ -57,7 +57,7 @@ def main() -> None:
             for _ in range(args.repeat):
                 with_plugin.append(timed(base + extra, root))
                 without.append(timed(base + extra + ["-p", "no:llaso"], root))
-            diffs = [a - b for a, b in zip(with_plugin, without)]
+            diffs = [a - b for a, b in zip(with_plugin, without, strict=True)]
             print(
                 f"{label:13s} 200 tests, {args.repeat} runs each: "
                 f"with llaso {statistics.median(with_plugin) * 1e3:7.1f} ms, "

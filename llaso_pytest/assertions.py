@@ -30,7 +30,7 @@ WORST_ITEMS = 3
 _OPS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "==": "==", "!=": "!="}
 
 
-def _num(x: float) -> str:
+def _num(x: float | None) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "nan"
     return f"{x:.6g}"

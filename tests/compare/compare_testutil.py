@@ -62,7 +62,7 @@ def _percentile_ci(cols: Mapping[str, Sequence[float]], n_boot: int = 300) -> tu
 def wer_result(errors: Sequence[int], ref_words: Sequence[int], **kw: Any) -> dict[str, Any]:
     errors = list(errors)
     ref_words = list(ref_words)
-    scores = [e / r for e, r in zip(errors, ref_words)]
+    scores = [e / r for e, r in zip(errors, ref_words, strict=True)]
     return result(kw.pop("name", "wer"), stats={"errors": errors, "ref_words": ref_words},
                   aggregate="ratio", scores=scores, higher_is_better=False, **kw)
 

@@ -109,3 +109,18 @@ def test_llaso_warning_shows_in_the_summary_and_can_be_an_error(
     res = pytester.runpytest("-p", "no:cacheprovider")
     res.assert_outcomes(passed=1)
     assert "LlasoWarning" not in res.stdout.str()
+
+
+def test_lint_and_types_run_in_ci_and_the_tree_is_ruff_clean() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).parents[2]
+    ci = (root / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert ci.index("make lint") < ci.index("make test")
+    make = (root / "Makefile").read_text(encoding="utf-8")
+    assert "ruff check llaso_pytest tests benchmarks suites" in make
+    assert "mypy llaso_pytest" in make
+    out = subprocess.run([sys.executable, "-m", "ruff", "check", "llaso_pytest", "tests",
+                          "benchmarks", "suites"], cwd=root, capture_output=True, text=True,
+                         check=False, timeout=300)
+    assert out.returncode == 0, out.stdout[-3000:]

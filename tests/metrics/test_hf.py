@@ -32,8 +32,8 @@ def test_already_loaded_module() -> None:
         name = "fake"
 
         def compute(self, predictions: list[str], references: list[str]) -> dict[str, float]:
-            return {"acc": sum(p == r for p, r in zip(predictions, references)) / len(predictions),
-                    "n": len(predictions)}
+            hits = sum(p == r for p, r in zip(predictions, references, strict=True))
+            return {"acc": hits / len(predictions), "n": len(predictions)}
 
     res = metrics.hf_metric(Fake(), ["a", "b", "c", "d", "e"], ["a", "x", "c", "d", "e"],
                             key="acc", n_boot=0)

@@ -22,7 +22,7 @@ def test_rouge_equals_rouge_score_on_ascii(corpus: tuple[list[str], list[str]],
     refs, hyps = corpus
     variants = ["rouge1", "rouge2", "rougeL", "rougeLsum"]
     scorer = rouge_scorer.RougeScorer(variants, use_stemmer=stem)
-    expected = [scorer.score(r, h) for r, h in zip(refs, hyps)]
+    expected = [scorer.score(r, h) for r, h in zip(refs, hyps, strict=True)]
     for tok in ("unicode", "rouge_score"):
         got = metrics.rouge_all(refs, hyps, variants=variants, tokenizer=tok, use_stemmer=stem,
                                 n_boot=0)

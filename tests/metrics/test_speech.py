@@ -60,7 +60,7 @@ def test_wer_counts_equal_jiwer(coder: str, corpus: tuple[list[str], list[str]])
     assert res.value == out.wer
     # per utterance, against jiwer one utterance at a time
     c = res.details.counts()
-    for i, (r, h) in enumerate(zip(refs, hyps)):
+    for i, (r, h) in enumerate(zip(refs, hyps, strict=True)):
         o = jiwer.process_words(r, h)
         assert (c.hits[i], c.substitutions[i], c.deletions[i], c.insertions[i]) == (
             o.hits, o.substitutions, o.deletions, o.insertions
@@ -103,7 +103,7 @@ def test_word_codes_keep_the_word_equalities_of_str_split(
 
     refs, hyps = [p[0] for p in pairs], [p[1] for p in pairs]
     rc, hc = pair_codes(refs, hyps)
-    for r, h, a, b in zip(refs, hyps, rc, hc):
+    for r, h, a, b in zip(refs, hyps, rc, hc, strict=True):
         words, codes = r.split() + h.split(), a + b
         assert (len(a), len(b)) == (len(r.split()), len(h.split()))
         for i in range(len(words)):
@@ -120,7 +120,8 @@ def test_word_codes_keep_the_word_equalities_of_str_split(
         slow = metrics.wer(refs, hyps, n_boot=0)
     assert fast.extra == slow.extra
     assert np.array_equal(fast.details.distances, slow.details.distances)
-    for a, b in zip(vars(fast.details.counts()).values(), vars(slow.details.counts()).values()):
+    fast_counts, slow_counts = vars(fast.details.counts()), vars(slow.details.counts())
+    for a, b in zip(fast_counts.values(), slow_counts.values(), strict=True):
         assert np.array_equal(a, b)  # per-item H, S, D, I
 
 

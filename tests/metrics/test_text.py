@@ -44,7 +44,7 @@ def test_bleu_effective_order_and_sentence_scores(corpus: tuple[list[str], list[
     res = metrics.bleu(refs, hyps, effective_order=eff, n_boot=0)
     m = BLEU(effective_order=eff)
     assert res.value == m.corpus_score(hyps, [refs]).score
-    for i, (r, h) in enumerate(zip(refs, hyps)):
+    for i, (r, h) in enumerate(zip(refs, hyps, strict=True)):
         assert res.scores[i] == pytest.approx(
             m.corpus_score([h], [[r]]).score, rel=1e-12, abs=1e-12
         )

@@ -21,7 +21,7 @@ class WordOverlap(evaluate.Metric):
 
     def _compute(self, predictions, references):
         scores = []
-        for p, r in zip(predictions, references):
+        for p, r in zip(predictions, references, strict=True):
             rw = r.split()
             pw = set(p.split())
             scores.append(sum(w in pw for w in rw) / len(rw) if rw else 0.0)
