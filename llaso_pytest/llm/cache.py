@@ -4,7 +4,11 @@ The key is the sha256 of the canonical JSON of everything that can change a comp
 endpoint URL, the model, the prompt template name and hash, the decoding parameters (seed,
 temperature, response format, ...) and the full rendered messages. Each write is one SQLite
 transaction (atomic); WAL mode and a busy timeout make it safe for several processes at once
-(``pytest -n 2``). Only successful completions are stored: errors are never cached.
+(``pytest -n 2``). Only complete, valid completions are stored (the client decides): errors
+are never cached. Header and query values never enter the key or the stored request, and the
+stored text passes :func:`llaso_pytest.provenance.redact_text`. A write that fails (disk full,
+read-only file) turns the cache read-only for the rest of the run with one warning
+(:attr:`ResponseCache.degraded`); the completion itself is still returned.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any, Self
 
 __all__ = ["CACHE_SCHEMA_VERSION", "CacheError", "CachedResponse", "ResponseCache", "cache_key"]
 
-CACHE_SCHEMA_VERSION = 1
+CACHE_SCHEMA_VERSION = 2  # 2: system_fingerprint column (version 1 files are migrated)
 _BUSY_TIMEOUT_MS = 30_000
 
 _README = """This directory holds llaso-pytest's cache of LLM responses (llm.sqlite3).
@@ -46,6 +50,7 @@ class CachedResponse:
     prompt_tokens: int | None
     completion_tokens: int | None
     response_model: str | None
+    system_fingerprint: str | None = None
 
 
 def cache_key(
@@ -76,6 +81,7 @@ class ResponseCache:
         self.path = Path(path)
         self.refresh = refresh
         self._lock = threading.Lock()
+        self.degraded: str | None = None  # why writes stopped, once they have
         self.path.parent.mkdir(parents=True, exist_ok=True)
         readme = self.path.parent / "README.txt"
         if not readme.exists():
@@ -106,9 +112,15 @@ class ResponseCache:
                         "CREATE TABLE IF NOT EXISTS responses ("
                         " key TEXT PRIMARY KEY, base_url TEXT, model TEXT, prompt TEXT, request TEXT,"
                         " content TEXT NOT NULL, finish_reason TEXT, prompt_tokens INTEGER,"
-                        " completion_tokens INTEGER, response_model TEXT, created_at REAL)"
+                        " completion_tokens INTEGER, response_model TEXT, created_at REAL,"
+                        " system_fingerprint TEXT)"
                     )
                     row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+                    if row is not None and row[0] == "1":  # migration 1 -> 2: one new column
+                        conn.execute("ALTER TABLE responses ADD COLUMN system_fingerprint TEXT")
+                        conn.execute("UPDATE meta SET value=? WHERE key='schema_version'",
+                                     (str(CACHE_SCHEMA_VERSION),))
+                        row = (str(CACHE_SCHEMA_VERSION),)
                     if row is None:
                         conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(CACHE_SCHEMA_VERSION),))
                     elif row[0] != str(CACHE_SCHEMA_VERSION):
@@ -140,12 +152,15 @@ class ResponseCache:
         """The stored completion for ``key``; ``None`` on a miss or when refreshing."""
         if self.refresh:
             return None
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT content, finish_reason, prompt_tokens, completion_tokens, response_model"
-                " FROM responses WHERE key=?",
-                (key,),
-            ).fetchone()
+        try:
+            with self._lock:
+                row = self._conn.execute(
+                    "SELECT content, finish_reason, prompt_tokens, completion_tokens, response_model,"
+                    " system_fingerprint FROM responses WHERE key=?",
+                    (key,),
+                ).fetchone()
+        except sqlite3.Error:  # closed by teardown after Ctrl-C, or unreadable: a miss
+            return None
         if row is None:
             return None
         return CachedResponse(*row)
@@ -160,14 +175,31 @@ class ResponseCache:
         prompt_ref: str | None,
         request: Mapping[str, Any],
     ) -> None:
-        """Store one completion (one transaction; a concurrent writer waits on the busy timeout)."""
-        blob = json.dumps(request, sort_keys=True, ensure_ascii=False)
-        with self._lock:
-            self._conn.execute(
-                "INSERT OR REPLACE INTO responses VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (key, base_url, model, prompt_ref, blob, response.content, response.finish_reason,
-                 response.prompt_tokens, response.completion_tokens, response.response_model, time.time()),
-            )
+        """Store one completion (one transaction; a concurrent writer waits on the busy timeout).
+
+        Never raises for a failed write: the cache becomes read-only and :attr:`degraded` says
+        why (the caller warns once); the completion in hand is not lost.
+        """
+        from llaso_pytest.provenance import redact_text
+
+        if self.degraded is not None:
+            return
+        blob = redact_text(json.dumps(request, sort_keys=True, ensure_ascii=False))
+        try:
+            with self._lock:
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO responses (key, base_url, model, prompt, request, content,"
+                    " finish_reason, prompt_tokens, completion_tokens, response_model, created_at,"
+                    " system_fingerprint) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (key, redact_text(base_url), model, prompt_ref, blob, redact_text(response.content),
+                     response.finish_reason, response.prompt_tokens, response.completion_tokens,
+                     response.response_model, time.time(), response.system_fingerprint),
+                )
+        except (sqlite3.Error, OSError) as exc:
+            self.degraded = (
+                f"LLM response cache {self.path}: a write failed ({type(exc).__name__}: {exc}); the "
+                "cache is read-only for the rest of this run (results are kept, new replies are "
+                "not cached). Free disk space or fix the file's permissions")
 
     def __len__(self) -> int:
         with self._lock:

@@ -37,7 +37,8 @@ __all__ = ["KEY_USAGE", "LLMSettings", "usage_summary"]
 KEY_USAGE = "llaso_llm_usage"
 FAKE_JUDGE_MODEL = "fake-judge"
 _ENDPOINT_KEYS = ("base_url", "model", "endpoint_id", "timeout", "connect_timeout", "max_retries",
-                  "concurrency", "max_retry_after", "price_in", "price_out")
+                  "concurrency", "max_retry_after", "price_in", "price_out", "deadline",
+                  "max_reply_bytes", "breaker_threshold")
 _RESPONSE_FORMATS = ("json_schema", "json_object", "none")
 _MODES = ("auto", "predictions", "live")
 

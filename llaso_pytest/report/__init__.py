@@ -23,7 +23,14 @@ VERDICT_ORDER = {"regressed": 0, "incomparable": 1, "improved": 2, "removed": 3,
 
 
 def render(comparison: Comparison, fmt: str) -> str:
-    """The comparison as one document in ``fmt`` (``text``, ``md``, ``json`` or ``html``)."""
+    """The comparison as one document in ``fmt`` (``text``, ``md``, ``json`` or ``html``),
+    with every known secret redacted (:func:`llaso_pytest.provenance.redact_text`)."""
+    from llaso_pytest.provenance import redact_text
+
+    return redact_text(_render(comparison, fmt))
+
+
+def _render(comparison: Comparison, fmt: str) -> str:
     if fmt == "text":
         from llaso_pytest.report import terminal
 

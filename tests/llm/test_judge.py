@@ -116,7 +116,7 @@ def test_api_failure_of_one_item_keeps_the_others(server: FakeOpenAIServer, endp
         result = Judge(LLMClient(endpoint(max_retries=1))).rubric(QA, prompt="judge_helpfulness")
     assert [v.id for v in result.errors] == ["q2"]
     assert result.errors[0].error_kind == "api_error"
-    assert "gave up after 2 attempts" in str(result.errors[0].error)
+    assert "gave up after 4 attempts in 2 passes" in str(result.errors[0].error)
     assert result.n == 2
 
 
