@@ -635,16 +635,42 @@ def credential_values(params: Mapping[str, Any]) -> Iterator[str]:
                     yield str(v)
 
 
+# The key of the identity hash over ``extra_body`` values. It is public and fixed on purpose:
+# a per-machine secret would make the same request hash differently on a laptop and in CI, so
+# no baseline would ever compare. It therefore separates domains but hides nothing a guess could
+# find, which is why credential-bearing blocks (headers, query) get no hash at all.
+IDENTITY_KEY = b"llaso-pytest/request-identity/v1"
+
+
+def identity_hash(value: Any) -> str:
+    """12 hex digits of HMAC-SHA256(:data:`IDENTITY_KEY`, canonical JSON of ``value``)."""
+    import hashlib
+    import hmac
+
+    blob = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hmac.new(IDENTITY_KEY, blob.encode("utf-8"), hashlib.sha256).hexdigest()[:12]
+
+
 def public_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """``params`` as they may be stored and hashed: header and query values replaced by their
-    names (sorted), so a rotated key neither shows nor changes the cache key or a signature."""
-    out = {k: v for k, v in params.items() if k not in CREDENTIAL_PARAMS}
+    """``params`` as they may be stored, hashed and shown.
+
+    ``extra_headers`` / ``extra_query`` (keys, cookies, subscription keys: transport, not
+    content) become their sorted names, so a rotated key neither shows nor changes the cache
+    key or a signature. ``extra_body`` values can change the completion, so they are named and
+    identified by :func:`identity_hash`, never shown.
+    """
+    out = {k: v for k, v in params.items() if k not in (*CREDENTIAL_PARAMS, "extra_body")}
     for name in CREDENTIAL_PARAMS:
         block = params.get(name)
         if isinstance(block, Mapping):
             out[name] = sorted(str(k) for k in block)
         elif block is not None:
             out[name] = "[REDACTED]"
+    body = params.get("extra_body")
+    if isinstance(body, Mapping):
+        out["extra_body"] = {"names": sorted(str(k) for k in body), "hmac": identity_hash(dict(body))}
+    elif body is not None:
+        out["extra_body"] = {"hmac": identity_hash(body)}
     return out
 
 
