@@ -219,7 +219,7 @@ def test_an_unexpected_client_error_fails_each_item_not_the_batch(endpoint: Endp
 
 
 def test_replies_without_usage_make_the_cost_unknown_not_zero(endpoint: Endpoint) -> None:
-    from llaso_pytest.llm.pytest_plugin import render_usage
+    from llaso_pytest.llm.usage import render_usage
 
     with FakeOpenAIServer(usage=False) as srv, \
             LLMClient(endpoint(base_url=srv.base_url, price_in=1.0, price_out=2.0)) as client:
