@@ -679,7 +679,7 @@ def _error_detail(exc: Any) -> str:
     if isinstance(body, dict):
         err = body.get("error", body)
         if isinstance(err, dict) and err.get("message"):
-            return str(err["message"])[:200]
-    return str(getattr(exc, "message", exc))[:200]
+            return str(err["message"])[:400]
+    return str(getattr(exc, "message", exc))[:400]
 
 

@@ -365,7 +365,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(429, "Rate limit reached (fake server)", "rate_limit_error", {"Retry-After": "nan"})
             return 429
         if fault.kind == "echo_auth":
-            seen = "; ".join(f"{k}: {v}" for k, v in self.headers.items())
+            boring = {"host", "accept", "accept-encoding", "connection", "content-type", "content-length",
+                      "user-agent"}
+            seen = "; ".join(f"{k}: {v}" for k, v in self.headers.items()
+                             if k.lower() not in boring and not k.lower().startswith("x-stainless"))
             self._error(403, f"forbidden for request with headers {seen} (path {self.path})",
                         "permission_error")
             return 403
