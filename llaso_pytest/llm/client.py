@@ -597,6 +597,11 @@ class LLMClient:
             raise _Fatal("reply_too_large",
                          f"{exc} (llaso_{self.endpoint.role}_max_reply_bytes)") from None
         except Exception as exc:  # noqa: BLE001 - anything else fails this item, never the batch
+            if type(exc).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "httpcore2"):
+                # a transport error openai did not wrap (another copy of the HTTP library loaded)
+                name = type(exc).__name__
+                raise _Retryable("connection", f"connection failed ({name})",
+                                 connect=name in ("ConnectError", "ConnectTimeout")) from None
             raise _Fatal("unexpected", self._scrub(f"{type(exc).__name__}: {str(exc)[:200]}",
                                                    request)) from None
         try:
