@@ -19,12 +19,14 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
-__all__ = ["CACHE_SCHEMA_VERSION", "CacheError", "CachedResponse", "ResponseCache", "cache_key"]
+__all__ = ["CACHE_SCHEMA_VERSION", "CREDENTIAL_PARAMS", "CacheError", "CachedResponse", "Cacheable",
+           "ResponseCache", "cache_key", "credential_values", "identity_hash", "public_params",
+           "unusable"]
 
 CACHE_SCHEMA_VERSION = 2  # 2: system_fingerprint column (version 1 files are migrated)
 _BUSY_TIMEOUT_MS = 30_000
@@ -35,6 +37,23 @@ input, so a changed prompt or parameter never hits a stale entry. Delete the fil
 with --llaso-judge-refresh, to call the endpoints again. It may contain model outputs; it never
 contains API keys.
 """
+
+
+# request parameters that carry transport and credentials, never the completion's content
+CREDENTIAL_PARAMS = ("extra_headers", "extra_query")
+
+
+class Cacheable(Protocol):
+    """What the cache needs of a request (``client.ChatRequest`` is one)."""
+
+    @property
+    def messages(self) -> Sequence[Mapping[str, str]]: ...
+    @property
+    def params(self) -> Mapping[str, Any]: ...
+    @property
+    def prompt_ref(self) -> str | None: ...
+    @property
+    def accept(self) -> Any: ...  # Callable[[str], str | None] | None
 
 
 class CacheError(RuntimeError):
@@ -51,6 +70,69 @@ class CachedResponse:
     completion_tokens: int | None
     response_model: str | None
     system_fingerprint: str | None = None
+
+
+def credential_values(params: Mapping[str, Any]) -> Iterator[str]:
+    """The values of ``extra_headers`` / ``extra_query`` (credentials and transport)."""
+    for name in CREDENTIAL_PARAMS:
+        block = params.get(name)
+        if isinstance(block, Mapping):
+            for v in block.values():
+                if v is not None:
+                    yield str(v)
+
+
+# The key of the identity hash over ``extra_body`` values. It is public and fixed on purpose:
+# a per-machine secret would make the same request hash differently on a laptop and in CI, so
+# no baseline would ever compare. It therefore separates domains but hides nothing a guess could
+# find, which is why credential-bearing blocks (headers, query) get no hash at all.
+IDENTITY_KEY = b"llaso-pytest/request-identity/v1"
+
+
+def identity_hash(value: Any) -> str:
+    """12 hex digits of HMAC-SHA256(:data:`IDENTITY_KEY`, canonical JSON of ``value``)."""
+    import hashlib
+    import hmac
+
+    blob = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hmac.new(IDENTITY_KEY, blob.encode("utf-8"), hashlib.sha256).hexdigest()[:12]
+
+
+def public_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` as they may be stored, hashed and shown.
+
+    ``extra_headers`` / ``extra_query`` (keys, cookies, subscription keys: transport, not
+    content) become their sorted names, so a rotated key neither shows nor changes the cache
+    key or a signature. ``extra_body`` values can change the completion, so they are named and
+    identified by :func:`identity_hash`, never shown.
+    """
+    out = {k: v for k, v in params.items() if k not in (*CREDENTIAL_PARAMS, "extra_body")}
+    for name in CREDENTIAL_PARAMS:
+        block = params.get(name)
+        if isinstance(block, Mapping):
+            out[name] = sorted(str(k) for k in block)
+        elif block is not None:
+            out[name] = "[REDACTED]"
+    body = params.get("extra_body")
+    if isinstance(body, Mapping):
+        out["extra_body"] = {"names": sorted(str(k) for k in body), "hmac": identity_hash(dict(body))}
+    elif body is not None:
+        out["extra_body"] = {"hmac": identity_hash(body)}
+    return out
+
+
+def unusable(request: Cacheable, reply: CachedResponse) -> str | None:
+    """Why a reply must not be cached or replayed from the cache; ``None`` when it may.
+
+    The one cache policy: a reply cut at the token limit is not the reply, and the request's
+    own ``accept`` check (the judge: a verdict it can parse) must pass.
+    """
+    if reply.finish_reason == "length":
+        return "cut at the token limit (finish_reason=length)"
+    if request.accept is not None:
+        reason: str | None = request.accept(reply.content)
+        return reason
+    return None
 
 
 def cache_key(
@@ -147,6 +229,26 @@ class ResponseCache:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @staticmethod
+    def key_for(request: Cacheable, *, identity: str, model: str) -> str:
+        """The key of a request: credentials by name only (:func:`public_params`)."""
+        return cache_key(base_url=identity, model=model, prompt_ref=request.prompt_ref,
+                         params=public_params(request.params), messages=request.messages)
+
+    def lookup(self, request: Cacheable, *, identity: str, model: str) -> CachedResponse | None:
+        """A usable stored reply for ``request``, else ``None`` (an unusable one is a miss)."""
+        hit = self.get(self.key_for(request, identity=identity, model=model))
+        return hit if hit is not None and unusable(request, hit) is None else None
+
+    def store(self, request: Cacheable, reply: CachedResponse, *, identity: str, model: str) -> None:
+        """Store ``reply`` when :func:`unusable` allows it, with the request in readable form."""
+        if unusable(request, reply) is not None:
+            return
+        self.put(self.key_for(request, identity=identity, model=model), reply, base_url=identity,
+                 model=model, prompt_ref=request.prompt_ref,
+                 request={"messages": [dict(m) for m in request.messages],
+                          "params": public_params(request.params)})
 
     def get(self, key: str) -> CachedResponse | None:
         """The stored completion for ``key``; ``None`` on a miss or when refreshing."""

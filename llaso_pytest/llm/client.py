@@ -30,19 +30,24 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self
 
-from llaso_pytest.llm.cache import CachedResponse, ResponseCache, cache_key
+from llaso_pytest.llm.cache import (
+    CREDENTIAL_PARAMS,
+    CachedResponse,
+    ResponseCache,
+    credential_values,
+    identity_hash,
+    public_params,
+)
 from llaso_pytest.llm.config import EndpointConfig, redact_url
 from llaso_pytest.provenance import redact_text
 
 if TYPE_CHECKING:  # pragma: no cover
     import openai
 
-__all__ = ["CallOutcome", "ChatRequest", "EndpointUnavailable", "LLMClient", "UsageStats",
-           "parse_reply", "parse_retry_after"]
+__all__ = ["CREDENTIAL_PARAMS", "CallOutcome", "ChatRequest", "EndpointUnavailable", "LLMClient",
+           "UsageStats", "identity_hash", "parse_reply", "parse_retry_after", "public_params"]
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
-# request parameters that carry transport and credentials, never the completion's content
-CREDENTIAL_PARAMS = ("extra_headers", "extra_query")
 
 
 @dataclass(frozen=True)
@@ -441,13 +446,9 @@ class LLMClient:
                 pass
 
     def key_for(self, request: ChatRequest) -> str:
-        return cache_key(
-            base_url=self.endpoint.cache_identity,
-            model=str(self.endpoint.model),
-            prompt_ref=request.prompt_ref,
-            params=public_params(request.params),
-            messages=request.messages,
-        )
+        """The cache key of ``request`` on this endpoint (:meth:`ResponseCache.key_for`)."""
+        return ResponseCache.key_for(request, identity=self.endpoint.cache_identity,
+                                     model=str(self.endpoint.model))
 
     def _warn_cache(self) -> None:
         degraded = self.cache.degraded if self.cache is not None else None
@@ -460,17 +461,16 @@ class LLMClient:
     # -- one item
     def _one(self, request: ChatRequest, batch: _Batch, index: int) -> CallOutcome | None:
         """The outcome of one item; ``None`` defers it to the second pass."""
-        key = self.key_for(request) if self.cache is not None else ""
+        ep = self.endpoint
         if self.cache is not None and not batch.second_pass:
-            hit = self.cache.get(key)
-            if hit is not None and _acceptable(request, hit) is None:
+            hit = self.cache.lookup(request, identity=ep.cache_identity, model=str(ep.model))
+            if hit is not None:
                 self.stats.add(cache_hits=1, items_ok=1)
                 return CallOutcome(request.id, hit.content, hit.finish_reason, hit.prompt_tokens,
                                    hit.completion_tokens, cached=True,
                                    response_model=hit.response_model,
                                    system_fingerprint=hit.system_fingerprint)
             self.stats.add(cache_misses=1)
-        ep = self.endpoint
         attempts, waits = batch.spent.get(index, (0, []))
         passes = " in 2 passes" if batch.second_pass else ""
         budget = ep.max_retries + 1 + (attempts if batch.second_pass else 0)
@@ -527,11 +527,8 @@ class LLMClient:
         elif ep.price_in is not None and ep.price_out is not None:
             deltas["cost_usd"] = (tokens_in * ep.price_in + tokens_out * ep.price_out) / 1e6
         self.stats.add(**deltas)
-        if self.cache is not None and _acceptable(request, got) is None:
-            self.cache.put(key, got, base_url=ep.cache_identity, model=str(ep.model),
-                           prompt_ref=request.prompt_ref,
-                           request={"messages": list(map(dict, request.messages)),
-                                    "params": public_params(request.params)})
+        if self.cache is not None:
+            self.cache.store(request, got, identity=ep.cache_identity, model=str(ep.model))
         return CallOutcome(request.id, got.content, got.finish_reason, got.prompt_tokens,
                            got.completion_tokens, cached=False, attempts=attempts,
                            waits=tuple(waits), response_model=got.response_model,
@@ -619,64 +616,6 @@ def _inner_transport() -> Any:
     except ImportError:  # pragma: no cover - older openai
         import httpx as hx  # type: ignore[no-redef]
     return hx.HTTPTransport()
-
-
-def _acceptable(request: ChatRequest, reply: CachedResponse) -> str | None:
-    """Why a reply must not be cached (or replayed from the cache), ``None`` when it may."""
-    if reply.finish_reason == "length":
-        return "cut at the token limit (finish_reason=length)"
-    if request.accept is not None:
-        return request.accept(reply.content)
-    return None
-
-
-def credential_values(params: Mapping[str, Any]) -> Iterator[str]:
-    """The values of ``extra_headers`` / ``extra_query`` (credentials and transport)."""
-    for name in CREDENTIAL_PARAMS:
-        block = params.get(name)
-        if isinstance(block, Mapping):
-            for v in block.values():
-                if v is not None:
-                    yield str(v)
-
-
-# The key of the identity hash over ``extra_body`` values. It is public and fixed on purpose:
-# a per-machine secret would make the same request hash differently on a laptop and in CI, so
-# no baseline would ever compare. It therefore separates domains but hides nothing a guess could
-# find, which is why credential-bearing blocks (headers, query) get no hash at all.
-IDENTITY_KEY = b"llaso-pytest/request-identity/v1"
-
-
-def identity_hash(value: Any) -> str:
-    """12 hex digits of HMAC-SHA256(:data:`IDENTITY_KEY`, canonical JSON of ``value``)."""
-    import hashlib
-    import hmac
-
-    blob = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hmac.new(IDENTITY_KEY, blob.encode("utf-8"), hashlib.sha256).hexdigest()[:12]
-
-
-def public_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """``params`` as they may be stored, hashed and shown.
-
-    ``extra_headers`` / ``extra_query`` (keys, cookies, subscription keys: transport, not
-    content) become their sorted names, so a rotated key neither shows nor changes the cache
-    key or a signature. ``extra_body`` values can change the completion, so they are named and
-    identified by :func:`identity_hash`, never shown.
-    """
-    out = {k: v for k, v in params.items() if k not in (*CREDENTIAL_PARAMS, "extra_body")}
-    for name in CREDENTIAL_PARAMS:
-        block = params.get(name)
-        if isinstance(block, Mapping):
-            out[name] = sorted(str(k) for k in block)
-        elif block is not None:
-            out[name] = "[REDACTED]"
-    body = params.get("extra_body")
-    if isinstance(body, Mapping):
-        out["extra_body"] = {"names": sorted(str(k) for k in body), "hmac": identity_hash(dict(body))}
-    elif body is not None:
-        out["extra_body"] = {"hmac": identity_hash(body)}
-    return out
 
 
 def _error_detail(exc: Any) -> str:
