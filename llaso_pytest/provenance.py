@@ -94,7 +94,9 @@ _SECRET_VALUE = re.compile(
 def _glob_to_search(pattern: str) -> str:
     """A ``*``-only glob as an unanchored-search regex (``*X*`` -> ``X``, ``*X`` -> ``X$``)."""
     parts = [re.escape(p) for p in pattern.split("*")]
-    core = ".*".join(parts).removeprefix(".*") if pattern.startswith("*") else "^" + ".*".join(parts)
+    core = (
+        ".*".join(parts).removeprefix(".*") if pattern.startswith("*") else "^" + ".*".join(parts)
+    )
     return core.removesuffix(".*") if pattern.endswith("*") else core + "$"
 
 
@@ -123,7 +125,9 @@ def _secret_values(environ: Mapping[str, str]) -> list[str]:
 # Credentials that travel inside text whatever the variable they came from: an HTTP
 # ``Authorization`` value echoed in an error body, ``user:password@`` in a URL, a secret-named
 # query parameter (``?key=...``, Azure Functions' ``?code=...``).
-_BEARER = re.compile(r"\b([Bb]earer|BEARER)(\s+)[A-Za-z0-9._~+/=\-]{6,}|\b(Basic)(\s+)[A-Za-z0-9+/]{16,}={0,2}")
+_BEARER = re.compile(
+    r"\b([Bb]earer|BEARER)(\s+)[A-Za-z0-9._~+/=\-]{6,}|\b(Basic)(\s+)[A-Za-z0-9+/]{16,}={0,2}"
+)
 _USERINFO = re.compile(r"(?<=://)[^/\s@:\"'<>]+(?::[^/\s@\"'<>]*)?@")
 _QUERY_SECRET = re.compile(
     r"(?i)([?&](?:api[_\-]?key|key|code|token|access[_\-]?token|sig|signature|password|"
@@ -131,8 +135,9 @@ _QUERY_SECRET = re.compile(
 )
 
 
-def redact_text(text: str, *, environ: Mapping[str, str] | None = None,
-                extra: Iterable[str] = ()) -> str:
+def redact_text(
+    text: str, *, environ: Mapping[str, str] | None = None, extra: Iterable[str] = ()
+) -> str:
     """``text`` with every known secret replaced by ``[REDACTED]``: a pure function.
 
     Scrubbed: values of credential-named environment variables present in ``environ``
@@ -151,14 +156,17 @@ def redact_text(text: str, *, environ: Mapping[str, str] | None = None,
     for s in sorted(spelled, key=len, reverse=True):
         if s in text:
             text = text.replace(s, REDACTED)
-    text = _BEARER.sub(lambda m: f"{m.group(1) or m.group(3)}{m.group(2) or m.group(4)}{REDACTED}", text)
+    text = _BEARER.sub(
+        lambda m: f"{m.group(1) or m.group(3)}{m.group(2) or m.group(4)}{REDACTED}", text
+    )
     text = _USERINFO.sub("***@", text)
     text = _QUERY_SECRET.sub(lambda m: m.group(1) + REDACTED, text)
     return _SECRET_VALUE.sub(REDACTED, text)
 
 
-def redact_tree(value: Any, *, environ: Mapping[str, str] | None = None,
-                extra: Iterable[str] = ()) -> Any:
+def redact_tree(
+    value: Any, *, environ: Mapping[str, str] | None = None, extra: Iterable[str] = ()
+) -> Any:
     """A copy of a JSON-able tree with :func:`redact_text` applied to every string (keys too).
 
     Value-based only: unlike :func:`redact` it never hides a value for its key's name, so
@@ -166,8 +174,12 @@ def redact_tree(value: Any, *, environ: Mapping[str, str] | None = None,
     """
     extra = tuple(extra)
     if isinstance(value, Mapping):
-        return {(redact_text(k, environ=environ, extra=extra) if isinstance(k, str) else k):
-                redact_tree(v, environ=environ, extra=extra) for k, v in value.items()}
+        return {
+            (
+                redact_text(k, environ=environ, extra=extra) if isinstance(k, str) else k
+            ): redact_tree(v, environ=environ, extra=extra)
+            for k, v in value.items()
+        }
     if isinstance(value, (list, tuple)):
         return [redact_tree(v, environ=environ, extra=extra) for v in value]
     if isinstance(value, str):
@@ -188,8 +200,11 @@ def redact(value: Any, *, environ: Mapping[str, str] | None = None) -> Any:
 def _redact(value: Any, secrets: Sequence[str]) -> Any:
     if isinstance(value, Mapping):
         return {
-            k: (REDACTED if isinstance(k, str) and is_secret_name(k) and v not in (None, "")
-                else _redact(v, secrets))
+            k: (
+                REDACTED
+                if isinstance(k, str) and is_secret_name(k) and v not in (None, "")
+                else _redact(v, secrets)
+            )
             for k, v in value.items()
         }
     if isinstance(value, (list, tuple)):
@@ -223,9 +238,7 @@ def redact_argv(argv: Iterable[str]) -> list[str]:
 
 def _run(cmd: Sequence[str], cwd: str) -> str | None:
     try:
-        proc = subprocess.run(
-            cmd, cwd=cwd, capture_output=True, text=True, timeout=10, check=False
-        )
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     return proc.stdout.strip() if proc.returncode == 0 else None
@@ -317,7 +330,9 @@ def torch_info(*, import_if_installed: bool = False) -> dict[str, Any] | None:
     info: dict[str, Any] = {"version": getattr(torch, "__version__", None)}
     try:
         info["cuda"] = torch.version.cuda
-        info["cudnn"] = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+        info["cudnn"] = (
+            torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+        )
         info["cuda_available"] = bool(torch.cuda.is_available())
         if info["cuda_available"]:
             info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
@@ -366,8 +381,15 @@ def collect(*, rootdir: str, argv: Sequence[str]) -> dict[str, Any]:
         "packages": package_versions(),
         "environment": {
             k: os.environ[k]
-            for k in ("CUDA_VISIBLE_DEVICES", "CUBLAS_WORKSPACE_CONFIG", "PYTHONHASHSEED",
-                      "OMP_NUM_THREADS", "MKL_NUM_THREADS", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+            for k in (
+                "CUDA_VISIBLE_DEVICES",
+                "CUBLAS_WORKSPACE_CONFIG",
+                "PYTHONHASHSEED",
+                "OMP_NUM_THREADS",
+                "MKL_NUM_THREADS",
+                "HF_HUB_OFFLINE",
+                "TRANSFORMERS_OFFLINE",
+            )
             if k in os.environ
         },
     }

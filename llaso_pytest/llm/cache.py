@@ -24,9 +24,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, Self
 
-__all__ = ["CACHE_SCHEMA_VERSION", "CREDENTIAL_PARAMS", "CacheError", "CachedResponse", "Cacheable",
-           "ResponseCache", "cache_key", "credential_values", "identity_hash", "public_params",
-           "unusable"]
+__all__ = [
+    "CACHE_SCHEMA_VERSION",
+    "CREDENTIAL_PARAMS",
+    "CacheError",
+    "CachedResponse",
+    "Cacheable",
+    "ResponseCache",
+    "cache_key",
+    "credential_values",
+    "identity_hash",
+    "public_params",
+    "unusable",
+]
 
 CACHE_SCHEMA_VERSION = 2  # 2: system_fingerprint column (version 1 files are migrated)
 _BUSY_TIMEOUT_MS = 30_000
@@ -115,7 +125,10 @@ def public_params(params: Mapping[str, Any]) -> dict[str, Any]:
             out[name] = "[REDACTED]"
     body = params.get("extra_body")
     if isinstance(body, Mapping):
-        out["extra_body"] = {"names": sorted(str(k) for k in body), "hmac": identity_hash(dict(body))}
+        out["extra_body"] = {
+            "names": sorted(str(k) for k in body),
+            "hmac": identity_hash(dict(body)),
+        }
     elif body is not None:
         out["extra_body"] = {"hmac": identity_hash(body)}
     return out
@@ -157,7 +170,9 @@ def cache_key(
 
 
 class ResponseCache:
-    """Thread-safe, process-safe response cache. ``refresh=True`` skips reads (writes still happen)."""
+    """Thread-safe, process-safe response cache.
+
+    ``refresh=True`` skips reads (writes still happen)."""
 
     def __init__(self, path: str | Path, *, refresh: bool = False) -> None:
         self.path = Path(path)
@@ -172,13 +187,17 @@ class ResponseCache:
             tmp.replace(readme)
         try:
             self._conn = sqlite3.connect(
-                str(self.path), timeout=_BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None
+                str(self.path),
+                timeout=_BUSY_TIMEOUT_MS / 1000,
+                check_same_thread=False,
+                isolation_level=None,
             )
             self._conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
             self._setup()
         except sqlite3.DatabaseError as exc:
             raise CacheError(
-                f"LLM response cache {self.path} cannot be opened ({exc}); delete the file to start a fresh cache"
+                f"LLM response cache {self.path} cannot be opened ({exc}); "
+                "delete the file to start a fresh cache"
             ) from None
 
     def _setup(self) -> None:
@@ -189,26 +208,38 @@ class ResponseCache:
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+                    conn.execute(
+                        "CREATE TABLE IF NOT EXISTS meta"
+                        " (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+                    )
                     conn.execute(
                         "CREATE TABLE IF NOT EXISTS responses ("
-                        " key TEXT PRIMARY KEY, base_url TEXT, model TEXT, prompt TEXT, request TEXT,"
+                        " key TEXT PRIMARY KEY, base_url TEXT, model TEXT, prompt TEXT,"
+                        " request TEXT,"
                         " content TEXT NOT NULL, finish_reason TEXT, prompt_tokens INTEGER,"
                         " completion_tokens INTEGER, response_model TEXT, created_at REAL,"
                         " system_fingerprint TEXT)"
                     )
-                    row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+                    row = conn.execute(
+                        "SELECT value FROM meta WHERE key='schema_version'"
+                    ).fetchone()
                     if row is not None and row[0] == "1":  # migration 1 -> 2: one new column
                         conn.execute("ALTER TABLE responses ADD COLUMN system_fingerprint TEXT")
-                        conn.execute("UPDATE meta SET value=? WHERE key='schema_version'",
-                                     (str(CACHE_SCHEMA_VERSION),))
+                        conn.execute(
+                            "UPDATE meta SET value=? WHERE key='schema_version'",
+                            (str(CACHE_SCHEMA_VERSION),),
+                        )
                         row = (str(CACHE_SCHEMA_VERSION),)
                     if row is None:
-                        conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(CACHE_SCHEMA_VERSION),))
+                        conn.execute(
+                            "INSERT INTO meta VALUES ('schema_version', ?)",
+                            (str(CACHE_SCHEMA_VERSION),),
+                        )
                     elif row[0] != str(CACHE_SCHEMA_VERSION):
                         raise CacheError(
-                            f"LLM response cache {self.path} has schema version {row[0]}, this llaso-pytest "
-                            f"reads version {CACHE_SCHEMA_VERSION}; delete the file to start a fresh cache"
+                            f"LLM response cache {self.path} has schema version {row[0]}, "
+                            f"this llaso-pytest reads version {CACHE_SCHEMA_VERSION}; "
+                            "delete the file to start a fresh cache"
                         )
                     conn.execute("COMMIT")
                 except BaseException:
@@ -233,22 +264,36 @@ class ResponseCache:
     @staticmethod
     def key_for(request: Cacheable, *, identity: str, model: str) -> str:
         """The key of a request: credentials by name only (:func:`public_params`)."""
-        return cache_key(base_url=identity, model=model, prompt_ref=request.prompt_ref,
-                         params=public_params(request.params), messages=request.messages)
+        return cache_key(
+            base_url=identity,
+            model=model,
+            prompt_ref=request.prompt_ref,
+            params=public_params(request.params),
+            messages=request.messages,
+        )
 
     def lookup(self, request: Cacheable, *, identity: str, model: str) -> CachedResponse | None:
         """A usable stored reply for ``request``, else ``None`` (an unusable one is a miss)."""
         hit = self.get(self.key_for(request, identity=identity, model=model))
         return hit if hit is not None and unusable(request, hit) is None else None
 
-    def store(self, request: Cacheable, reply: CachedResponse, *, identity: str, model: str) -> None:
+    def store(
+        self, request: Cacheable, reply: CachedResponse, *, identity: str, model: str
+    ) -> None:
         """Store ``reply`` when :func:`unusable` allows it, with the request in readable form."""
         if unusable(request, reply) is not None:
             return
-        self.put(self.key_for(request, identity=identity, model=model), reply, base_url=identity,
-                 model=model, prompt_ref=request.prompt_ref,
-                 request={"messages": [dict(m) for m in request.messages],
-                          "params": public_params(request.params)})
+        self.put(
+            self.key_for(request, identity=identity, model=model),
+            reply,
+            base_url=identity,
+            model=model,
+            prompt_ref=request.prompt_ref,
+            request={
+                "messages": [dict(m) for m in request.messages],
+                "params": public_params(request.params),
+            },
+        )
 
     def get(self, key: str) -> CachedResponse | None:
         """The stored completion for ``key``; ``None`` on a miss or when refreshing."""
@@ -257,7 +302,8 @@ class ResponseCache:
         try:
             with self._lock:
                 row = self._conn.execute(
-                    "SELECT content, finish_reason, prompt_tokens, completion_tokens, response_model,"
+                    "SELECT content, finish_reason, prompt_tokens, completion_tokens,"
+                    " response_model,"
                     " system_fingerprint FROM responses WHERE key=?",
                     (key,),
                 ).fetchone()
@@ -290,18 +336,32 @@ class ResponseCache:
         try:
             with self._lock:
                 self._conn.execute(
-                    "INSERT OR REPLACE INTO responses (key, base_url, model, prompt, request, content,"
+                    "INSERT OR REPLACE INTO responses (key, base_url, model, prompt, request,"
+                    " content,"
                     " finish_reason, prompt_tokens, completion_tokens, response_model, created_at,"
                     " system_fingerprint) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (key, redact_text(base_url), model, prompt_ref, blob, redact_text(response.content),
-                     response.finish_reason, response.prompt_tokens, response.completion_tokens,
-                     response.response_model, time.time(), response.system_fingerprint),
+                    (
+                        key,
+                        redact_text(base_url),
+                        model,
+                        prompt_ref,
+                        blob,
+                        redact_text(response.content),
+                        response.finish_reason,
+                        response.prompt_tokens,
+                        response.completion_tokens,
+                        response.response_model,
+                        time.time(),
+                        response.system_fingerprint,
+                    ),
                 )
         except (sqlite3.Error, OSError) as exc:
             self.degraded = (
-                f"LLM response cache {self.path}: a write failed ({type(exc).__name__}: {exc}); the "
+                f"LLM response cache {self.path}: a write failed "
+                f"({type(exc).__name__}: {exc}); the "
                 "cache is read-only for the rest of this run (results are kept, new replies are "
-                "not cached). Free disk space or fix the file's permissions")
+                "not cached). Free disk space or fix the file's permissions"
+            )
 
     def __len__(self) -> int:
         with self._lock:

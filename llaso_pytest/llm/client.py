@@ -44,8 +44,18 @@ from llaso_pytest.provenance import redact_text
 if TYPE_CHECKING:  # pragma: no cover
     import openai
 
-__all__ = ["CREDENTIAL_PARAMS", "CallOutcome", "ChatRequest", "EndpointUnavailable", "LLMClient",
-           "UsageStats", "identity_hash", "parse_reply", "parse_retry_after", "public_params"]
+__all__ = [
+    "CREDENTIAL_PARAMS",
+    "CallOutcome",
+    "ChatRequest",
+    "EndpointUnavailable",
+    "LLMClient",
+    "UsageStats",
+    "identity_hash",
+    "parse_reply",
+    "parse_retry_after",
+    "public_params",
+]
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 
@@ -168,8 +178,14 @@ class EndpointUnavailable(ConnectionError):
 
 
 class _Retryable(Exception):
-    def __init__(self, error_type: str, message: str, retry_after: float | None = None,
-                 *, connect: bool = False) -> None:
+    def __init__(
+        self,
+        error_type: str,
+        message: str,
+        retry_after: float | None = None,
+        *,
+        connect: bool = False,
+    ) -> None:
         super().__init__(message)
         self.error_type = error_type
         self.message = message
@@ -222,22 +238,28 @@ def parse_reply(body: Any) -> CachedResponse:
         raise _Malformed(f"choices[0] is {choice!r:.40}, not an object")
     message = choice.get("message")
     if not isinstance(message, dict):
-        raise _Malformed(f"choices[0].message is {type(message).__name__} {message!r:.40}, not an object")
+        raise _Malformed(
+            f"choices[0].message is {type(message).__name__} {message!r:.40}, not an object"
+        )
     finish = _opt_str(choice, "finish_reason", "choices[0].")
     content = message.get("content")
     if content is None:
         refusal = message.get("refusal")
-        raise _Fatal("no_content", f"completion has no text content (refusal={refusal!r:.80}, "
-                     f"finish_reason={finish!r})")
+        raise _Fatal(
+            "no_content",
+            f"completion has no text content (refusal={refusal!r:.80}, finish_reason={finish!r})",
+        )
     if not isinstance(content, str):
-        raise _Malformed(f"choices[0].message.content is {type(content).__name__} {content!r:.40}, "
-                         "not a string")
+        raise _Malformed(
+            f"choices[0].message.content is {type(content).__name__} {content!r:.40}, not a string"
+        )
     usage = body.get("usage")
     if usage is not None and not isinstance(usage, dict):
         raise _Malformed(f"'usage' is {usage!r:.40}, not an object")
     usage = usage or {}
     return CachedResponse(
-        content=content, finish_reason=finish,
+        content=content,
+        finish_reason=finish,
         prompt_tokens=_opt_int(usage, "prompt_tokens"),
         completion_tokens=_opt_int(usage, "completion_tokens"),
         response_model=_opt_str(body, "model", ""),
@@ -260,7 +282,7 @@ def _guarded_transport(inner: Any, *, deadline: float, max_bytes: int) -> Any:
     except ImportError:  # pragma: no cover - older openai
         import httpx as hx  # type: ignore[no-redef]
 
-    class _Stream(hx.SyncByteStream):  # type: ignore[misc,name-defined]
+    class _Stream(hx.SyncByteStream):
         def __init__(self, stream: Any, t0: float) -> None:
             self._stream, self._t0, self._n = stream, t0, 0
 
@@ -270,22 +292,30 @@ def _guarded_transport(inner: Any, *, deadline: float, max_bytes: int) -> Any:
                 if self._n > max_bytes:
                     raise _ReplyTooLarge(f"reply larger than the cap of {max_bytes} bytes")
                 if time.monotonic() - self._t0 > deadline:
-                    raise _DeadlineExceeded(f"reply not complete within the deadline of {deadline:g} s")
+                    raise _DeadlineExceeded(
+                        f"reply not complete within the deadline of {deadline:g} s"
+                    )
                 yield chunk
 
         def close(self) -> None:
             self._stream.close()
 
-    class _Transport(hx.BaseTransport):  # type: ignore[misc,name-defined]
+    class _Transport(hx.BaseTransport):
         def handle_request(self, request: Any) -> Any:
             t0 = time.monotonic()
             resp = inner.handle_request(request)
             declared = resp.headers.get("content-length")
             if declared is not None and declared.isdigit() and int(declared) > max_bytes:
                 resp.close()
-                raise _ReplyTooLarge(f"reply of {int(declared)} bytes exceeds the cap of {max_bytes} bytes")
-            return hx.Response(status_code=resp.status_code, headers=resp.headers,
-                               stream=_Stream(resp.stream, t0), extensions=resp.extensions)
+                raise _ReplyTooLarge(
+                    f"reply of {int(declared)} bytes exceeds the cap of {max_bytes} bytes"
+                )
+            return hx.Response(
+                status_code=resp.status_code,
+                headers=resp.headers,
+                stream=_Stream(resp.stream, t0),
+                extensions=resp.extensions,
+            )
 
         def close(self) -> None:
             inner.close()
@@ -330,12 +360,16 @@ class LLMClient:
         self.cache = cache
         self.stats = stats if stats is not None else UsageStats()
         self._cancel = threading.Event()
-        self._sleep: Callable[[float], None] = sleep or (lambda s: self._cancel.wait(s) and None)
+        self._sleep: Callable[[float], None] = sleep or self._wait
         self._rng = rng or random.Random()
         self._rng_lock = threading.Lock()
         self._client: openai.OpenAI | None = None
         self._client_lock = threading.Lock()
         self._warned_cache = False
+
+    def _wait(self, seconds: float) -> None:
+        """Backoff that Ctrl-C (the cancel event) ends at once."""
+        self._cancel.wait(seconds)
 
     # -- plumbing
     def _openai(self) -> openai.OpenAI:
@@ -344,8 +378,9 @@ class LLMClient:
                 import openai
 
                 ep = self.endpoint
-                transport = _guarded_transport(_inner_transport(), deadline=ep.deadline,
-                                               max_bytes=ep.max_reply_bytes)
+                transport = _guarded_transport(
+                    _inner_transport(), deadline=ep.deadline, max_bytes=ep.max_reply_bytes
+                )
                 self._client = openai.OpenAI(
                     base_url=ep.base_url,
                     # Local servers (vLLM, llama.cpp, the fake server) take any key; the client
@@ -378,7 +413,7 @@ class LLMClient:
         return f"{ep.role} endpoint {redact_url(ep.base_url)} (model {ep.model})"
 
     def _scrub(self, text: str, request: ChatRequest | None = None) -> str:
-        """Error text without this client's credentials (an echoed ``Bearer`` key, header values)."""
+        """Error text without this client's credentials (an echoed key, header values)."""
         own: list[str] = [self.endpoint.api_key] if self.endpoint.api_key else []
         if request is not None:
             own += list(credential_values(request.params))
@@ -437,8 +472,10 @@ class LLMClient:
             finally:
                 done.release()
 
-        threads = [threading.Thread(target=work, daemon=True, name=f"llaso-{self.endpoint.role}-{k}")
-                   for k in range(n)]
+        threads = [
+            threading.Thread(target=work, daemon=True, name=f"llaso-{self.endpoint.role}-{k}")
+            for k in range(n)
+        ]
         for t in threads:
             t.start()
         for _ in threads:
@@ -447,8 +484,9 @@ class LLMClient:
 
     def key_for(self, request: ChatRequest) -> str:
         """The cache key of ``request`` on this endpoint (:meth:`ResponseCache.key_for`)."""
-        return ResponseCache.key_for(request, identity=self.endpoint.cache_identity,
-                                     model=str(self.endpoint.model))
+        return ResponseCache.key_for(
+            request, identity=self.endpoint.cache_identity, model=str(self.endpoint.model)
+        )
 
     def _warn_cache(self) -> None:
         degraded = self.cache.degraded if self.cache is not None else None
@@ -466,10 +504,16 @@ class LLMClient:
             hit = self.cache.lookup(request, identity=ep.cache_identity, model=str(ep.model))
             if hit is not None:
                 self.stats.add(cache_hits=1, items_ok=1)
-                return CallOutcome(request.id, hit.content, hit.finish_reason, hit.prompt_tokens,
-                                   hit.completion_tokens, cached=True,
-                                   response_model=hit.response_model,
-                                   system_fingerprint=hit.system_fingerprint)
+                return CallOutcome(
+                    request.id,
+                    hit.content,
+                    hit.finish_reason,
+                    hit.prompt_tokens,
+                    hit.completion_tokens,
+                    cached=True,
+                    response_model=hit.response_model,
+                    system_fingerprint=hit.system_fingerprint,
+                )
             self.stats.add(cache_misses=1)
         attempts, waits = batch.spent.get(index, (0, []))
         passes = " in 2 passes" if batch.second_pass else ""
@@ -478,7 +522,9 @@ class LLMClient:
             if batch.tripped is not None:
                 return self._failed(request, attempts, waits, "endpoint_unavailable", batch.tripped)
             if self._cancel.is_set():
-                return self._failed(request, attempts, waits, "interrupted", "interrupted before the call")
+                return self._failed(
+                    request, attempts, waits, "interrupted", "interrupted before the call"
+                )
             attempts += 1
             self.stats.add(api_calls=1)
             try:
@@ -497,14 +543,20 @@ class LLMClient:
                             batch.spent[index] = (attempts, waits)
                         return None  # deferred: one more pass at the end of the batch
                     return self._failed(
-                        request, attempts, waits, exc.error_type,
+                        request,
+                        attempts,
+                        waits,
+                        exc.error_type,
                         f"{exc.message}; gave up after {attempts} attempts{passes} "
                         f"(max_retries={ep.max_retries})",
                     )
                 if exc.retry_after is not None:
                     if exc.retry_after > ep.max_retry_after:
                         return self._failed(
-                            request, attempts, waits, exc.error_type,
+                            request,
+                            attempts,
+                            waits,
+                            exc.error_type,
                             f"{exc.message}; Retry-After {exc.retry_after:g} s exceeds "
                             f"llaso_{ep.role}_max_retry_after={ep.max_retry_after:g} s",
                         )
@@ -520,8 +572,11 @@ class LLMClient:
             break
         self._note_reply(batch, success=True)
         tokens_in, tokens_out = got.prompt_tokens or 0, got.completion_tokens or 0
-        deltas: dict[str, Any] = {"items_ok": 1, "prompt_tokens": tokens_in,
-                                  "completion_tokens": tokens_out}
+        deltas: dict[str, Any] = {
+            "items_ok": 1,
+            "prompt_tokens": tokens_in,
+            "completion_tokens": tokens_out,
+        }
         if got.prompt_tokens is None or got.completion_tokens is None:
             deltas["calls_without_usage"] = 1  # counted, so the cost is shown as a lower bound
         elif ep.price_in is not None and ep.price_out is not None:
@@ -529,10 +584,18 @@ class LLMClient:
         self.stats.add(**deltas)
         if self.cache is not None:
             self.cache.store(request, got, identity=ep.cache_identity, model=str(ep.model))
-        return CallOutcome(request.id, got.content, got.finish_reason, got.prompt_tokens,
-                           got.completion_tokens, cached=False, attempts=attempts,
-                           waits=tuple(waits), response_model=got.response_model,
-                           system_fingerprint=got.system_fingerprint)
+        return CallOutcome(
+            request.id,
+            got.content,
+            got.finish_reason,
+            got.prompt_tokens,
+            got.completion_tokens,
+            cached=False,
+            attempts=attempts,
+            waits=tuple(waits),
+            response_model=got.response_model,
+            system_fingerprint=got.system_fingerprint,
+        )
 
     def _note_reply(self, batch: _Batch, *, success: bool = False) -> None:
         with batch.lock:
@@ -547,14 +610,22 @@ class LLMClient:
                 batch.tripped = (
                     f"{self._where()} is unreachable: {batch.connect_failures} consecutive calls "
                     f"could not connect ({message}); stopped calling it. Check "
-                    f"LLASO_{self.endpoint.role.upper()}_BASE_URL and that the server is running")
+                    f"LLASO_{self.endpoint.role.upper()}_BASE_URL and that the server is running"
+                )
 
-    def _failed(self, request: ChatRequest, attempts: int, waits: list[float], etype: str,
-                msg: str) -> CallOutcome:
+    def _failed(
+        self, request: ChatRequest, attempts: int, waits: list[float], etype: str, msg: str
+    ) -> CallOutcome:
         self.stats.add(items_failed=1, error_type=etype)
         where = "" if etype == "endpoint_unavailable" else f" [{self._where()}]"
-        return CallOutcome(request.id, None, attempts=attempts, waits=tuple(waits), error_type=etype,
-                           error=self._scrub(f"{msg}{where}", request))
+        return CallOutcome(
+            request.id,
+            None,
+            attempts=attempts,
+            waits=tuple(waits),
+            error_type=etype,
+            error=self._scrub(f"{msg}{where}", request),
+        )
 
     def _call(self, request: ChatRequest) -> CachedResponse:
         import openai
@@ -562,7 +633,8 @@ class LLMClient:
         client = self._openai()
         try:
             raw = client.chat.completions.with_raw_response.create(
-                model=str(self.endpoint.model), messages=list(request.messages),  # type: ignore[arg-type]
+                model=str(self.endpoint.model),
+                messages=list(request.messages),  # type: ignore[arg-type]
                 **dict(request.params),
             )
             body = raw.http_response.content
@@ -571,16 +643,25 @@ class LLMClient:
         except openai.APIConnectionError as exc:
             cause = exc.__cause__ or exc.__context__
             name = type(cause).__name__ if cause else "error"
-            raise _Retryable("connection", f"connection failed ({name})",
-                             connect=name in ("ConnectError", "ConnectTimeout")) from None
+            raise _Retryable(
+                "connection",
+                f"connection failed ({name})",
+                connect=name in ("ConnectError", "ConnectTimeout"),
+            ) from None
         except openai.APIStatusError as exc:
             status = exc.status_code
             detail = self._scrub(_error_detail(exc), request)
             if status in RETRYABLE_STATUS or status >= 500:
-                etype = "rate_limit" if status == 429 else "server_error" if status >= 500 \
+                etype = (
+                    "rate_limit"
+                    if status == 429
+                    else "server_error"
+                    if status >= 500
                     else f"http_{status}"
-                raise _Retryable(etype, f"HTTP {status}: {detail}",
-                                 parse_retry_after(exc.response.headers)) from None
+                )
+                raise _Retryable(
+                    etype, f"HTTP {status}: {detail}", parse_retry_after(exc.response.headers)
+                ) from None
             role = self.endpoint.role.upper()
             hint = {
                 401: f"check LLASO_{role}_API_KEY (or OPENAI_API_KEY)",
@@ -591,23 +672,30 @@ class LLMClient:
         except _DeadlineExceeded as exc:
             raise _Retryable("deadline", f"{exc} (llaso_{self.endpoint.role}_deadline)") from None
         except _ReplyTooLarge as exc:
-            raise _Fatal("reply_too_large",
-                         f"{exc} (llaso_{self.endpoint.role}_max_reply_bytes)") from None
+            raise _Fatal(
+                "reply_too_large", f"{exc} (llaso_{self.endpoint.role}_max_reply_bytes)"
+            ) from None
         except Exception as exc:  # noqa: BLE001 - anything else fails this item, never the batch
             if type(exc).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "httpcore2"):
                 # a transport error openai did not wrap (another copy of the HTTP library loaded)
                 name = type(exc).__name__
-                raise _Retryable("connection", f"connection failed ({name})",
-                                 connect=name in ("ConnectError", "ConnectTimeout")) from None
-            raise _Fatal("unexpected", self._scrub(f"{type(exc).__name__}: {str(exc)[:200]}",
-                                                   request)) from None
+                raise _Retryable(
+                    "connection",
+                    f"connection failed ({name})",
+                    connect=name in ("ConnectError", "ConnectTimeout"),
+                ) from None
+            raise _Fatal(
+                "unexpected", self._scrub(f"{type(exc).__name__}: {str(exc)[:200]}", request)
+            ) from None
         try:
             return parse_reply(json.loads(body))
         except _Fatal:
             raise
         except ValueError as exc:  # not JSON, or JSON that is not a usable completion
-            raise _Retryable("malformed_response", "response body could not be used ("
-                             f"{self._scrub(str(exc)[:160], request)})") from None
+            raise _Retryable(
+                "malformed_response",
+                f"response body could not be used ({self._scrub(str(exc)[:160], request)})",
+            ) from None
 
 
 def _inner_transport() -> Any:
@@ -625,5 +713,3 @@ def _error_detail(exc: Any) -> str:
         if isinstance(err, dict) and err.get("message"):
             return str(err["message"])[:400]
     return str(getattr(exc, "message", exc))[:400]
-
-

@@ -43,14 +43,23 @@ def render_usage(summary: Mapping[str, Mapping[str, Any]]) -> list[str]:
     for role, u in summary.items():
         no_usage = u.get("calls_without_usage", 0)
         if u.get("cost_usd") is None:
-            cost = "unknown (no price configured)" if not no_usage else f"unknown ({no_usage} replies had no usage)"
+            cost = (
+                "unknown (no price configured)"
+                if not no_usage
+                else f"unknown ({no_usage} replies had no usage)"
+            )
         else:
-            cost = f"${u['cost_usd']:.4f}" + (f" + unknown ({no_usage} replies had no usage)" if no_usage else "")
-        errs = ", ".join(f"{k}={v}" for k, v in sorted(u.get("errors_by_type", {}).items())) or "none"
+            cost = f"${u['cost_usd']:.4f}" + (
+                f" + unknown ({no_usage} replies had no usage)" if no_usage else ""
+            )
+        errs = (
+            ", ".join(f"{k}={v}" for k, v in sorted(u.get("errors_by_type", {}).items())) or "none"
+        )
         lines.append(
             f"{role}: {u.get('api_calls', 0)} API calls ({u.get('retries', 0)} retries), cache "
             f"{u.get('cache_hits', 0)} hits / {u.get('cache_misses', 0)} misses, tokens "
-            f"{u.get('prompt_tokens', 0)} in / {u.get('completion_tokens', 0)} out, est. cost {cost}, "
+            f"{u.get('prompt_tokens', 0)} in / {u.get('completion_tokens', 0)} out, "
+            f"est. cost {cost}, "
             f"failed items {u.get('items_failed', 0)} (errors: {errs})"
         )
     return lines
@@ -63,8 +72,13 @@ def judge_error_lines(record: Mapping[str, Any]) -> list[str]:
         for res in t.get("results", []) or []:
             judge = ((res.get("extra") or {}).get("judge") or {}) if isinstance(res, dict) else {}
             if judge.get("n_errors"):
-                kinds = ", ".join(f"{k}={n}" for k, n in sorted(judge.get("errors_by_kind", {}).items()))
+                kinds = ", ".join(
+                    f"{k}={n}" for k, n in sorted(judge.get("errors_by_kind", {}).items())
+                )
                 ids = ", ".join(str(e["id"]) for e in judge.get("error_items", [])[:5])
-                lines.append(f"{t.get('nodeid')} {res.get('name')}: {judge['n_errors']} of {judge['n_items']} "
-                             f"judged items in an error state ({kinds}), not scored: {ids}")
+                lines.append(
+                    f"{t.get('nodeid')} {res.get('name')}: "
+                    f"{judge['n_errors']} of {judge['n_items']} "
+                    f"judged items in an error state ({kinds}), not scored: {ids}"
+                )
     return lines

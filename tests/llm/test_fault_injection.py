@@ -11,17 +11,25 @@ import pytest
 
 import llaso_pytest.metrics.base  # noqa: F401
 
+from llaso_pytest.llm.fake_server import FakeOpenAIServer, Fault
+
 # Imported once here, not in each of the 21 in-process runs (pytester restores sys.modules after
 # every run, and re-importing means re-rewriting the plugin's modules: most of the time).
-for _name in ("openai", "llaso_pytest.llm.judge", "llaso_pytest.llm._metric", "llaso_pytest.llm.usage",
-              "llaso_pytest.llm.prompts", "llaso_pytest.compare", "llaso_pytest.report",
-              "llaso_pytest.metrics"):
+for _name in (
+    "openai",
+    "llaso_pytest.llm.judge",
+    "llaso_pytest.llm._metric",
+    "llaso_pytest.llm.usage",
+    "llaso_pytest.llm.prompts",
+    "llaso_pytest.compare",
+    "llaso_pytest.report",
+    "llaso_pytest.metrics",
+):
     __import__(_name)
-from llaso_pytest.llm.fake_server import FakeOpenAIServer, Fault
 
 PROMPTS = Path(__file__).resolve().parents[2] / "fixtures" / "prompts"
 
-SUITE = '''
+SUITE = """
 import pytest
 
 ITEMS = {f"q{i}": {"question": f"What is {i}?", "answer": f"{i}" if i % 3 else "no idea",
@@ -36,18 +44,23 @@ def test_judged(judge, record_metric, llaso_seed, kind):
         result = judge.binary(ITEMS, prompt=BINARY, name="correct")
     record_metric(result.to_metric_result(seed=llaso_seed, n_boot=200))
     assert result.n_errors == 0, [v.error for v in result.errors]
-'''.replace("RUBRIC", repr(str(PROMPTS / "judge_helpfulness.toml"))).replace(
-    "BINARY", repr(str(PROMPTS / "judge_correctness.toml")))
+""".replace("RUBRIC", repr(str(PROMPTS / "judge_helpfulness.toml"))).replace(
+    "BINARY", repr(str(PROMPTS / "judge_correctness.toml"))
+)
 
 RUNS = 20
 RATE = 1 - 0.75 ** (1 / 3)  # three independent fault rules: 25% of attempts get one of them
 
 
-def test_twenty_runs_at_25_percent_faults_lose_nothing(pytester: pytest.Pytester,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_twenty_runs_at_25_percent_faults_lose_nothing(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytester.makepyfile(test_fault_suite=SUITE)
-    faults = [Fault("rate_limit", rate=RATE, retry_after=0.01), Fault("server_error", rate=RATE),
-              Fault("reset", rate=RATE)]
+    faults = [
+        Fault("rate_limit", rate=RATE, retry_after=0.01),
+        Fault("server_error", rate=RATE),
+        Fault("reset", rate=RATE),
+    ]
     attempts = faulted = 0
     with FakeOpenAIServer(faults=faults) as server:
         monkeypatch.setenv("LLASO_JUDGE_BASE_URL", server.base_url)

@@ -20,10 +20,13 @@ import pytest
 
 from llaso_pytest.llm.fake_server import FakeOpenAIServer
 
-PROMPT = str(Path(__file__).resolve().parents[2] / "fixtures" / "prompts" / "judge_helpfulness.toml")
+PROMPT = str(
+    Path(__file__).resolve().parents[2] / "fixtures" / "prompts" / "judge_helpfulness.toml"
+)
 
-SUITE = f'''
-ITEMS = {{f"q{{i}}": {{"question": f"What is {{i}}?", "answer": f"{{i}}", "reference": f"{{i}}"}} for i in range(36)}}
+SUITE = f"""
+ITEMS = {{f"q{{i}}": {{"question": f"What is {{i}}?", "answer": f"{{i}}", "reference": f"{{i}}"}}
+         for i in range(36)}}
 
 
 def test_done(record_metric):
@@ -33,18 +36,37 @@ def test_done(record_metric):
 def test_judged(judge, record_metric, llaso_seed):
     result = judge.rubric(ITEMS, prompt={PROMPT!r}, name="helpfulness")
     record_metric(result.to_metric_result(seed=llaso_seed))
-'''
+"""
 
 
 def test_sigint_stops_calls_keeps_usage_and_cached_replies(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_interrupted=SUITE)
     cache = pytester.path / "llm.sqlite3"
     with FakeOpenAIServer(latency=0.4) as server:
-        env = {**os.environ, "LLASO_JUDGE_BASE_URL": server.base_url, "LLASO_JUDGE_MODEL": "fake-judge",
-               "LLASO_JUDGE_CONCURRENCY": "3", "LLASO_JUDGE_TIMEOUT": "30"}
-        proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly",
-                                 f"--llaso-llm-cache={cache}", "test_interrupted.py"],
-                                cwd=pytester.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        env = {
+            **os.environ,
+            "LLASO_JUDGE_BASE_URL": server.base_url,
+            "LLASO_JUDGE_MODEL": "fake-judge",
+            "LLASO_JUDGE_CONCURRENCY": "3",
+            "LLASO_JUDGE_TIMEOUT": "30",
+        }
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-p",
+                "no:cacheprovider",
+                "-p",
+                "no:randomly",
+                f"--llaso-llm-cache={cache}",
+                "test_interrupted.py",
+            ],
+            cwd=pytester.path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 60
         while sum(e.status == 200 for e in server.log) < 6:  # some replies received, more queued
             assert time.monotonic() < deadline and proc.poll() is None
