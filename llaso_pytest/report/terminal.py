@@ -14,6 +14,7 @@ from llaso_pytest.report import (
     short_nodeid,
     verdict_label,
 )
+from llaso_pytest.textsafe import neutralize
 
 if TYPE_CHECKING:  # pragma: no cover
     from llaso_pytest.compare import Comparison
@@ -49,11 +50,11 @@ def render(comparison: Comparison, *, max_unchanged: int = 30, flips: int = 3) -
         arrow = "^" if m.higher_is_better else "v"
         verdict = verdict_label(m).upper() if m.verdict == "regressed" else verdict_label(m)
         method = method_label(m)
-        rows.append((
+        rows.append(tuple(neutralize(cell, controls=True) for cell in (
             _clip(short_nodeid(m.nodeid), _MAX_TEST), f"{m.name} {arrow}",
             fmt_num(m.base_value), fmt_num(m.head_value), fmt_delta(m),
             f"{verdict}" + (f" ({method})" if method else ""),
-        ))
+        )))
     header = ("test", "metric", "base", "head", "delta [CI]", "verdict")
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(header)]
@@ -83,4 +84,4 @@ def render(comparison: Comparison, *, max_unchanged: int = 30, flips: int = 3) -
         more = len(comparison.provenance_diffs) - 6
         lines.append(f"provenance differs: {names}" + (f" (+{more} more)" if more > 0 else ""))
     lines.extend(f"warning: {w}" for w in comparison.warnings)
-    return [encodable(line) for line in lines]
+    return [neutralize(encodable(line), controls=True) for line in lines]
