@@ -27,11 +27,11 @@ __all__ = [
     "Manifest",
     "Predictions",
     "PredictionsError",
+    "jsonl_objects",
     "load_dataset",
     "load_manifest",
     "load_predictions",
     "pin",
-    "jsonl_objects",
     "sha256_file",
     "strict_json",
 ]
