@@ -298,6 +298,7 @@ def test_a_cut_container_names_what_is_missing(tmp_path: Path) -> None:
     ("IRCAM", "sf", "PCM_16"), ("VOC", "voc", "PCM_16"), ("PAF", "paf", "PCM_16"),
     ("MAT5", "mat", "PCM_16"), ("AVR", "avr", "PCM_16"), ("PVF", "pvf", "PCM_16"),
     ("MPC2K", "mpc", "PCM_16"), ("WVE", "wve", "ALAW"), ("XI", "xi", "DPCM_16"),
+    ("MP3", "mp3", "MPEG_LAYER_III"),
 ])
 def test_containers_that_are_not_walked_are_refused(tmp_path: Path, fmt: str, ext: str,
                                                     subtype: str) -> None:
