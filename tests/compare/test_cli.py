@@ -29,7 +29,7 @@ def test_exit_codes(runs: dict[str, Path], capsys: pytest.CaptureFixture[str]) -
     assert main(["compare", str(runs["base"]), str(runs["same"]), "--n-boot", "500"]) == 0
     assert main(["compare", str(runs["base"]), str(runs["worse"]), "--n-boot", "500"]) == 0
     out = capsys.readouterr().out
-    assert "REGRESSED" in out and "0 improved, 1 regressed" in out
+    assert "REGRESSED" in out and "1 regressed, 0 improved at FDR 5%" in out
     assert main(["compare", str(runs["base"]), str(runs["worse"]), "--n-boot", "500",
                  "--fail-on-regression"]) == 1
     err = capsys.readouterr().err
