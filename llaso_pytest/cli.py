@@ -108,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _compare(args: argparse.Namespace) -> int:
     from llaso_pytest import compare as cmp
+    from llaso_pytest.provenance import redact_text
     from llaso_pytest.record import RecordError, atomic_write_text
     from llaso_pytest.report import render
     from llaso_pytest.store import BaselineError, resolve_baseline
@@ -137,7 +138,7 @@ def _compare(args: argparse.Namespace) -> int:
         if fmt == "md":
             from llaso_pytest.report import markdown
 
-            text = markdown.render(comparison, details_url=args.details_url)
+            text = redact_text(markdown.render(comparison, details_url=args.details_url))
         else:
             text = render(comparison, fmt)
         try:
@@ -151,7 +152,7 @@ def _compare(args: argparse.Namespace) -> int:
         if fmt == "md":
             from llaso_pytest.report import markdown
 
-            sys.stdout.write(markdown.render(comparison, details_url=args.details_url))
+            sys.stdout.write(redact_text(markdown.render(comparison, details_url=args.details_url)))
         else:
             sys.stdout.write(render(comparison, fmt))
     elif not args.quiet:

@@ -37,7 +37,14 @@ FORMATS = ("text", "md", "json", "html")
 
 
 def render(comparison: Comparison, fmt: str) -> str:
-    """The comparison as one document in ``fmt`` (``text``, ``md``, ``json`` or ``html``)."""
+    """The comparison as one document in ``fmt`` (``text``, ``md``, ``json`` or ``html``),
+    with every known secret redacted (:func:`llaso_pytest.provenance.redact_text`)."""
+    from llaso_pytest.provenance import redact_text
+
+    return redact_text(_render(comparison, fmt))
+
+
+def _render(comparison: Comparison, fmt: str) -> str:
     if fmt == "text":
         from llaso_pytest.report import terminal
 
