@@ -27,7 +27,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from llaso_pytest.errors import LlasoError
+try:
+    from llaso_pytest.errors import LlasoError
+except ImportError:  # run as a plain script (python -I llaso_pytest/github.py): no package
+
+    class LlasoError(Exception):  # type: ignore[no-redef]
+        """Stand-in for llaso_pytest.errors.LlasoError when the package is not importable."""
 
 __all__ = ["GitHubAPI", "GitHubError", "HeadMovedError", "PostResult", "StickyCommenter", "main"]
 
