@@ -257,8 +257,14 @@ def compare_settings(config: pytest.Config, store_dir: Path) -> CompareSettings:
                               or config.getoption("llaso_tolerance")
                               or config.getoption("llaso_compare_out")
                               or config.getoption("llaso_fail_on_untested"))
+    # validated on every run: a typo in the ini file is an error before any model loads
+    correction = _from_cli_or_ini(config, "llaso_correction", "llaso_correction",
+                                  parse_correction, DEFAULT_CORRECTION)
+    untested_cli = config.getoption("llaso_fail_on_untested")
+    fail_on_untested = parse_patterns(untested_cli) if untested_cli is not None else \
+        parse_patterns(config.getini("llaso_fail_on_untested"))
     if value is None and save is None and not cli_needs_baseline:
-        return CompareSettings()
+        return CompareSettings(correction=correction, fail_on_untested=fail_on_untested)
     from llaso_pytest import compare
     from llaso_pytest.record import RecordError, read_record
 
@@ -271,11 +277,6 @@ def compare_settings(config: pytest.Config, store_dir: Path) -> CompareSettings:
             tolerances.update(compare.parse_tolerances(list(entries)))
         except ValueError as exc:
             raise _usage(f"{source}: {exc}") from None
-    correction = _from_cli_or_ini(config, "llaso_correction", "llaso_correction",
-                                  parse_correction, DEFAULT_CORRECTION)
-    untested_cli = config.getoption("llaso_fail_on_untested")
-    fail_on_untested = parse_patterns(untested_cli) if untested_cli is not None else \
-        parse_patterns(config.getini("llaso_fail_on_untested"))
     outputs = report_outputs(config.getoption("llaso_compare_out") or (),
                              cwd=Path(config.invocation_params.dir),
                              option="--llaso-compare-out")
