@@ -122,7 +122,8 @@ def assert_not_regressed(
     seed: int | None = 0,
     ignore: Iterable[str] = (),
 ) -> None:
-    """Paired bootstrap on the shared items: fail when head is significantly worse.
+    """The paired test on the shared items (:func:`llaso_pytest.stats.paired_bootstrap`, the
+    same test as ``llaso compare``): fail when head is significantly worse.
 
     Base and head must be the same measurement of two systems: same metric, items, groups
     and signature (normalizer, tokenizer, options, versions) apart from the resampling
@@ -159,13 +160,14 @@ def assert_not_regressed(
         higher_is_better=base.higher_is_better, n_boot=n_boot, confidence=confidence, seed=seed,
         groups=base.groups,
     )
-    assert pb.ci is not None, (
-        f"{base.name}: only {pb.n_units} {'groups' if base.groups else 'items'} - too few for a "
-        f"paired interval, so a regression ({_num(base.value)} -> {_num(head.value)}) cannot be "
-        "tested; score more items"
+    assert pb.tested, (
+        f"{base.name}: untested - {pb.untested}; a regression ({_num(base.value)} -> "
+        f"{_num(head.value)}) cannot be tested; score more items"
     )
+    ci = "no interval" if pb.ci is None else \
+        f"{confidence:.0%} CI [{_num(pb.ci[0])}, {_num(pb.ci[1])}]"
     assert not pb.regressed, (
         f"{base.name} regressed: {_num(base.value)} -> {_num(head.value)} "
-        f"(delta {_num(pb.delta)}, {confidence:.0%} CI [{_num(pb.ci[0])}, {_num(pb.ci[1])}], "
-        f"p={_num(pb.p_value)}, P(head better)={_num(pb.p_improve)})"
+        f"(delta {_num(pb.delta)}, {ci}, {pb.test} p={_num(pb.p_value)}, "
+        f"P(head better)={_num(pb.p_improve)})"
     )

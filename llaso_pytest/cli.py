@@ -30,7 +30,7 @@ EXIT_REGRESSION = 1
 EXIT_INPUT = 2
 #: A vacuous comparison under ``--fail-on-regression`` (nothing in common, an empty or subset
 #: head run, another suite): ``gate.exit_code`` of the compare package; see docs/exit-codes.md.
-EXIT_VACUOUS = 6
+EXIT_VACUOUS = 6  # == llaso_pytest.compare.EXIT_CODES["vacuous"] (checked by a test)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,7 +101,6 @@ def _compare(args: argparse.Namespace) -> int:
     from llaso_pytest import compare as cmp
     from llaso_pytest.record import RecordError, atomic_write_text, read_record
     from llaso_pytest.report import format_for_path, render
-    from llaso_pytest.session import gate_of
     from llaso_pytest.store import BaselineError, resolve_baseline
 
     def options_for(fmt: str) -> dict[str, object]:
@@ -115,15 +114,13 @@ def _compare(args: argparse.Namespace) -> int:
                     else format_for_path(out).name) for out in args.output]
         base_path = resolve_baseline(args.base, args.store)
         head_path = resolve_baseline(args.head, args.store)
-        extra: dict[str, object] = {}
-        if hasattr(cmp, "CORRECTIONS"):  # the verdicts API (issue 10)
-            extra["correction"] = args.correction
         comparison = cmp.compare_records(
             read_record(base_path), read_record(head_path), tolerances=tolerances,
             n_boot=args.n_boot or cmp.DEFAULT_N_BOOT,
             seed=cmp.DEFAULT_SEED if args.seed is None else args.seed,
             confidence=args.confidence or cmp.DEFAULT_CONFIDENCE,
-            base_source=str(base_path), head_source=str(head_path), **extra)
+            base_source=str(base_path), head_source=str(head_path),
+            correction=args.correction)
     except (RecordError, BaselineError, ValueError) as exc:
         print(f"llaso compare: error: {exc}", file=sys.stderr)
         return EXIT_INPUT
@@ -141,8 +138,11 @@ def _compare(args: argparse.Namespace) -> int:
         sys.stdout.write(render(comparison, "text"))
     if not args.fail_on_regression:
         return EXIT_OK
-    gate = gate_of(comparison, options.parse_patterns(args.fail_on_untested))
+    gate = comparison.gate(fail_on_untested=options.parse_patterns(args.fail_on_untested))
     if gate.failed:
+        if gate.kind == "regressed":
+            names = ", ".join(m.key for m in comparison.metrics if m.verdict == "regressed")
+            print(f"llaso compare: significant regression: {names}", file=sys.stderr)
         for reason in gate.reasons:
             print(f"llaso compare: {reason}", file=sys.stderr)
         return gate.exit_code

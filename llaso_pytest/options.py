@@ -17,7 +17,11 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TypeVar, cast, get_args
+from typing import TYPE_CHECKING, TypeVar, cast
+
+# The compare package is import-light (NumPy loads when a comparison runs).
+from llaso_pytest.compare import CORRECTIONS, DEFAULT_CORRECTION
+from llaso_pytest.multiplicity import Correction
 
 if TYPE_CHECKING:  # pragma: no cover
     import pytest
@@ -45,10 +49,6 @@ __all__ = [
     "plugin_settings",
 ]
 
-Correction = Literal["bh", "holm", "none"]
-#: Multiple-comparison corrections, the same tuple as ``llaso_pytest.compare.CORRECTIONS``.
-CORRECTIONS: tuple[Correction, ...] = get_args(Correction)
-DEFAULT_CORRECTION: Correction = "bh"
 MIN_N_BOOT = 100
 SEED_LIMIT = 2**63
 
@@ -317,9 +317,7 @@ def compare_settings(config: pytest.Config, store_dir: Path) -> CompareSettings:
         baseline = read_record(baseline_path)
         # Every result as the comparer will read it: a malformed baseline is refused now,
         # not after the whole suite has run.
-        check = getattr(compare, "check_record", None)
-        if check is not None:
-            check(baseline, source=str(baseline_path))
+        compare.check_record(baseline, source=str(baseline_path))
     except RecordError as exc:
         raise _usage(
             f"--llaso-baseline: {exc}. Pass another baseline, or save a new one with "

@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
 from llaso_pytest.errors import LlasoWarning
 from llaso_pytest.record import (
@@ -33,7 +33,7 @@ from llaso_pytest.record import (
 
 if TYPE_CHECKING:  # pragma: no cover
     from llaso_pytest.compare import Comparison
-    from llaso_pytest.compare.gate import Gate
+    from llaso_pytest.compare import Gate
     from llaso_pytest.options import CompareSettings
 
 __all__ = [
@@ -356,17 +356,6 @@ def _covers(arg: str, root: str) -> bool:
 
 
 # -- the end of a session -------------------------------------------------------------------
-class _GateLike(Protocol):
-    @property
-    def failed(self) -> bool: ...
-    @property
-    def exit_code(self) -> int: ...
-    @property
-    def reasons(self) -> tuple[str, ...]: ...
-    @property
-    def kind(self) -> str: ...
-
-
 @dataclass(frozen=True)
 class SessionOutcome:
     """Everything the end of a session produced, for the terminal summary and the exit status.
@@ -382,7 +371,7 @@ class SessionOutcome:
     saved_baseline: Path | None = None
     save_refused: str | None = None
     comparison: Comparison | None = None
-    gate: Gate | _GateLike | None = None
+    gate: Gate | None = None
     compare_error: str | None = None
     baseline_path: Path | None = None
     fail_on_regression: bool = False
@@ -423,13 +412,13 @@ def finish_session(collector: RunCollector, settings: CompareSettings, *, exitst
     complete = interrupted_by is None
     status = int(exitstatus)
     comparison: Comparison | None = None
-    gate: Gate | _GateLike | None = None
+    gate: Gate | None = None
     compare_error: str | None = None
     if settings.baseline is not None:
         try:
             comparison = _compare(collector, settings, complete=complete,
                                   interrupted_by=interrupted_by)
-            gate = gate_of(comparison, settings.fail_on_untested)
+            gate = comparison.gate(fail_on_untested=settings.fail_on_untested)
         except Exception as exc:  # noqa: BLE001 - reported, and the exit status says so
             compare_error, code = _comparison_failure(exc, settings)
             if status in _GATEABLE:
@@ -540,40 +529,15 @@ def _compare(collector: RunCollector, settings: CompareSettings, *, complete: bo
     from llaso_pytest import compare, report
 
     head = collector.build(complete=complete, exit_status=None, interrupted_by=interrupted_by)
-    extra: dict[str, Any] = {}
-    if hasattr(compare, "CORRECTIONS"):  # the verdicts API (issue 10)
-        extra["correction"] = settings.correction
     # The bootstrap seed is compare.DEFAULT_SEED, not the session seed: `llaso compare` of the
     # same two records then gives the same intervals and verdicts (docs/compare.md).
     comparison = compare.compare_records(
         settings.baseline, head, tolerances=dict(settings.tolerances or {}),
         seed=compare.DEFAULT_SEED, base_source=str(settings.baseline_path),
-        head_source="this run", **extra)
+        head_source="this run", correction=settings.correction)
     for out in settings.outputs:
         atomic_write_text(out.path, report.render(comparison, out.fmt))
     return comparison
-
-
-@dataclass(frozen=True)
-class _PlainGate:
-    """The gate of a compare module without ``Comparison.gate`` (before issue 10)."""
-
-    failed: bool
-    exit_code: int
-    reasons: tuple[str, ...]
-    kind: Literal["pass", "regressed", "untested", "vacuous"]
-
-
-def gate_of(comparison: Comparison, patterns: Sequence[str]) -> Gate | _GateLike:
-    gate = getattr(comparison, "gate", None)
-    if callable(gate):
-        result: Gate = gate(fail_on_untested=tuple(patterns))
-        return result
-    regressed = [m.key for m in comparison.metrics if m.verdict == "regressed"]
-    if regressed:
-        return _PlainGate(True, 1, (f"significant regression: {', '.join(regressed)}",),
-                          "regressed")
-    return _PlainGate(False, 0, (), "pass")
 
 
 # -- terminal text --------------------------------------------------------------------------

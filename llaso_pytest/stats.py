@@ -1,55 +1,98 @@
-"""Bootstrap confidence intervals, cluster bootstrap and the paired bootstrap (pure NumPy).
+"""Resampling engine, bootstrap intervals, the paired test, multiplicity and power (pure NumPy).
 
 Every statistic here is a *corpus* statistic: a function of the column sums of an
 ``(n, k)`` matrix of per-item sufficient statistics (errors and reference words for WER,
-n-gram matches for BLEU, ...). A bootstrap resample is therefore fully described by how
-many times each item is drawn, and two items with identical rows are interchangeable.
-The engine exploits that:
+n-gram matches for BLEU, ...). A resample is therefore fully described by how many times
+each unit is drawn, and everything below works on summed statistics, never on strings.
 
-* rows are compressed to the ``K`` distinct rows with their multiplicities; when ``K`` is
-  small compared to ``n`` (WER: a few hundred distinct ``(errors, words)`` rows among 100k
-  utterances) a resample is one multinomial draw over the ``K`` rows - the *same*
-  distribution as drawing ``n`` items with replacement, at a cost of ``K`` not ``n``;
-* otherwise items are drawn with replacement in batches sized to a fixed memory budget.
+**One engine.** :func:`resample_sums` is the only bootstrap in the package: metric intervals
+(:func:`bootstrap_ci`), the paired test (:func:`paired_tests`, used by
+``assert_not_regressed``, the plugin's baseline comparison and ``llaso compare``) all draw their
+resamples from it. It has two strategies, picked from the data alone (so a metric's numbers
+never depend on which other metrics were computed with it):
 
-Cluster bootstrap (``groups=``) resamples whole groups: rows are first summed per group,
-then groups are the resampled units. Percentile intervals (``numpy.percentile``, linear
-interpolation, as ``scipy.stats.bootstrap(method="percentile")``). Randomness comes from
-``numpy.random.default_rng(seed)``; ``seed=0`` is a seed, ``seed=None`` is fresh entropy.
+* few distinct rows (WER: a few hundred distinct ``(errors, words)`` rows among 100k
+  utterances): one multinomial draw over the distinct rows per resample, exactly the
+  distribution of drawing ``n`` units with replacement, at a cost of the distinct rows;
+* otherwise a matrix of resample counts (:func:`multinomial_counts`) times the centred
+  columns, chunked and spread over threads; many metrics over the same units share one
+  stream of counts (seeded from ``seed`` and the number of units only).
 
-Fewer than :data:`MIN_UNITS` resampled units give no interval (``ci=None``) and a
-:class:`~llaso_pytest.errors.LlasoWarning` naming ``n`` - never a zero-width interval.
+**One paired test** (:func:`paired_tests`), ``delta = head - base``:
+
+* the interval is the percentile interval of the paired bootstrap of ``delta`` (Koehn 2004;
+  Bisani and Ney 2004 with ``groups=``); ``p_improve`` the bootstrap probability that head is
+  better (ties count one half); ``se`` the bootstrap standard error;
+* the two-sided p-value comes from the test that is valid at the sample size: with fewer than
+  :data:`BOOTSTRAP_TEST_UNITS` units a *sign-flip randomisation test* (swap base and head of
+  each unit; exact enumeration when at most :data:`EXACT_MAX_UNITS` units differ, otherwise
+  ``n_boot`` random flips with the ``(k + 1) / (R + 1)`` correction) - exact under
+  exchangeability whatever ``n``, where the bootstrap is anti-conservative; from there on the
+  bootstrap p-value ``2 min(P*(delta <= 0), P*(delta >= 0))`` with the same correction, which
+  agrees with the interval;
+* when fewer units differ between the runs than any test at level ``1 - confidence`` can
+  detect (``2**(1 - m) > alpha``), the result is *untested* (``p_value`` is ``None`` and
+  ``untested`` says why), never "no difference"; with ``groups=`` and too few differing
+  groups the test falls back to items and says so;
+* ``mde``: the smallest ``|delta|`` detected with probability ``power`` (80%) by a two-sided
+  test at level ``alpha`` for this ``n`` and this paired variance:
+  ``(z(1 - alpha/2) + z(power)) * se``.
+
+:mod:`llaso_pytest.multiplicity` adjusts the p-values of a family of comparisons.
+Randomness comes from ``numpy.random`` seeded explicitly; ``seed=0`` is a seed.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from llaso_pytest.errors import warn as _warn
 
 __all__ = [
+    "BOOTSTRAP_TEST_UNITS",
+    "EXACT_MAX_UNITS",
     "MIN_UNITS",
     "BootstrapCI",
-    "PairedBootstrap",
+    "PairedInput",
+    "PairedTest",
     "bootstrap_ci",
     "bootstrap_distribution",
+    "detectable_effect",
+    "multinomial_counts",
     "paired_bootstrap",
-    "resampled_sums",
+    "paired_tests",
+    "resample_sums",
 ]
 
 #: The fewest resampled units (items, or groups with ``groups=``) that get an interval.
 #: With 4 units there are only 35 distinct resamples; a percentile interval from them is
 #: not meaningful, so the result carries ``ci=None`` and a warning instead.
 MIN_UNITS = 5
+#: From this many units on, the paired p-value is the bootstrap's; below, a sign-flip test.
+BOOTSTRAP_TEST_UNITS = 200
+#: At most this many differing units: the sign-flip test enumerates all ``2**m`` flips.
+EXACT_MAX_UNITS = 12
+#: Power at which :func:`detectable_effect` reports the minimum detectable effect.
+POWER = 0.8
 
-#: Memory budget (bytes) for one batch of resampling work.
+TestMethod = Literal["bootstrap", "sign-flip", "exact-sign-flip"]
+Resample = Literal["items", "groups"]
+
+#: Memory budget (bytes) for one batch of distinct-row multinomial draws.
 BATCH_BYTES = 8 * 1024 * 1024
+#: Resamples per chunk of the counts matrix (memory per thread: about rows x units x 6 bytes).
+CHUNK_ROWS = 128
+#: A multinomial category costs about this many drawn units (measured): the distinct-row
+#: strategy is used when ``distinct rows * DISTINCT_COST < units``.
+DISTINCT_COST = 8
 
 Statistic = Callable[[np.ndarray], np.ndarray]
 
@@ -71,46 +114,73 @@ class BootstrapCI:
 
 
 @dataclass(frozen=True)
-class PairedBootstrap:
-    """Paired bootstrap of head minus base on the same items (or groups).
+class PairedTest:
+    """The paired comparison of head (b) against base (a) on the same units.
 
-    ``delta = value_b - value_a`` (head minus base); ``ci`` its percentile interval;
-    ``p_improve`` the bootstrap probability that head is better than base in the metric's
-    direction (ties count one half); ``p_value`` the two-sided bootstrap p-value of
-    ``delta == 0`` (``2 * min(P(delta* <= 0), P(delta* >= 0))`` with the +1 Monte-Carlo
-    correction), consistent with the interval: ``p_value < 1 - confidence`` roughly when the
-    interval excludes 0.
+    ``p_value`` is ``None`` when no test was possible (``untested`` says why); ``ci`` is
+    ``None`` with fewer than :data:`MIN_UNITS` units. ``significant``/``improved``/
+    ``regressed`` use the raw p-value at ``alpha = 1 - confidence`` (a family of comparisons
+    adjusts it first, see :mod:`llaso_pytest.multiplicity`).
     """
 
     value_a: float
     value_b: float
     delta: float
     ci: tuple[float, float] | None
-    p_improve: float
-    p_value: float
+    p_improve: float | None
+    p_value: float | None
     confidence: float
     higher_is_better: bool
     n: int
     n_units: int
+    n_differing: int
     n_boot: int
     seed: int | None
-    resample: str
+    resample: Resample
+    test: TestMethod | None
+    se: float | None = None
+    mde: float | None = None
+    untested: str | None = None
+    notes: tuple[str, ...] = ()
     method: str = "percentile"
 
     @property
+    def alpha(self) -> float:
+        return 1.0 - self.confidence
+
+    @property
+    def tested(self) -> bool:
+        return self.p_value is not None
+
+    @property
     def significant(self) -> bool:
-        """Whether the interval excludes zero (no interval: not significant)."""
-        return self.ci is not None and (self.ci[0] > 0 or self.ci[1] < 0)
+        """Whether the raw p-value is at most ``alpha`` (untested: not significant)."""
+        return self.p_value is not None and self.p_value <= self.alpha and self.delta != 0
 
     @property
     def improved(self) -> bool:
-        """Significant and in the better direction."""
         return self.significant and ((self.delta > 0) == self.higher_is_better)
 
     @property
     def regressed(self) -> bool:
-        """Significant and in the worse direction."""
         return self.significant and ((self.delta > 0) != self.higher_is_better)
+
+
+#: The paired test is one definition; older code knew it by this name.
+PairedBootstrap = PairedTest
+
+
+@dataclass(frozen=True)
+class PairedInput:
+    """One paired comparison to run: per-item statistics of base and head, same row order."""
+
+    a: np.ndarray  # (n, k) base
+    b: np.ndarray  # (n, k) head
+    aggregate: str | Statistic
+    higher_is_better: bool
+    groups: Sequence[Any] | None = None
+    aggregate_b: str | Statistic | None = None
+    label: str = "paired test"
 
 
 # ----------------------------------------------------------------------------------------
@@ -149,21 +219,36 @@ def _as_matrix(stats: Any, what: str = "stats") -> np.ndarray:
     return arr
 
 
-def _group_rows(rows: np.ndarray, groups: Sequence[Any] | None) -> tuple[np.ndarray, str]:
-    """Sum rows per group (cluster bootstrap units); identity without groups."""
-    if groups is None:
-        return rows, "items"
+def _group_index(groups: Sequence[Any], n: int) -> tuple[np.ndarray, int]:
     g = list(groups)
-    if len(g) != rows.shape[0]:
-        raise ValueError(f"groups= has {len(g)} entries but there are {rows.shape[0]} items")
+    if len(g) != n:
+        raise ValueError(f"groups= has {len(g)} entries but there are {n} items")
     if any(x is None for x in g):
         i = next(i for i, x in enumerate(g) if x is None)
         raise ValueError(f"groups[{i}] is None; every item needs a group")
     _, inv = np.unique(np.asarray([str(x) for x in g]), return_inverse=True)
     inv = inv.reshape(-1)
-    out = np.zeros((int(inv.max()) + 1, rows.shape[1]))
+    return inv, int(inv.max()) + 1 if inv.size else 0
+
+
+def group_sums(rows: np.ndarray, groups: Sequence[Any] | None) -> tuple[np.ndarray, Resample]:
+    """Sum rows per group (cluster bootstrap units); identity without groups."""
+    if groups is None:
+        return rows, "items"
+    inv, n_groups = _group_index(groups, rows.shape[0])
+    out = np.zeros((n_groups, rows.shape[1]))
     np.add.at(out, inv, rows)
     return out, "groups"
+
+
+def _resolve(statistic: Statistic | str) -> Statistic:
+    if isinstance(statistic, str):
+        from llaso_pytest.metrics.base import aggregate_fn
+
+        return aggregate_fn(statistic)
+    if not callable(statistic):
+        raise TypeError(f"statistic must be callable or an aggregate name, got {statistic!r}")
+    return statistic
 
 
 # ----------------------------------------------------------------------------------------
@@ -185,58 +270,214 @@ def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.unique(rows, axis=0, return_counts=True)
 
 
-def resampled_sums(
-    rows: np.ndarray, n_boot: int, rng: np.random.Generator
-) -> np.ndarray:
-    """``(n_boot, k)`` column sums of ``n_boot`` bootstrap resamples of the rows of ``rows``.
-
-    Exactly the distribution of ``rows[rng.integers(0, n, n)].sum(0)``, computed through a
-    multinomial over distinct rows when those are few, else by batched index draws.
-    """
-    n, k = rows.shape
-    out = np.empty((n_boot, k))
+def distinct_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The distinct rows and counts when the distinct-row strategy is the cheaper one, else
+    ``None``. Decided from ``rows`` alone."""
+    n = rows.shape[0]
+    if n < 2 * DISTINCT_COST:
+        return None
+    # cheap upper bound first: the product of per-column distinct counts
+    bound = 1.0
+    for j in range(rows.shape[1]):
+        bound *= np.unique(rows[:, j]).size
+        if bound * DISTINCT_COST >= n:
+            break
+    else:
+        uniq, counts = unique_rows(rows)
+        return uniq, counts
     uniq, counts = unique_rows(rows)
-    n_uniq = uniq.shape[0]
-    if n_uniq == 1:
-        out[:] = uniq[0] * n
-        return out
-    # cost model (measured): a multinomial category costs ~8 drawn items
-    if n_uniq * 8 < n:
-        p = counts / n
-        batch = max(1, BATCH_BYTES // (8 * n_uniq))
-        for start in range(0, n_boot, batch):
-            b = min(batch, n_boot - start)
-            w = rng.multinomial(n, p, size=b)
-            out[start : start + b] = w @ uniq
-        return out
-    # index draws; constant columns need no gathering (their sum is n * value)
-    varying = np.flatnonzero((rows != rows[0]).any(axis=0))
-    out[:] = rows[0] * n
-    if varying.size == 0:
-        return out
-    sub = np.ascontiguousarray(rows[:, varying])
-    if varying.size <= 3:
-        batch = max(1, BATCH_BYTES // (12 * n))
-        cols = [np.ascontiguousarray(sub[:, j]) for j in range(varying.size)]
-        for start in range(0, n_boot, batch):
-            b = min(batch, n_boot - start)
-            idx = rng.integers(0, n, size=(b, n))
-            for j, col in enumerate(cols):
-                out[start : start + b, varying[j]] = np.take(col, idx).sum(axis=1)
-        return out
-    # Multiplicities per batch via bincount, then one matrix product. Integer rows whose
-    # resample sums stay below 2**24 are summed exactly in float32 (half the traffic).
-    exact32 = bool(np.all(sub == np.round(sub))) and float(np.abs(sub).max()) * n < 2.0**24
-    sub_mm = sub.astype(np.float32) if exact32 else sub
-    batch = max(1, BATCH_BYTES // (12 * n))
-    offsets = (np.arange(batch, dtype=np.int64) * n)[:, None]
+    return (uniq, counts) if uniq.shape[0] * DISTINCT_COST < n else None
+
+
+def _stream(seed: int | None, units: int, purpose: int) -> np.random.SeedSequence:
+    """The seed sequence of one stream: the seed, the number of units and what it is for."""
+    if seed is None:
+        return np.random.SeedSequence()
+    return np.random.SeedSequence([int(seed), int(units), int(purpose)])
+
+
+_COUNTS, _DISTINCT, _FLIPS = 0, 1, 2
+
+
+@functools.lru_cache(maxsize=8)
+def _count_tables(units: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """Tables for :func:`multinomial_counts` (pure, cached by ``units``).
+
+    Marsaglia's table method for a *pair* of iid Poisson(lam) counts on 16 random bits: value
+    ``v < A`` of the 16 bits indexes ``pairs[v]`` (the two counts as float32, packed in one
+    uint64); ``v >= A`` (a fraction ~1e-3) draws the pair from the residual distribution
+    ``rcdf`` over ``codes`` with a double-precision uniform. Each pair has its exact
+    probability. Returns ``(A, pairs, rcdf, codes)``.
+    """
+    lam = max(0.05, 1.0 - 3.0 / math.sqrt(units))
+    kmax = 40
+    pmf = np.array([math.exp(-lam) * lam**k / math.factorial(k) for k in range(kmax)])
+    pmf /= pmf.sum()
+    joint = np.outer(pmf, pmf).ravel()  # index c1 * kmax + c2
+    slots = np.floor(joint * 65536.0).astype(np.int64)
+    a = int(slots.sum())
+    combos = np.repeat(np.arange(joint.size), slots)
+    pairs = np.zeros((65536, 2), dtype=np.float32)
+    pairs[:a, 0] = combos // kmax
+    pairs[:a, 1] = combos % kmax
+    residual = np.clip(joint - slots / 65536.0, 0.0, None)
+    keep = np.flatnonzero(residual > 0)
+    rcdf = np.cumsum(residual[keep]) / residual[keep].sum()
+    rcdf[-1] = 1.0
+    codes = np.stack([keep // kmax, keep % kmax], axis=1).astype(np.float32)
+    return a, pairs.view(np.uint64).ravel(), rcdf, codes
+
+
+def multinomial_counts(rng: np.random.Generator, rows: int, units: int) -> np.ndarray:
+    """``rows`` independent Multinomial(units, uniform) count vectors, ``float32 (rows, units)``.
+
+    Bootstrap resample counts, exactly, at about one table look-up per two cells: iid
+    Poisson(lam) counts with ``lam = 1 - 3/sqrt(units)`` (Marsaglia's table method on 16
+    random bits per pair of cells, see :func:`_count_tables`), then the missing
+    ``units - total`` draws are added to uniformly chosen cells. Given its total, a vector of
+    iid Poisson counts is multinomial whatever ``lam``, and adding iid uniform draws keeps it
+    so. The rare row whose total overshoots (~1e-3 of the rows) has a uniformly chosen subset
+    of its surplus draws removed, which is exact too.
+    """
+    if rows <= 0 or units <= 0:
+        return np.zeros((max(rows, 0), max(units, 0)), dtype=np.float32)
+    a, pairs, rcdf, codes = _count_tables(units)
+    size = rows * units
+    n_pairs = -(-size // 2)
+    raw = rng.bit_generator.random_raw(-(-n_pairs // 4))  # 16 random bits per pair of cells
+    v = raw.view(np.uint16)[:n_pairs]
+    flat = pairs[v].view(np.float32)[:size]
+    odd = np.flatnonzero(v >= a)
+    if odd.size:
+        drawn = codes[np.searchsorted(rcdf, rng.random(odd.size), side="right")]
+        both = flat[: 2 * v.size].reshape(-1, 2) if flat.size == 2 * v.size else None
+        if both is not None:
+            both[odd] = drawn
+        else:  # odd number of cells: the last pair is cut in half
+            for i, (c1, c2) in zip(odd.tolist(), drawn.tolist(), strict=True):
+                if 2 * i < size:
+                    flat[2 * i] = c1
+                if 2 * i + 1 < size:
+                    flat[2 * i + 1] = c2
+    counts = flat.reshape(rows, units)
+    # float32 sums of small integer counts are exact below 2**24
+    totals = counts.sum(axis=1, dtype=np.float32 if units < 1 << 24 else np.float64)
+    totals = totals.astype(np.int64)
+    short = units - totals
+    under = short > 0
+    if under.any():
+        rows_idx = np.repeat(np.flatnonzero(under), short[under])
+        cells = rows_idx * units + rng.integers(0, units, size=rows_idx.size)
+        uniq, times = np.unique(cells, return_counts=True)
+        flat[uniq] += times
+    for r in np.flatnonzero(short < 0):
+        t = int(totals[r])
+        row = counts[r]
+        ranks = rng.choice(t, size=t - units, replace=False)
+        cum = np.cumsum(row, dtype=np.float64)
+        np.subtract.at(row, np.searchsorted(cum, ranks, side="right"), 1)
+    return counts
+
+
+def _colsums(m: np.ndarray) -> np.ndarray:
+    """Column sums of a tall C-ordered matrix (a matrix-vector product: ``sum(axis=0)`` on
+    such a matrix walks it row by row and is many times slower)."""
+    out: np.ndarray = np.ones(m.shape[0], dtype=np.float64) @ np.asarray(m, dtype=np.float64)
+    return out
+
+
+def _worker_threads(n_chunks: int) -> int:
+    """Threads for the resampling: one per core (at most 4), when ``threadpoolctl`` can pin
+    BLAS to one thread each; otherwise one (and BLAS threads do the parallel work)."""
+    env = os.environ.get("LLASO_COMPARE_THREADS")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    wanted = int(env) if env and env.isdigit() else min(4, cores or 1)
+    if wanted <= 1 or n_chunks <= 1:
+        return 1
+    try:
+        import threadpoolctl  # noqa: F401
+    except ImportError:
+        return 1
+    return min(wanted, n_chunks)
+
+
+def counts_sums(columns: np.ndarray, *, n_boot: int, seed: int | None) -> np.ndarray:
+    """Bootstrap column sums ``(n_boot, K)`` of ``(units, K)`` columns through resample counts.
+
+    The counts depend on ``(seed, units)`` only, so columns resampled together or alone get
+    the same resamples. Columns are centred in float32 for the product (the mean is restored
+    in float64); integer columns are rounded back to their exact integer sums (a count of 0
+    must stay 0: BLEU takes logs of precisions).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    mat = np.asarray(columns, dtype=np.float64)
+    units, k = mat.shape
+    pad = k == 1  # keep the product a matrix product (gemm), as in a batch
+    if pad:
+        mat = np.column_stack([mat, np.zeros(units)])
+    means = _colsums(mat) / units
+    centred = (mat - means).astype(np.float32)
+    out = np.empty((n_boot, mat.shape[1]), dtype=np.float64)
+    n_chunks = -(-n_boot // CHUNK_ROWS)
+    seeds = _stream(seed, units, _COUNTS).spawn(n_chunks)
+
+    def work(i: int) -> None:
+        lo = i * CHUNK_ROWS
+        hi = min(n_boot, lo + CHUNK_ROWS)
+        w = multinomial_counts(np.random.default_rng(seeds[i]), hi - lo, units)
+        out[lo:hi] = w @ centred
+
+    workers = _worker_threads(n_chunks)
+    if workers == 1:
+        for i in range(n_chunks):
+            work(i)
+    else:
+        # Our threads split the chunks; each matrix product runs on one BLAS thread (BLAS
+        # threads on top of ours oversubscribe the cores and stall under load).
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"), \
+                ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(work, range(n_chunks)))
+    out += units * means
+    integral = np.all(mat == np.rint(mat), axis=0)
+    if integral.any():
+        out[:, integral] = np.rint(out[:, integral])
+    return out[:, :k] if pad else out
+
+
+def distinct_sums(uniq: np.ndarray, counts: np.ndarray, *, n_boot: int, seed: int | None
+                  ) -> np.ndarray:
+    """Bootstrap column sums from distinct rows and their multiplicities (one multinomial
+    over the rows per resample: the same distribution as drawing the units)."""
+    units = int(counts.sum())
+    rng = np.random.default_rng(_stream(seed, units, _DISTINCT))
+    p = counts / units
+    out = np.empty((n_boot, uniq.shape[1]))
+    batch = max(1, BATCH_BYTES // (8 * uniq.shape[0]))
     for start in range(0, n_boot, batch):
         b = min(batch, n_boot - start)
-        idx = rng.integers(0, n, size=(b, n))
-        idx += offsets[:b]
-        w = np.bincount(idx.ravel(), minlength=b * n).reshape(b, n).astype(sub_mm.dtype)
-        out[start : start + b, varying] = w @ sub_mm
+        out[start:start + b] = rng.multinomial(units, p, size=b).astype(np.float64) @ uniq
     return out
+
+
+def resample_sums(rows: Any, *, n_boot: int, seed: int | None) -> np.ndarray:
+    """``(n_boot, k)`` column sums of ``n_boot`` bootstrap resamples of the rows of ``rows``.
+
+    Exactly the distribution of ``rows[rng.integers(0, n, n)].sum(0)``; the strategy (see
+    the module docstring) depends on ``rows`` alone.
+    """
+    mat = _as_matrix(rows)
+    _check_boot(n_boot, seed)
+    dr = distinct_rows(mat)
+    if dr is not None:
+        return distinct_sums(*dr, n_boot=int(n_boot), seed=seed)
+    return counts_sums(mat, n_boot=int(n_boot), seed=seed)
+
+
+# ----------------------------------------------------------------------------------------
+# intervals of one statistic
 
 
 def _percentile_ci(theta: np.ndarray, confidence: float) -> tuple[tuple[float, float], int]:
@@ -260,7 +501,7 @@ def _too_few(n_units: int, resample: str, label: str) -> None:
 
 def bootstrap_distribution(
     stats: Any,
-    statistic: Statistic,
+    statistic: Statistic | str,
     *,
     groups: Sequence[Any] | None = None,
     n_boot: int = 1000,
@@ -268,9 +509,9 @@ def bootstrap_distribution(
 ) -> np.ndarray:
     """The ``(n_boot,)`` bootstrap distribution of ``statistic(column sums)``."""
     _check_boot(n_boot, seed)
-    rows, _ = _group_rows(_as_matrix(stats), groups)
-    rng = np.random.default_rng(seed)
-    return np.asarray(statistic(resampled_sums(rows, n_boot, rng)), dtype=np.float64)
+    rows, _ = group_sums(_as_matrix(stats), groups)
+    sums = resample_sums(rows, n_boot=int(n_boot), seed=seed)
+    return np.asarray(_resolve(statistic)(sums), dtype=np.float64)
 
 
 def bootstrap_ci(
@@ -295,14 +536,13 @@ def bootstrap_ci(
     fn = _resolve(statistic)
     rows = _as_matrix(stats)
     n = rows.shape[0]
-    units, resample = _group_rows(rows, groups)
+    units, resample = group_sums(rows, groups)
     value = float(fn(rows.sum(axis=0)[None, :])[0])
     n_units = units.shape[0]
     if n_units < MIN_UNITS:
         _too_few(n_units, resample, label)
         return BootstrapCI(value, None, float(confidence), n, n_units, int(n_boot), seed, resample)
-    rng = np.random.default_rng(seed)
-    theta = np.asarray(fn(resampled_sums(units, int(n_boot), rng)), dtype=np.float64)
+    theta = np.asarray(fn(resample_sums(units, n_boot=int(n_boot), seed=seed)), dtype=np.float64)
     ci, n_bad = _percentile_ci(theta, float(confidence))
     if n_bad:
         _warn(
@@ -314,14 +554,265 @@ def bootstrap_ci(
     )
 
 
-def _resolve(statistic: Statistic | str) -> Statistic:
-    if isinstance(statistic, str):
-        from llaso_pytest.metrics.base import aggregate_fn
+# ----------------------------------------------------------------------------------------
+# power and multiplicity
 
-        return aggregate_fn(statistic)
-    if not callable(statistic):
-        raise TypeError(f"statistic must be callable or an aggregate name, got {statistic!r}")
-    return statistic
+
+def _norm_ppf(p: float) -> float:
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(p)
+
+
+def detectable_effect(se: float, *, alpha: float, power: float = POWER) -> float:
+    """Minimum detectable ``|delta|`` of a two-sided level-``alpha`` test with standard error
+    ``se`` at the given power (normal approximation): ``(z(1 - alpha/2) + z(power)) * se``."""
+    return (_norm_ppf(1.0 - alpha / 2.0) + _norm_ppf(power)) * se
+
+
+# ----------------------------------------------------------------------------------------
+# the paired test
+
+
+@dataclass
+class _Prepared:
+    """One paired comparison ready for resampling."""
+
+    job: PairedInput
+    fa: Statistic
+    fb: Statistic
+    va: float
+    vb: float
+    n: int
+    ua: np.ndarray  # (units, k) base, per unit
+    ub: np.ndarray  # (units, k) head, per unit
+    resample: Resample
+    n_differing: int
+    columns: np.ndarray  # (units, K) the columns the bootstrap resamples
+    diff_form: bool  # columns are (num_b - num_a, den): delta = sum0 / sum1
+    notes: list[str]
+    untested: str | None = None
+
+
+def _min_differing(alpha: float) -> int:
+    """The fewest differing units with which a sign-flip test can reach ``p <= alpha``."""
+    return 1 + math.ceil(math.log2(1.0 / alpha) - 1e-12) if alpha < 1 else 1
+
+
+def _prepare(job: PairedInput, confidence: float) -> _Prepared:
+    a = _as_matrix(job.a, "stats_a")
+    b = _as_matrix(job.b, "stats_b")
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(
+            f"paired test needs the same items: stats_a has {a.shape[0]} rows, "
+            f"stats_b has {b.shape[0]}")
+    fa = _resolve(job.aggregate)
+    fb = fa if job.aggregate_b is None else _resolve(job.aggregate_b)
+    n = a.shape[0]
+    va = float(fa(a.sum(axis=0)[None, :])[0])
+    vb = float(fb(b.sum(axis=0)[None, :])[0])
+    alpha = 1.0 - confidence
+    notes: list[str] = []
+    need = _min_differing(alpha)
+    resample: Resample = "items"
+    ua, ub = a, b
+    if job.groups is not None:
+        inv, n_groups = _group_index(job.groups, n)
+        ga = np.zeros((n_groups, a.shape[1]))
+        gb = np.zeros((n_groups, b.shape[1]))
+        np.add.at(ga, inv, a)
+        np.add.at(gb, inv, b)
+        differing_groups = int((ga != gb).any(axis=1).sum())
+        if differing_groups >= need:
+            ua, ub, resample = ga, gb, "groups"
+        else:
+            notes.append(
+                f"only {n_groups} groups ({differing_groups} differ between the runs): too few "
+                f"for a clustered test at {alpha:g} (it needs {need} differing groups); items "
+                "are resampled instead, which assumes they are independent")
+    n_differing = int((ua != ub).any(axis=1).sum()) if ua.shape[1] == ub.shape[1] else \
+        ua.shape[0]
+    diff_form = (
+        isinstance(job.aggregate, str)
+        and job.aggregate.strip() in ("ratio", "mean")
+        and (job.aggregate_b is None or job.aggregate_b == job.aggregate)
+        and ua.shape[1] == 2 and ub.shape[1] == 2
+        and bool(np.array_equal(ua[:, 1], ub[:, 1]))
+    )
+    # Same ratio/mean aggregate over the same denominators: the difference depends only on
+    # (num_b - num_a, den), which has far fewer distinct rows.
+    columns = (np.column_stack([ub[:, 0] - ua[:, 0], ua[:, 1]]) if diff_form
+               else np.hstack([ua, ub]))
+    prep = _Prepared(job, fa, fb, va, vb, n, ua, ub, resample, n_differing, columns,
+                     diff_form, notes)
+    units = ua.shape[0]
+    if units < 2:
+        prep.untested = f"only {units} {resample}: nothing to resample"
+    elif 0 < n_differing < need:
+        prep.untested = (
+            f"only {n_differing} of {units} {resample} differ between the runs; a paired test "
+            f"at {alpha:g} needs at least {need}")
+    return prep
+
+
+def _deltas(prep: _Prepared, sums: np.ndarray) -> np.ndarray:
+    """Resampled ``agg(head) - agg(base)`` from resampled sums of ``prep.columns``."""
+    if prep.diff_form:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d: np.ndarray = np.where(sums[:, 1] == 0, np.nan, sums[:, 0] / sums[:, 1])
+        return d
+    k = prep.ua.shape[1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out: np.ndarray = (np.asarray(prep.fb(sums[:, k:]), np.float64)
+                           - np.asarray(prep.fa(sums[:, :k]), np.float64))
+    return out
+
+
+def _flip_patterns(prep: _Prepared, n_boot: int, seed: int | None
+                   ) -> tuple[np.ndarray, np.ndarray, bool]:
+    """0/1 flip matrix (R, units') over the differing units and their indices; exact or not."""
+    differ = np.flatnonzero((prep.ua != prep.ub).any(axis=1))
+    m = differ.size
+    if m <= EXACT_MAX_UNITS:
+        codes = np.arange(1 << m, dtype=np.int64)
+        flips = ((codes[:, None] >> np.arange(m)) & 1).astype(np.float64)
+        return flips, differ, True
+    rng = np.random.default_rng(_stream(seed, prep.ua.shape[0], _FLIPS))
+    bits = rng.integers(0, 2, size=(n_boot, m), dtype=np.int8)
+    return bits.astype(np.float64), differ, False
+
+
+def _sign_flip_p(prep: _Prepared, delta: float, n_boot: int, seed: int | None
+                 ) -> tuple[float, bool]:
+    """Two-sided p-value of the sign-flip (randomisation) test: base and head of each unit
+    swapped with probability 1/2; ``|delta*| >= |delta|`` counted."""
+    flips, differ, exact = _flip_patterns(prep, n_boot, seed)
+    d = (prep.ub - prep.ua)[differ]  # (m, k)
+    sa = prep.ua.sum(axis=0)
+    sb = prep.ub.sum(axis=0)
+    moved = flips @ d  # (R, k): what the flipped units move from head to base
+    with np.errstate(divide="ignore", invalid="ignore"):
+        star = (np.asarray(prep.fb(sb[None, :] - moved), np.float64)
+                - np.asarray(prep.fa(sa[None, :] + moved), np.float64))
+    tol = 1e-12 * max(1.0, abs(delta))
+    hits = int((np.abs(np.nan_to_num(star, nan=np.inf)) >= abs(delta) - tol).sum())
+    if exact:
+        return hits / flips.shape[0], True
+    return (hits + 1) / (flips.shape[0] + 1), False
+
+
+def _finish(prep: _Prepared, sums: np.ndarray | None, *, n_boot: int, seed: int | None,
+            confidence: float) -> PairedTest:
+    job = prep.job
+    delta = prep.vb - prep.va
+    units = prep.ua.shape[0]
+    alpha = 1.0 - confidence
+    base = dict(value_a=prep.va, value_b=prep.vb, delta=delta, confidence=float(confidence),
+                higher_is_better=bool(job.higher_is_better), n=prep.n, n_units=units,
+                n_differing=prep.n_differing, n_boot=int(n_boot), seed=seed,
+                resample=prep.resample)
+    notes = list(prep.notes)
+    ci: tuple[float, float] | None = None
+    p_improve: float | None = None
+    se: float | None = None
+    mde: float | None = None
+    untested = prep.untested
+    boot: np.ndarray | None = None
+    if sums is not None:
+        boot = _deltas(prep, sums)
+        ok = np.isfinite(boot)
+        if ok.sum() < 0.9 * n_boot:
+            untested = untested or (f"{n_boot - int(ok.sum())} of {n_boot} resamples gave no "
+                                    "value (e.g. no reference words drawn)")
+            boot = None
+        else:
+            if not ok.all():
+                notes.append(f"{n_boot - int(ok.sum())} of {n_boot} resamples gave no value "
+                             "and were left out")
+            boot = boot[ok]
+    if boot is not None:
+        ci, _ = _percentile_ci(boot, float(confidence))
+        pos = int((boot > 0).sum())
+        neg = int((boot < 0).sum())
+        ties = boot.size - pos - neg
+        better = pos if job.higher_is_better else neg
+        p_improve = (better + 0.5 * ties) / boot.size
+        se = float(np.std(boot) * math.sqrt(units / (units - 1))) if units > 1 else None
+        if se is not None:
+            mde = detectable_effect(se, alpha=alpha)
+    p_value: float | None = None
+    test: TestMethod | None = None
+    if untested is None:
+        if prep.n_differing == 0:
+            p_value, test = 1.0, "exact-sign-flip"
+            notes.append("base and head are identical on every unit")
+        elif units < BOOTSTRAP_TEST_UNITS or boot is None:
+            p_value, exact = _sign_flip_p(prep, delta, n_boot, seed)
+            test = "exact-sign-flip" if exact else "sign-flip"
+        else:
+            le = int((boot <= 0).sum())
+            ge = int((boot >= 0).sum())
+            p_value = min(1.0, 2.0 * (min(le, ge) + 1) / (boot.size + 1))
+            test = "bootstrap"
+    return PairedTest(ci=ci, p_improve=p_improve, p_value=p_value, test=test, se=se, mde=mde,
+                      untested=untested, notes=tuple(notes), **base)  # type: ignore[arg-type]
+
+
+def paired_tests(
+    jobs: Sequence[PairedInput],
+    *,
+    n_boot: int = 10_000,
+    confidence: float = 0.95,
+    seed: int | None = 0,
+) -> list[PairedTest]:
+    """Run many paired comparisons; identical numbers to running each alone.
+
+    Comparisons over the same number of units that need the counts strategy share one
+    stream of resample counts (one product for all of them); the others use the distinct-row
+    strategy. Intervals need :data:`MIN_UNITS` units.
+    """
+    check_confidence(confidence)
+    _check_boot(n_boot, seed)
+    preps = [_prepare(job, float(confidence)) for job in jobs]
+    sums: list[np.ndarray | None] = [None] * len(preps)
+    batches: dict[int, list[int]] = {}
+    for i, prep in enumerate(preps):
+        units = prep.ua.shape[0]
+        if units < MIN_UNITS:
+            continue
+        dr = distinct_rows(prep.columns)
+        if dr is not None:
+            sums[i] = distinct_sums(*dr, n_boot=int(n_boot), seed=seed)
+        else:
+            batches.setdefault(units, []).append(i)
+    for idx in batches.values():
+        matrix, where = _stack_columns([preps[i].columns for i in idx])
+        out = counts_sums(matrix, n_boot=int(n_boot), seed=seed)
+        for i, cols in zip(idx, where, strict=True):
+            sums[i] = out[:, cols]
+    return [_finish(p, s, n_boot=int(n_boot), seed=seed, confidence=float(confidence))
+            for p, s in zip(preps, sums, strict=True)]
+
+
+def _stack_columns(blocks: Sequence[np.ndarray]) -> tuple[np.ndarray, list[list[int]]]:
+    """Stack column blocks, each distinct column once (e.g. the reference length that many
+    metrics share); returns the matrix and each block's column indices into it."""
+    columns: list[np.ndarray] = []
+    seen: dict[tuple[float, float, float], list[int]] = {}
+    where: list[list[int]] = []
+    for block in blocks:
+        idx = []
+        for j in range(block.shape[1]):
+            c = np.ascontiguousarray(block[:, j])
+            key = (float(c[0]), float(c[-1]), float(c.sum()))
+            found = next((g for g in seen.get(key, ()) if np.array_equal(columns[g], c)), None)
+            if found is None:
+                found = len(columns)
+                seen.setdefault(key, []).append(found)
+                columns.append(c)
+            idx.append(found)
+        where.append(idx)
+    return np.column_stack(columns), where
 
 
 def paired_bootstrap(
@@ -336,78 +827,14 @@ def paired_bootstrap(
     seed: int | None = 0,
     groups: Sequence[Any] | None = None,
     label: str = "paired bootstrap",
-) -> PairedBootstrap:
-    """Paired bootstrap of ``aggregate(b) - aggregate(a)`` over the same items.
-
-    ``stats_a`` (base) and ``stats_b`` (head) are ``(n, k)`` per-item statistics in the
-    same item order; each resample draws the same items (or groups) for both systems.
-    """
-    check_confidence(confidence)
-    _check_boot(n_boot, seed)
-    a = _as_matrix(stats_a, "stats_a")
-    b = _as_matrix(stats_b, "stats_b")
-    if a.shape[0] != b.shape[0]:
-        raise ValueError(
-            f"paired bootstrap needs the same items: stats_a has {a.shape[0]} rows, "
-            f"stats_b has {b.shape[0]}"
-        )
-    fa = _resolve(aggregate)
-    fb = fa if aggregate_b is None else _resolve(aggregate_b)
-    ka = a.shape[1]
-    n = a.shape[0]
-    rows = np.hstack([a, b])
-    va = float(fa(a.sum(axis=0)[None, :])[0])
-    vb = float(fb(b.sum(axis=0)[None, :])[0])
-    delta = vb - va
-    # Same ratio/mean aggregate and identical denominators (same references): the
-    # difference depends only on (num_b - num_a, den), which has far fewer distinct rows
-    # than (num_a, den, num_b, den), so the multinomial engine needs fewer categories.
-    diff_form = (
-        isinstance(aggregate, str)
-        and aggregate.strip() in ("ratio", "mean")
-        and (aggregate_b is None or aggregate_b == aggregate)
-        and ka == 2
-        and b.shape[1] == 2
-        and np.array_equal(a[:, 1], b[:, 1])
-    )
-    base_rows = np.column_stack([b[:, 0] - a[:, 0], a[:, 1]]) if diff_form else rows
-    units, resample = _group_rows(base_rows, groups)
-    n_units = units.shape[0]
-    if n_units < MIN_UNITS:
-        _too_few(n_units, resample, label)
-        return PairedBootstrap(
-            va, vb, delta, None, math.nan, math.nan, float(confidence), bool(higher_is_better),
-            n, n_units, int(n_boot), seed, resample,
-        )
-    rng = np.random.default_rng(seed)
-    sums = resampled_sums(units, int(n_boot), rng)
-    if diff_form:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            d = np.where(sums[:, 1] == 0, np.nan, sums[:, 0] / sums[:, 1])
-    else:
-        d = np.asarray(fb(sums[:, ka:]), dtype=np.float64) - np.asarray(
-            fa(sums[:, :ka]), np.float64
-        )
-    ci, n_bad = _percentile_ci(d, float(confidence))
-    d = d[np.isfinite(d)]
-    if n_bad:
-        _warn(
-            f"{label}: {n_bad} of {n_boot} resamples gave a non-finite difference; left out"
-        )
-    m = d.size
-    if m == 0:
-        return PairedBootstrap(
-            va, vb, delta, None, math.nan, math.nan, float(confidence), bool(higher_is_better),
-            n, n_units, int(n_boot), seed, resample,
-        )
-    pos = int((d > 0).sum())
-    neg = int((d < 0).sum())
-    ties = m - pos - neg
-    better = pos if higher_is_better else neg
-    p_improve = (better + 0.5 * ties) / m
-    le, ge = neg + ties, pos + ties
-    p_value = min(1.0, 2.0 * (min(le, ge) + 1) / (m + 1))
-    return PairedBootstrap(
-        va, vb, delta, ci, float(p_improve), float(p_value), float(confidence),
-        bool(higher_is_better), n, n_units, int(n_boot), seed, resample,
-    )
+) -> PairedTest:
+    """The paired test of ``aggregate(b) - aggregate(a)`` over the same items (see the module
+    docstring); ``stats_a`` (base) and ``stats_b`` (head) are ``(n, k)`` per-item statistics
+    in the same item order. With fewer than :data:`MIN_UNITS` units there is no interval (and
+    a warning naming ``n``)."""
+    job = PairedInput(stats_a, stats_b, aggregate, bool(higher_is_better), groups=groups,
+                      aggregate_b=aggregate_b, label=label)
+    (res,) = paired_tests([job], n_boot=n_boot, confidence=confidence, seed=seed)
+    if res.n_units < MIN_UNITS:
+        _too_few(res.n_units, res.resample, label)
+    return res

@@ -11,12 +11,16 @@ import math
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from llaso_pytest.report import (
+from llaso_pytest.report.labels import (
+    VERDICT_ORDER,
+    counts_line,
+    detectable_text,
     direction,
     encodable,
     fmt_ci,
     fmt_delta,
     fmt_num,
+    fmt_p,
     method_label,
     ordered,
     run_label,
@@ -31,7 +35,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["render", "svg_plot"]
 
 _COLOURS = {"regressed": "#c62828", "improved": "#2e7d32", "unchanged": "#607d8b",
-            "incomparable": "#b58900", "new": "#1565c0", "removed": "#6d4c41"}
+            "untested": "#e65100", "incomparable": "#b58900", "new": "#1565c0",
+            "removed": "#6d4c41", "not-run": "#8e8e8e"}
 
 _CSS = """
 body{font:13px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;color:#1b1f23;
@@ -52,6 +57,10 @@ svg text{font:11px system-ui,sans-serif;fill:#24292e}
 
 def _e(value: Any) -> str:
     return escape(str(value), quote=True)
+
+
+def _side(value: Any, absent: bool) -> str:
+    return '<span class="muted">not recorded</span>' if absent else _e(value)
 
 
 def _pill(m: MetricDiff) -> str:
@@ -118,7 +127,8 @@ def _metric_row(m: MetricDiff) -> str:
         f"{_e(fmt_ci(m.base_ci))}</span></td>"
         f'<td class="num">{_e(fmt_num(m.head_value))}<br><span class="muted">'
         f"{_e(fmt_ci(m.head_ci))}</span></td>"
-        f'<td class="num">{_e(fmt_delta(m))}</td><td class="num">{_e(p)}</td>'
+        f'<td class="num">{_e(fmt_delta(m))}</td><td class="num">{_e(fmt_p(m))}</td>'
+        f'<td class="num">{_e(p)}</td><td class="num">{_e(detectable_text(m))}</td>'
         f"<td>{_e(method_label(m))}</td><td>{svg_plot(m)}</td></tr>"
     )
 
@@ -138,14 +148,17 @@ def _details(comparison: Comparison) -> list[str]:
         out.append("</table></details>")
     for m in ms:
         blocks = []
-        if m.pass_fail and (m.n_broken or m.n_fixed):
-            more_b = f" (first {len(m.broken)} of {m.n_broken})" if m.n_broken > len(m.broken) \
+        f = m.flips
+        if m.verdict == "untested":
+            blocks.append(f"<p><b>untested</b>: {_e(m.untested_reason)}</p>")
+        if f is not None and (f.n_broken or f.n_fixed):
+            more_b = f" (first {len(f.broken)} of {f.n_broken})" if f.n_broken > len(f.broken) \
                 else ""
-            more_f = f" (first {len(m.fixed)} of {m.n_fixed})" if m.n_fixed > len(m.fixed) else ""
-            blocks.append(f"<p><b>{m.n_broken} now wrong</b>{more_b}: "
-                          + ", ".join(f"<code>{_e(i)}</code>" for i in m.broken) + "</p>")
-            blocks.append(f"<p><b>{m.n_fixed} now right</b>{more_f}: "
-                          + ", ".join(f"<code>{_e(i)}</code>" for i in m.fixed) + "</p>")
+            more_f = f" (first {len(f.fixed)} of {f.n_fixed})" if f.n_fixed > len(f.fixed) else ""
+            blocks.append(f"<p><b>{f.n_broken} now wrong</b>{more_b}: "
+                          + ", ".join(f"<code>{_e(i)}</code>" for i in f.broken) + "</p>")
+            blocks.append(f"<p><b>{f.n_fixed} now right</b>{more_f}: "
+                          + ", ".join(f"<code>{_e(i)}</code>" for i in f.fixed) + "</p>")
         if m.worst_changes or m.best_changes:
             rows = "".join(
                 f"<tr><td>{label}</td><td><code>{_e(c.item)}</code></td>"
@@ -158,7 +171,7 @@ def _details(comparison: Comparison) -> list[str]:
         if m.notes:
             blocks.append("<ul>" + "".join(f"<li>{_e(n)}</li>" for n in m.notes) + "</ul>")
         if blocks:
-            opened = " open" if m.verdict == "regressed" else ""
+            opened = " open" if m.verdict in ("regressed", "untested") else ""
             out.append(f'<details{opened} class="items"><summary>{_e(m.key)} '
                        f"({_e(direction(m))}, {_e(verdict_label(m))})</summary>"
                        + "".join(blocks) + "</details>")
@@ -166,8 +179,10 @@ def _details(comparison: Comparison) -> list[str]:
         out.append(f"<details open><summary>Provenance differences "
                    f"({len(comparison.provenance_diffs)})</summary><table><tr><th>provenance"
                    "</th><th>base</th><th>head</th></tr>")
-        out.extend(f"<tr><td><code>{_e(p.path)}</code></td><td>{_e(p.base)}</td>"
-                   f"<td>{_e(p.head)}</td></tr>" for p in comparison.provenance_diffs)
+        out.extend(f"<tr><td><code>{_e(p.path)}</code></td>"
+                   f"<td>{_side(p.base, p.change == 'only-head')}</td>"
+                   f"<td>{_side(p.head, p.change == 'only-base')}</td></tr>"
+                   for p in comparison.provenance_diffs)
         out.append("</table></details>")
     return out
 
@@ -176,11 +191,15 @@ def render(comparison: Comparison, *, title: str = "llaso-pytest: comparison wit
            ) -> str:
     """The whole report as one HTML document (UTF-8 text)."""
     c = comparison.counts()
-    pills = " · ".join(f'<span class="count count-{v}">{c[v]} {v}</span>'
-                       for v in ("improved", "regressed", "unchanged", "incomparable"))
-    if c["new"] or c["removed"]:
-        pills += f' · <span class="count count-new">{c["new"]} new</span> · ' \
-                 f'<span class="count count-removed">{c["removed"]} removed</span>'
+    pills = " · ".join(
+        f'<span class="count count-{v}" style="color:{_COLOURS[v]}">{c[v]} '
+        f'{_e(v.replace("-", " "))}</span>'
+        for v in sorted(c, key=lambda v: VERDICT_ORDER.get(v, 9))
+        if c[v] or v in ("regressed", "improved", "unchanged", "untested"))
+    pills += f' <span class="muted">at {_e(comparison.level_text())}</span>'
+    families = comparison.families()
+    family_lines = "".join(f'<div class="muted family">{_e(f)}: {_e(counts_line(comparison, f))}'
+                           "</div>" for f in families) if len(families) > 1 else ""
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -189,14 +208,16 @@ def render(comparison: Comparison, *, title: str = "llaso-pytest: comparison wit
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{_e(title)}</h1>",
-        f'<div class="summary" id="summary">{pills}</div>',
+        f'<div class="summary" id="summary">{pills}</div>{family_lines}',
         (f'<p>Baseline <code>{_e(run_label(comparison.base))}</code> ({_e(comparison.base.source)})'
         f' → this run <code>{_e(run_label(comparison.head))}</code> '
         f"({_e(comparison.head.source)})</p>"),
     ]
     parts.extend(f'<div class="warn">{_e(w)}</div>' for w in comparison.warnings)
+    parts.extend(f'<div class="warn problem">{_e(p.message)}</div>' for p in comparison.problems)
     parts.append('<table id="metrics"><tr><th>verdict</th><th>test</th><th>metric</th>'
-                 "<th>base</th><th>head</th><th>Δ [CI]</th><th>P(better)</th><th>method</th>"
+                 "<th>base</th><th>head</th><th>Δ [CI]</th><th>p</th><th>P(better)</th>"
+                 "<th>detectable</th><th>method</th>"
                  "<th>base vs head (error bars: CI)</th></tr>")
     parts.extend(_metric_row(m) for m in ordered(comparison))
     parts.append("</table>")

@@ -16,11 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from llaso_pytest.github import COMMENT_LIMIT as GITHUB_LIMIT
 from llaso_pytest.github import MARKER
-from llaso_pytest.report import (
+from llaso_pytest.report.labels import (
+    counts_line,
+    detectable_text,
     direction,
     encodable,
     fmt_delta,
     fmt_num,
+    fmt_p,
     method_label,
     ordered,
     run_label,
@@ -35,8 +38,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["GITHUB_LIMIT", "MARKER", "escape", "render"]
 
 
-_ICON = {"regressed": "🔴", "improved": "🟢", "unchanged": "⚪", "incomparable": "🟡",
-         "new": "🆕", "removed": "➖"}
+_ICON = {"regressed": "🔴", "improved": "🟢", "unchanged": "⚪", "untested": "🟠",
+         "incomparable": "🟡", "new": "🆕", "removed": "➖", "not-run": "⏭️"}
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]~|])")
 #: Zero-width joiner: invisible, but ``@\u200dname`` is no mention and ``#\u200d12`` no issue link.
 ZWJ = "\u200d"
@@ -63,6 +66,14 @@ def escape(value: Any, *, limit: int = 200, references: bool = False) -> str:
     return text.replace("\\|", "&#124;")
 
 
+def _status_icon(comparison: Comparison) -> str:
+    if comparison.has_regression:
+        return "🔴"
+    if comparison.problems or comparison.counts()["untested"]:
+        return "🟠"
+    return "🟢"
+
+
 def _html(text: str) -> str:
     """Escaping for raw-HTML contexts (``<summary>``), where Markdown escapes would show."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -71,13 +82,13 @@ def _html(text: str) -> str:
 def _row(m: MetricDiff) -> str:
     p = "" if m.p_improve is None else f"{m.p_improve:.0%}"
     verdict = verdict_label(m)
-    if m.verdict in ("regressed", "improved", "incomparable"):
+    if m.verdict in ("regressed", "improved", "incomparable", "untested"):
         verdict = f"**{verdict}**"
     cells = [
         _ICON.get(m.verdict, ""), escape(short_nodeid(m.nodeid)),
         f"{escape(m.name)} {'↑' if m.higher_is_better else '↓'}",
-        fmt_num(m.base_value), fmt_num(m.head_value), escape(fmt_delta(m)), p, verdict,
-        escape(method_label(m)),
+        fmt_num(m.base_value), fmt_num(m.head_value), escape(fmt_delta(m)), escape(fmt_p(m)),
+        p, escape(detectable_text(m)), verdict, escape(method_label(m)),
     ]
     return "| " + " | ".join(cells) + " |"
 
@@ -95,17 +106,23 @@ def _detail_items(comparison: Comparison) -> list[tuple[str, list[str]]]:
                                for d in m.signature_diffs)
             lines.append(f"- {escape(m.key)}: {fields}")
         sections.append((f"Incomparable metrics ({len(incomparable)}): signatures differ", lines))
-    flips = [m for m in ms if m.pass_fail and (m.n_broken or m.n_fixed)]
+    untested = [m for m in ms if m.verdict == "untested"]
+    if untested:
+        sections.append((f"Untested metrics ({len(untested)}): no test was possible",
+                         [f"- {escape(m.key)}: {escape(m.untested_reason, limit=400)}"
+                          for m in untested]))
+    flips = [(m, m.flips) for m in ms if m.flips is not None and (m.flips.n_broken
+                                                                  or m.flips.n_fixed)]
     if flips:
         lines = []
-        for m in flips:
-            lines.append(f"- **{escape(m.key)}**: {m.n_broken} now wrong, {m.n_fixed} now right")
-            if m.broken:
-                lines.append("  - now wrong: " + ", ".join(escape(i, limit=80) for i in m.broken))
-            if m.fixed:
-                lines.append("  - now right: " + ", ".join(escape(i, limit=80) for i in m.fixed))
-        sections.append(((f"Per-item flips ({sum(m.n_broken + m.n_fixed for m in flips)} items "
-                         f"in {len(flips)} metrics)"), lines))
+        for m, f in flips:
+            lines.append(f"- **{escape(m.key)}**: {f.n_broken} now wrong, {f.n_fixed} now right")
+            if f.broken:
+                lines.append("  - now wrong: " + ", ".join(escape(i, limit=80) for i in f.broken))
+            if f.fixed:
+                lines.append("  - now right: " + ", ".join(escape(i, limit=80) for i in f.fixed))
+        sections.append(((f"Per-item flips ({sum(f.n_broken + f.n_fixed for _, f in flips)} "
+                         f"items in {len(flips)} metrics)"), lines))
     changes = [m for m in ms if not m.pass_fail and (m.worst_changes or m.best_changes)
                and m.verdict != "unchanged"] + \
               [m for m in ms if not m.pass_fail and (m.worst_changes or m.best_changes)
@@ -122,7 +139,8 @@ def _detail_items(comparison: Comparison) -> list[tuple[str, list[str]]]:
         sections.append((f"Largest per-item changes ({len(changes)} metrics)", lines))
     if comparison.provenance_diffs:
         lines = ["| provenance | base | head |", "|---|---|---|"]
-        lines += [f"| {escape(p.path)} | {escape(p.base)} | {escape(p.head)} |"
+        lines += [f"| {escape(p.path)} | {_side(p.base, p.change == 'only-head')} | "
+                  f"{_side(p.head, p.change == 'only-base')} |"
                   for p in comparison.provenance_diffs]
         sections.append((f"Provenance differences ({len(comparison.provenance_diffs)})", lines))
     notes = [(m, n) for m in ms for n in m.notes]
@@ -130,6 +148,10 @@ def _detail_items(comparison: Comparison) -> list[tuple[str, list[str]]]:
         sections.append((f"Notes ({len(notes)})",
                          [f"- {escape(m.key)}: {escape(n, limit=400)}" for m, n in notes]))
     return sections
+
+
+def _side(value: Any, absent: bool) -> str:
+    return "_(not recorded)_" if absent else escape(value)
 
 
 def _fit(lines: Iterable[str], budget: int, what: str) -> tuple[list[str], int]:
@@ -151,14 +173,14 @@ def _fit(lines: Iterable[str], budget: int, what: str) -> tuple[list[str], int]:
 def render(comparison: Comparison, *, limit: int = GITHUB_LIMIT, details_url: str | None = None,
            title: str = "llaso-pytest: comparison with the baseline") -> str:
     """The PR comment, at most ``limit`` characters."""
-    c = comparison.counts()
-    summary = (f"**{c['improved']} improved · {c['regressed']} regressed · "
-               f"{c['unchanged']} unchanged · {c['incomparable']} incomparable**")
-    if c["new"] or c["removed"]:
-        summary += f" · {c['new']} new · {c['removed']} removed"
+    summary = f"**{escape(counts_line(comparison))}**"
+    families = comparison.families()
+    if len(families) > 1:
+        summary += "  \n" + " · ".join(f"{escape(f)}: {escape(counts_line(comparison, f))}"
+                                       for f in families)
     head = [
         MARKER,
-        f"### {'🔴' if comparison.has_regression else '🟢'} {escape(title)}",
+        f"### {_status_icon(comparison)} {escape(title)}",
         "",
         summary,
         "",
@@ -170,9 +192,11 @@ def render(comparison: Comparison, *, limit: int = GITHUB_LIMIT, details_url: st
                     f"{escape(details_url, limit=500, references=True)}")
     for w in comparison.warnings:
         head.append(f"> ⚠️ {escape(w, limit=400)}")
+    for problem in comparison.problems:
+        head.append(f"> ⛔ {escape(problem.message, limit=400)}")
     head.append("")
-    table = ["| | test | metric | base | head | Δ [CI] | P(better) | verdict | method |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    table = ["| | test | metric | base | head | Δ [CI] | p | P(better) | detectable | verdict "
+             "| method |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     rows = [_row(m) for m in ordered(comparison)]
     footer = ["", (f"<sub>{escape(settings_line(comparison), limit=1000)}. "
               "↑ higher is better, ↓ lower is better.</sub>")]

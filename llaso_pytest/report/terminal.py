@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from llaso_pytest.report import (
+from llaso_pytest.report.labels import (
+    counts_line,
+    detectable_text,
     encodable,
     fmt_delta,
     fmt_num,
+    fmt_p,
     method_label,
     ordered,
     run_label,
@@ -21,6 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["render"]
 
 _MAX_TEST = 48
+_ABSENT = {"only-base": " (absent in head)", "only-head": " (absent in base)"}
 
 
 def _clip(text: str, width: int) -> str:
@@ -35,31 +39,36 @@ def render(comparison: Comparison, *, max_unchanged: int = 30, flips: int = 3) -
     """
     lines = [
         f"baseline {run_label(comparison.base)} -> this run {run_label(comparison.head)}",
-        comparison.summary_line(),
+        counts_line(comparison),
     ]
+    families = comparison.families()
+    if len(families) > 1:
+        lines.extend(f"  {f}: {counts_line(comparison, f)}" for f in families)
     rows: list[tuple[str, ...]] = []
     hidden = 0
     shown_unchanged = 0
     for m in ordered(comparison):
-        if m.verdict == "unchanged" and not m.within_tolerance:
+        if m.verdict == "unchanged" and not (m.tolerance and m.tolerance.within):
             if shown_unchanged >= max_unchanged:
                 hidden += 1
                 continue
             shown_unchanged += 1
         arrow = "^" if m.higher_is_better else "v"
-        verdict = verdict_label(m).upper() if m.verdict == "regressed" else verdict_label(m)
+        verdict = verdict_label(m)
+        if m.verdict in ("regressed", "untested"):
+            verdict = verdict.upper()
         method = method_label(m)
         rows.append((
             _clip(short_nodeid(m.nodeid), _MAX_TEST), f"{m.name} {arrow}",
-            fmt_num(m.base_value), fmt_num(m.head_value), fmt_delta(m),
-            f"{verdict}" + (f" ({method})" if method else ""),
+            fmt_num(m.base_value), fmt_num(m.head_value), fmt_delta(m), fmt_p(m),
+            detectable_text(m), f"{verdict}" + (f" ({method})" if method else ""),
         ))
-    header = ("test", "metric", "base", "head", "delta [CI]", "verdict")
+    header = ("test", "metric", "base", "head", "delta [CI]", "p", "detectable", "verdict")
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(header)]
 
     def fmt(row: tuple[str, ...]) -> str:
-        return "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
+        return "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
 
     lines.append(fmt(header))
     lines.extend(fmt(r) for r in rows)
@@ -69,18 +78,23 @@ def render(comparison: Comparison, *, max_unchanged: int = 30, flips: int = 3) -
         if m.verdict == "incomparable":
             fields = ", ".join(f"{d.field}: {d.base!r} -> {d.head!r}" for d in m.signature_diffs)
             lines.append(f"incomparable {m.key}: signatures differ ({fields})")
-        if m.pass_fail and (m.n_broken or m.n_fixed) and m.verdict != "unchanged":
-            broke = ", ".join(m.broken[:flips]) + (" ..." if m.n_broken > flips else "")
-            fixed = ", ".join(m.fixed[:flips]) + (" ..." if m.n_fixed > flips else "")
-            lines.append(f"flips {m.key}: {m.n_broken} now wrong ({broke or '-'}); "
-                         f"{m.n_fixed} now right ({fixed or '-'})")
+        if m.verdict == "untested":
+            lines.append(f"untested {m.key}: {m.untested_reason}")
+        f = m.flips
+        if f is not None and (f.n_broken or f.n_fixed) and m.verdict != "unchanged":
+            broke = ", ".join(f.broken[:flips]) + (" ..." if f.n_broken > flips else "")
+            fixed = ", ".join(f.fixed[:flips]) + (" ..." if f.n_fixed > flips else "")
+            lines.append(f"flips {m.key}: {f.n_broken} now wrong ({broke or '-'}); "
+                         f"{f.n_fixed} now right ({fixed or '-'})")
         elif m.verdict == "regressed" and m.worst_changes:
             worst = ", ".join(f"{c.item} {fmt_num(c.base)}->{fmt_num(c.head)}"
                               for c in m.worst_changes[:flips])
             lines.append(f"largest worsening {m.key}: {worst}")
     if comparison.provenance_diffs:
-        names = ", ".join(p.path for p in comparison.provenance_diffs[:6])
+        names = ", ".join(p.path + _ABSENT.get(p.change, "")
+                          for p in comparison.provenance_diffs[:6])
         more = len(comparison.provenance_diffs) - 6
         lines.append(f"provenance differs: {names}" + (f" (+{more} more)" if more > 0 else ""))
     lines.extend(f"warning: {w}" for w in comparison.warnings)
+    lines.extend(f"warning: {p.message}" for p in comparison.problems)
     return [encodable(line) for line in lines]

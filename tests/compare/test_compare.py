@@ -22,9 +22,9 @@ from llaso_pytest import compare as cmp
 from llaso_pytest.compare import (
     compare_files,
     compare_records,
-    multinomial_counts,
     parse_tolerances,
 )
+from llaso_pytest.stats import multinomial_counts
 from llaso_pytest.record import RecordError
 
 NODE = "suites/asr/test_asr.py::test_wer[clean]"
@@ -42,13 +42,13 @@ def test_worse_wer_is_a_paired_regression() -> None:
     c = compare_records(a, b, n_boot=2000, seed=0)
     m = only(c)
     assert m.verdict == "regressed" and m.method == "paired-bootstrap"
-    assert m.n_paired == 400 and m.n_base_only == 0 and m.n_head_only == 0
+    assert m.pairing == cmp.Pairing(400, 0, 0)
     assert m.delta is not None and m.delta > 0
     assert m.delta_ci is not None and 0 < m.delta_ci[0] < m.delta < m.delta_ci[1]
     assert m.p_improve is not None and m.p_improve < 0.01
     assert c.has_regression and c.regressions == (m,)
     assert c.counts()["regressed"] == 1
-    assert c.summary_line().startswith("0 improved, 1 regressed, 0 unchanged, 0 incomparable")
+    assert c.summary_line().startswith("1 regressed, 0 improved at FDR 5%; 0 unchanged, 0 untested")
 
 
 def test_better_wer_is_an_improvement_and_direction_matters() -> None:
@@ -162,8 +162,10 @@ def test_partial_overlap_reports_paired_and_unpaired_counts() -> None:
     a = record({NODE: [wer_result(err[:250], ref[:250], ids=ids[:250])]})
     b = record({NODE: [wer_result(err[20:], ref[20:], ids=ids[20:])]})
     m = only(compare_records(a, b, n_boot=500))
-    assert m.method == "paired-bootstrap"
-    assert (m.n_paired, m.n_base_only, m.n_head_only) == (230, 20, 50)
+    assert m.pairing == cmp.Pairing(230, 20, 50)
+    # identical on every paired item: the exact test has nothing to flip, p = 1
+    assert m.method == "exact-sign-flip" and m.p_value == 1.0 and m.test.n_differing == 0
+    assert m.verdict == "unchanged"
     assert any("230 items paired; 20 only in the base, 50 only in the head" in n for n in m.notes)
     # Same items on both sides -> same numbers -> delta over the paired items is exactly 0.
     assert m.delta == 0.0
@@ -185,22 +187,25 @@ def test_without_items_the_two_intervals_are_compared() -> None:
     assert only(compare_records(a, b, n_boot=500)).verdict == "unchanged"
 
 
-def test_no_interval_means_no_significance_unless_a_tolerance_decides() -> None:
+def test_no_interval_and_no_items_is_untested_even_with_a_tolerance() -> None:
     a = record({NODE: [result("latency", stats={}, value=1.0, higher_is_better=False)]})
     b = record({NODE: [result("latency", stats={}, value=1.5, higher_is_better=False)]})
     m = only(compare_records(a, b, n_boot=500))
-    assert m.method == "none" and m.verdict == "unchanged"
-    assert any("significance cannot be assessed" in n for n in m.notes)
+    assert m.method is None and m.verdict == "untested"
+    assert "no interval in the base" in m.untested_reason
+    # a tolerance cannot stand in for a test: still untested, never "unchanged"
     m = only(compare_records(a, b, n_boot=500, tolerances="latency:+0.2"))
-    assert m.verdict == "regressed"
+    assert m.verdict == "untested"
 
 
-def test_too_few_paired_items_fall_back_to_intervals() -> None:
+def test_three_paired_items_are_untested_not_unchanged() -> None:
     a = record({NODE: [wer_result([1, 0, 2], [5, 6, 7], ci=(0.0, 0.3))]})
     b = record({NODE: [wer_result([2, 1, 2], [5, 6, 7], ci=(0.1, 0.5))]})
     m = only(compare_records(a, b, n_boot=500))
-    assert m.method == "unpaired-intervals"
-    assert any("only 3 paired items" in n for n in m.notes)
+    assert m.verdict == "untested" and m.test is not None and m.p_value is None
+    assert "only 2 of 3 items differ" in m.untested_reason
+    c = compare_records(a, b, n_boot=500)
+    assert c.counts()["untested"] == 1 and "1 untested" in c.summary_line()
 
 
 def test_groups_give_a_cluster_bootstrap_over_speakers() -> None:
@@ -214,11 +219,11 @@ def test_groups_give_a_cluster_bootstrap_over_speakers() -> None:
     a = record({NODE: [wer_result(rng.binomial(ref, rate_a), ref, groups=groups)]})
     b = record({NODE: [wer_result(rng.binomial(ref, rate_b), ref, groups=groups)]})
     m = only(compare_records(a, b, n_boot=2000))
-    assert m.method == "paired-cluster-bootstrap" and m.n_units == n_spk
+    assert m.method == "cluster-sign-flip" and m.test.n_units == n_spk
     for rec in (a, b):
         rec["tests"][0]["results"][0]["items"]["groups"] = None
     flat = only(compare_records(a, b, n_boot=2000))
-    assert flat.method == "paired-bootstrap" and flat.n_units == n_spk * per
+    assert flat.method == "paired-bootstrap" and flat.test.n_units == n_spk * per
     width = m.delta_ci[1] - m.delta_ci[0]
     assert width > 1.3 * (flat.delta_ci[1] - flat.delta_ci[0])
 
@@ -233,8 +238,8 @@ def test_pass_fail_flips_in_both_directions() -> None:
     b = record({"t.py::test_qa": [accuracy_result(head, ids=ids)]})
     m = only(compare_records(a, b, n_boot=500))
     assert m.pass_fail
-    assert m.broken == ("q1", "q5") and m.n_broken == 2
-    assert m.fixed == ("q2", "q10") and m.n_fixed == 2
+    assert m.flips.broken == ("q1", "q5") and m.flips.n_broken == 2
+    assert m.flips.fixed == ("q2", "q10") and m.flips.n_fixed == 2
 
 
 def test_flips_for_an_error_indicator_where_lower_is_better() -> None:
@@ -243,8 +248,8 @@ def test_flips_for_an_error_indicator_where_lower_is_better() -> None:
     b = record({"t.py::x": [result("err", stats={"s": [1, 0, 0, 1] * 5, "c": [1] * 20},
                                    aggregate="mean", scores=[1, 0, 0, 1] * 5)]})
     m = only(compare_records(a, b, n_boot=500))
-    assert m.pass_fail and m.n_broken == 5 and m.n_fixed == 5
-    assert m.broken[0] == "u0" and m.fixed[0] == "u1"
+    assert m.pass_fail and m.flips.n_broken == 5 and m.flips.n_fixed == 5
+    assert m.flips.broken[0] == "u0" and m.flips.fixed[0] == "u1"
 
 
 def test_largest_changes_are_oriented_by_direction() -> None:
@@ -284,10 +289,10 @@ def test_a_regression_inside_the_tolerance_is_unchanged() -> None:
     m = only(compare_records(a, b, n_boot=1000))
     assert m.verdict == "regressed"
     inside = only(compare_records(a, b, n_boot=1000, tolerances="wer:+5pp"))
-    assert inside.verdict == "unchanged" and inside.within_tolerance
-    assert inside.tolerance == pytest.approx(0.05)
+    assert inside.verdict == "unchanged" and inside.tolerance.within
+    assert inside.tolerance.amount == pytest.approx(0.05)
     outside = only(compare_records(a, b, n_boot=1000, tolerances="wer:+0.5pp"))
-    assert outside.verdict == "regressed" and not outside.within_tolerance
+    assert outside.verdict == "regressed" and not outside.tolerance.within
 
 
 def test_tolerance_can_target_one_test_and_warns_when_unused() -> None:
@@ -301,15 +306,15 @@ def test_a_per_test_tolerance_beats_a_plain_name_one() -> None:
     a, b = synthetic_pair(base_rate=0.10, head_rate=0.13)
     for order in ((f"{NODE}::wer:+5pp", "wer:+0.5pp"), ("wer:+0.5pp", f"{NODE}::wer:+5pp")):
         m = only(compare_records(a, b, n_boot=500, tolerances=", ".join(order)))
-        assert m.verdict == "unchanged" and m.within_tolerance, order
-        assert m.tolerance_text == f"{NODE}::wer:+5pp"
+        assert m.verdict == "unchanged" and m.tolerance.within, order
+        assert m.tolerance.text == f"{NODE}::wer:+5pp"
     # and the other way round: a strict per-test tolerance is not loosened by a plain one
     m = only(compare_records(a, b, n_boot=500, tolerances=f"wer:+5pp, {NODE}::wer:+0.5pp"))
     assert m.verdict == "regressed"
 
 
 def _tol_for(entries: str, nodeid: str, name: str) -> str | None:
-    found = cmp._find_tolerance(parse_tolerances(entries), nodeid, name)
+    found = cmp.find_tolerance(parse_tolerances(entries), nodeid, name)
     return None if found is None else found.pattern
 
 
@@ -524,23 +529,18 @@ def test_false_alarm_rate_under_the_null_is_near_the_nominal_level() -> None:
     assert flagged / trials < 0.12
 
 
-def test_agrees_with_the_stats_module_paired_bootstrap() -> None:
-    stats = pytest.importorskip("llaso_pytest.stats")
-    if not hasattr(stats, "paired_bootstrap"):
-        pytest.skip("llaso_pytest.stats.paired_bootstrap not available yet")
-    from llaso_pytest.metrics.base import aggregate_fn
+def test_agrees_exactly_with_the_stats_module_paired_test() -> None:
+    from llaso_pytest import stats
 
     a, b = synthetic_pair(n=2000, base_rate=0.10, head_rate=0.11, seed=8)
-    m = only(compare_records(a, b, n_boot=4000))
+    m = only(compare_records(a, b, n_boot=4000, seed=1))
     ra, rb = a["tests"][0]["results"][0], b["tests"][0]["results"][0]
     sa = np.column_stack([np.asarray(v, float) for v in ra["items"]["stats"].values()])
     sb = np.column_stack([np.asarray(v, float) for v in rb["items"]["stats"].values()])
-    ref = stats.paired_bootstrap(sa, sb, aggregate=aggregate_fn("ratio"), higher_is_better=False,
-                                 n_boot=4000, confidence=0.95, seed=1, groups=None)
-    ci = ref.ci if hasattr(ref, "ci") else ref["ci"]
-    width = ci[1] - ci[0]
-    assert m.delta_ci[0] == pytest.approx(ci[0], abs=0.08 * width)
-    assert m.delta_ci[1] == pytest.approx(ci[1], abs=0.08 * width)
+    ref = stats.paired_bootstrap(sa, sb, aggregate="ratio", higher_is_better=False,
+                                 n_boot=4000, confidence=0.95, seed=1)
+    assert m.delta_ci == ref.ci and m.p_value == ref.p_value and m.p_improve == ref.p_improve
+    assert m.mde == ref.mde and m.method == "paired-bootstrap"
 
 
 @pytest.mark.parametrize("units", [1, 7, 60, 1000])
@@ -590,17 +590,22 @@ def test_comparison_to_dict_is_strict_json() -> None:
 
 def test_shared_denominator_shortcut_is_the_same_bootstrap() -> None:
     # With the same reference lengths in both runs, agg(b) - agg(a) is computed from two
-    # resampled columns instead of three; on the same resamples it must give the same numbers.
+    # resampled columns instead of four; on the same resamples it gives the same numbers.
+    from llaso_pytest import stats
+    from llaso_pytest.metrics.base import aggregate_fn
+
     rng = np.random.default_rng(12)
-    ref = rng.integers(5, 20, 500).astype(float)
-    sa = np.column_stack([rng.binomial(ref.astype(int), 0.1), ref]).astype(float)
-    sb = np.column_stack([rng.binomial(ref.astype(int), 0.12), ref]).astype(float)
-    fast = cmp._PairedJob(0, "ratio", sa, sb, shared_den=True)
-    slow = cmp._PairedJob(1, "ratio", sa, sb, shared_den=False)
-    sums_fast, _ = cmp._resample_sums([fast], 500, n_boot=300, seed=2)
-    sums_slow, _ = cmp._resample_sums([slow], 500, n_boot=300, seed=2)
-    np.testing.assert_allclose(fast.boot_delta(sums_fast), slow.boot_delta(sums_slow),
-                               rtol=1e-5, atol=1e-7)
+    ref = rng.integers(5, 40, 500).astype(float)
+    sa = np.column_stack([rng.binomial(ref.astype(int), 0.3), ref]).astype(float)
+    sb = np.column_stack([rng.binomial(ref.astype(int), 0.32), ref]).astype(float)
+    fast = stats._prepare(stats.PairedInput(sa, sb, "ratio", False), 0.95)
+    slow = stats._prepare(stats.PairedInput(sa, sb, aggregate_fn("ratio"), False), 0.95)
+    assert fast.diff_form and not slow.diff_form
+    assert fast.columns.shape[1] == 2 and slow.columns.shape[1] == 4
+    # same resample counts for both (the counts depend on the seed and the units only)
+    w = stats.multinomial_counts(np.random.default_rng(2), 300, 500).astype(np.float64)
+    np.testing.assert_allclose(stats._deltas(fast, w @ fast.columns),
+                               stats._deltas(slow, w @ slow.columns), rtol=1e-12, atol=1e-15)
 
 
 def test_an_unknown_aggregate_falls_back_to_the_intervals() -> None:
@@ -639,7 +644,7 @@ def test_paired_bleu_with_sparse_counts_stays_finite_and_matches_stats() -> None
         warnings.simplefilter("error", RuntimeWarning)
         c = compare_records(_record_with(a, "a"), _record_with(b, "b"), n_boot=2000, seed=3)
     (m,) = c.metrics
-    assert m.method == "paired-bootstrap" and m.delta_ci is not None
+    assert m.method == "sign-flip" and m.delta_ci is not None  # 40 items: randomisation test
     assert np.isfinite(m.delta_ci).all() and m.delta_ci[0] <= m.delta <= m.delta_ci[1]
     # the same test through the statistics module agrees
     sa = np.column_stack([np.asarray(v, float) for v in a["items"]["stats"].values()])

@@ -91,12 +91,15 @@ def test_rendered_dom_shows_the_comparison(report_file: Path, tmp_path: Path) ->
 
 
 def comparison_summary_words(comparison: object) -> list[str]:
+    from llaso_pytest.report import VERDICT_ORDER
+
     c = comparison.counts()  # type: ignore[attr-defined]
-    words = []
-    for v in ("improved", "regressed", "unchanged", "incomparable"):
-        words += [str(c[v]), v, "·"]
-    words += [str(c["new"]), "new", "·", str(c["removed"]), "removed"]
-    return words
+    words: list[str] = []
+    for v in sorted(c, key=VERDICT_ORDER.__getitem__):
+        if c[v] or v in ("regressed", "improved", "unchanged", "untested"):
+            words += ["·"] if words else []
+            words += [str(c[v]), *v.split("-")]
+    return words + ["at", "FDR", "5%"]
 
 
 def _order(m: object) -> int:

@@ -43,7 +43,7 @@ def test_save_then_compare_and_gate(project: pytest.Pytester,
                             "--llaso-fail-on-regression")
     assert res.ret == 0
     res.stdout.fnmatch_lines(["*llaso comparison with*main.json*",
-                              "*0 improved, 0 regressed, 1 unchanged, 0 incomparable*"])
+                              "*0 regressed, 0 improved at FDR 5%; 1 unchanged, 0 untested*"])
 
     # a worse system: a significant paired regression fails the session
     monkeypatch.setenv("WRONG_RATE", "0.3")
@@ -55,7 +55,7 @@ def test_save_then_compare_and_gate(project: pytest.Pytester,
                               "*significant regression against the baseline*"])
     data = json.loads(out.read_text())
     assert data["counts"]["regressed"] == 1
-    assert data["metrics"][0]["n_broken"] > 0
+    assert data["metrics"][0]["flips"]["n_broken"] > 0
 
     # without gating the same regression is reported but does not fail the session
     res = project.runpytest("-p", "no:cacheprovider", "--llaso-baseline", "main")

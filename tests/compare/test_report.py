@@ -38,6 +38,7 @@ def test_terminal_table(comparison: Comparison) -> None:
     assert lines[0] == ("baseline base-run (commit 1111111111) -> this run head-run "
                         "(commit 2222222222, dirty)")
     assert lines[1] == comparison.summary_line()
+    assert lines[1].startswith(f"{comparison.counts()['regressed']} regressed, 1 improved at FDR 5%")
     header = lines[2].split()
     assert header[:4] == ["test", "metric", "base", "head"]
     regressed = [ln for ln in lines if "REGRESSED" in ln]
@@ -46,7 +47,8 @@ def test_terminal_table(comparison: Comparison) -> None:
     assert any(ln.startswith("incomparable suites/llm/test_qa.py::test_cer::cer: signatures "
                              "differ (normalizer: 'basic' -> 'none')") for ln in lines)
     assert any(ln.startswith("flips suites/llm/test_qa.py::test_exact_match") for ln in lines)
-    assert any("provenance differs: models.asr.sha256, packages.jiwer" in ln for ln in lines)
+    assert any("provenance differs: models.asr.sha256 (absent in base), packages.jiwer" in ln
+               for ln in lines)
     # regressions are listed before everything else
     rows = lines[3:3 + len(comparison.metrics)]
     assert "REGRESSED" in rows[0]
@@ -68,8 +70,9 @@ def test_markdown_structure(comparison: Comparison) -> None:
     md = markdown.render(comparison, details_url="https://example.invalid/run/1")
     assert md.startswith(markdown.MARKER + "\n")
     c = comparison.counts()
-    assert (f"**{c['improved']} improved · {c['regressed']} regressed · {c['unchanged']} "
-            f"unchanged · {c['incomparable']} incomparable**") in md
+    assert (f"**{c['regressed']} regressed, {c['improved']} improved at FDR 5%; "
+            f"{c['unchanged']} unchanged, {c['untested']} untested, {c['incomparable']} "
+            "incomparable") in md
     lines = md.splitlines()
     start = next(i for i, ln in enumerate(lines) if ln.startswith("| | test | metric"))
     table = []
@@ -78,7 +81,8 @@ def test_markdown_structure(comparison: Comparison) -> None:
             break
         table.append(ln)
     assert table[0].startswith("| | test | metric | base | head | Δ")
-    assert table[1] == "|---|---|---|---|---|---|---|---|---|"
+    assert table[1] == "|---|---|---|---|---|---|---|---|---|---|---|"
+    assert table[0].split(" | ")[6:9] == ["p", "P(better)", "detectable"]
     table.pop(1)
     assert len(table) == 1 + len(comparison.metrics)
     # every table row has the same number of cells: the crafted id cannot break the table
@@ -144,17 +148,19 @@ def test_markdown_truncates_a_huge_table_regressions_first() -> None:
 
 def test_json_report(comparison: Comparison) -> None:
     data = json.loads(jsonout.render(comparison))
-    assert data["kind"] == "llaso-comparison" and data["schema_version"] == 1
+    assert data["kind"] == "llaso-comparison" and data["schema_version"] == 2
     assert data["has_regression"] is comparison.has_regression
     assert data["counts"] == comparison.counts()
     by_key = {m["key"]: m for m in data["metrics"]}
     wer = by_key["suites/asr/test_asr.py::test_wer[clean]::wer"]
-    assert wer["verdict"] == "regressed" and wer["method"] == "paired-bootstrap"
-    assert len(wer["delta_ci"]) == 2 and wer["n_paired"] == 300
+    assert wer["verdict"] == "regressed" and wer["test"]["method"] == "paired-bootstrap"
+    assert len(wer["test"]["delta_ci"]) == 2 and wer["pairing"]["n_paired"] == 300
+    assert 0 <= wer["test"]["p_value"] <= wer["test"]["p_adjusted"] <= 1
+    assert wer["test"]["mde"] > 0
     cer = by_key["suites/llm/test_qa.py::test_cer::cer"]
     assert cer["signature_diffs"] == [{"field": "normalizer", "base": "basic", "head": "none"}]
     em = by_key["suites/llm/test_qa.py::test_exact_match::exact_match"]
-    assert em["pass_fail"] and em["n_broken"] + em["n_fixed"] == 60
+    assert em["flips"]["n_broken"] + em["flips"]["n_fixed"] == 60
     assert {p["path"] for p in data["provenance_diffs"]} == {"packages.jiwer",
                                                              "models.asr.sha256"}
 
@@ -223,7 +229,7 @@ def test_ids_with_lone_surrogates_render_in_every_format() -> None:
     # e.g. file names decoded with surrogateescape: not encodable as UTF-8
     ids = [f"clip_{i}_\udcff.wav" for i in range(40)]
     c = _flipped_pair(ids)
-    assert c.metrics[0].n_broken == 10
+    assert c.metrics[0].flips.n_broken == 10
     for fmt in ("text", "md", "json", "html"):
         text = render(c, fmt)
         text.encode("utf-8")  # writable and printable
@@ -231,7 +237,7 @@ def test_ids_with_lone_surrogates_render_in_every_format() -> None:
     assert "clip_0_\\udcff.wav" in render(c, "html")
     # the JSON escape reads back as the very same id
     data = json.loads(jsonout.render(c))
-    assert ids[0] in data["metrics"][0]["broken"]
+    assert ids[0] in data["metrics"][0]["flips"]["broken"]
 
 
 def test_markdown_neutralises_mentions_and_issue_references() -> None:

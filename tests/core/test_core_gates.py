@@ -213,7 +213,6 @@ def test_other(record_metric):
 """
 
 
-@pytest.mark.xfail(strict=False, reason="needs Comparison.gate from the compare package")
 def test_a_baseline_of_another_suite_fails_the_gate_as_vacuous(project: pytest.Pytester) -> None:
     project.runpytest("--llaso-save", "main").assert_outcomes(passed=4)
     (project.path / "tests" / "test_suite.py").write_text(OTHER_SUITE)
@@ -227,7 +226,6 @@ def test_a_baseline_of_another_suite_fails_the_gate_as_vacuous(project: pytest.P
     result.stdout.fnmatch_lines(["*not gating (add --llaso-fail-on-regression)*"])
 
 
-@pytest.mark.xfail(strict=False, reason="needs Comparison.gate from the compare package")
 def test_an_empty_or_subset_head_run_fails_the_gate(project: pytest.Pytester) -> None:
     project.runpytest("--llaso-save", "main").assert_outcomes(passed=4)
     result = project.runpytest("--llaso-baseline=main", "--llaso-fail-on-regression",
@@ -248,7 +246,6 @@ def test_tiny(record_metric):
 """
 
 
-@pytest.mark.xfail(strict=False, reason="needs Comparison.gate from the compare package")
 def test_fail_on_untested_and_correction_reach_the_comparison(
         pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_tiny=UNTESTED_SUITE)

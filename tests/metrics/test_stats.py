@@ -61,18 +61,18 @@ def test_no_zero_width_interval_from_metric_with_two_items() -> None:
 
 @pytest.mark.parametrize("unique_values", [3, 5000])
 def test_resampled_sums_match_naive_bootstrap_distribution(unique_values: int) -> None:
-    """Both engine paths (multinomial over distinct rows / index draws) give the naive
+    """Both engine strategies (multinomial over distinct rows / resample counts) give the naive
     bootstrap distribution: compare moments of the summed statistics."""
     rng = np.random.default_rng(7)
     n = 5000
     rows = np.column_stack([rng.integers(0, unique_values, n), rng.integers(1, 3, n)]).astype(float)
-    fast = stats.resampled_sums(rows, 4000, np.random.default_rng(1))
+    fast = stats.resample_sums(rows, n_boot=4000, seed=1)
     naive_rng = np.random.default_rng(2)
     naive = np.stack([rows[naive_rng.integers(0, n, n)].sum(0) for _ in range(4000)])
     assert np.allclose(fast.mean(0), naive.mean(0), rtol=2e-3)
     assert np.allclose(fast.std(0), naive.std(0), rtol=0.08)
     # the count of items in every resample is exactly n (sum of multiplicities)
-    ones = stats.resampled_sums(np.column_stack([rows, np.ones(n)]), 50, np.random.default_rng(3))
+    ones = stats.resample_sums(np.column_stack([rows, np.ones(n)]), n_boot=50, seed=3)
     assert (ones[:, 2] == n).all()
 
 
