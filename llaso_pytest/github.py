@@ -27,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["GitHubError", "HeadMovedError", "PostResult", "StickyCommenter", "main"]
+__all__ = ["GitHubAPI", "GitHubError", "HeadMovedError", "PostResult", "StickyCommenter", "main"]
 
 MARKER = "<!-- llaso-pytest-report -->"
 COMMENT_LIMIT = 65_536
@@ -56,12 +56,48 @@ class PostResult:
     url: str | None
 
 
-class StickyCommenter:
-    """Find-or-create-then-update one comment per pull request, identified by ``marker``."""
+def under_api(url: str, api_url: str) -> bool:
+    """Whether ``url`` is on the API's origin (scheme, host and port) and under its path."""
+    target, api = urllib.parse.urlsplit(url), urllib.parse.urlsplit(api_url.rstrip("/"))
+    try:
+        same_origin = ((target.scheme.lower(), (target.hostname or "").lower(), target.port)
+                       == (api.scheme.lower(), (api.hostname or "").lower(), api.port))
+    except ValueError:  # a malformed port
+        return False
+    return (same_origin and not target.username and not target.password
+            and (target.path + "/").startswith(api.path + "/"))
+
+
+class _ApiOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only to a URL under the API; anything else raises
+    :class:`GitHubError` before a request (and its ``Authorization`` header) is sent."""
+
+    def __init__(self, api_url: str) -> None:
+        self.api_url = api_url.rstrip("/")
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str,
+                         headers: Any, newurl: str) -> urllib.request.Request | None:
+        newurl = urllib.parse.urljoin(req.full_url, newurl)
+        if not under_api(newurl, self.api_url):
+            where = urllib.parse.urlsplit(newurl)
+            host = where.netloc.rpartition("@")[2]  # never echo userinfo
+            raise GitHubError(
+                f"{req.get_method()} {urllib.parse.urlsplit(req.full_url).path}: GitHub "
+                f"answered {code} redirecting to {where.scheme}://{host}{where.path}, "
+                f"outside {self.api_url}: refused (the token is never sent to another origin; "
+                "check --api-url / GITHUB_API_URL)", status=code)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+class GitHubAPI:
+    """Authenticated JSON calls to one repository's REST API: the token goes only to
+    ``api_url``'s origin, errors name the call and say what to do."""
+
+    #: what a 403 most likely means for this client's calls (appended to the error)
+    forbidden_hint = ""
 
     def __init__(self, *, repo: str, token: str, api_url: str = DEFAULT_API,
-                 marker: str = MARKER, timeout: float = 30.0,
-                 user_agent: str = "llaso-pytest-sticky-comment") -> None:
+                 timeout: float = 30.0, user_agent: str = "llaso-pytest") -> None:
         if not _REPO.fullmatch(repo):
             raise ValueError(f"--repo {repo!r}: expected OWNER/NAME")
         if not token:
@@ -69,17 +105,19 @@ class StickyCommenter:
         self.repo = repo
         self._token = token
         self.api_url = api_url.rstrip("/")
-        self.marker = marker
         self.timeout = timeout
         self.user_agent = user_agent
+        # Redirects are followed only within the API (a renamed repository answers 301 to
+        # its new path); one to another origin is an error, so the token never leaves it.
+        self._opener = urllib.request.build_opener(_ApiOnlyRedirects(self.api_url))
 
     def __repr__(self) -> str:  # never show the token
-        return f"StickyCommenter(repo={self.repo!r}, api_url={self.api_url!r})"
+        return f"{type(self).__name__}(repo={self.repo!r}, api_url={self.api_url!r})"
 
     # -- HTTP ---------------------------------------------------------------------------
     def _request(self, method: str, url: str, body: dict[str, Any] | None = None
                  ) -> tuple[Any, dict[str, str]]:
-        if not url.startswith(self.api_url + "/"):
+        if not under_api(url, self.api_url):
             raise GitHubError(f"refusing to follow {url}: not under {self.api_url}")
         data = None if body is None else json.dumps(body).encode("utf-8")
         req = urllib.request.Request(url, data=data, method=method)
@@ -91,7 +129,7 @@ class StickyCommenter:
             req.add_header("Content-Type", "application/json")
         what = f"{method} {urllib.parse.urlsplit(url).path}"
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+            with self._opener.open(req, timeout=self.timeout) as resp:
                 raw = resp.read()
                 headers = {k.lower(): v for k, v in resp.headers.items()}
         except urllib.error.HTTPError as exc:
@@ -114,13 +152,7 @@ class StickyCommenter:
         if status == 403 and exc.headers.get("X-RateLimit-Remaining") == "0":
             msg += ". The API rate limit is exhausted; retry after it resets."
         elif status == 403:
-            msg += (
-                ". The token may not write to pull requests of this repository. A pull request "
-                "from a fork gets a read-only GITHUB_TOKEN in `pull_request` workflows: post the "
-                "comment from a separate `workflow_run` workflow with `permissions: "
-                "pull-requests: write` (see docs/github-actions.md), never from the job that "
-                "runs the pull request's code."
-            )
+            msg += self.forbidden_hint
         elif status == 401:
             msg += ". The token is missing, expired or invalid."
         elif status == 404:
@@ -128,11 +160,30 @@ class StickyCommenter:
                     "it.")
         return GitHubError(msg, status=status)
 
-    # -- API ------------------------------------------------------------------------------
     def _url(self, path: str, **query: Any) -> str:
         q = f"?{urllib.parse.urlencode(query)}" if query else ""
         return f"{self.api_url}/repos/{self.repo}/{path}{q}"
 
+
+class StickyCommenter(GitHubAPI):
+    """Find-or-create-then-update one comment per pull request, identified by ``marker``."""
+
+    forbidden_hint = (
+        ". The token may not write to pull requests of this repository. A pull request "
+        "from a fork gets a read-only GITHUB_TOKEN in `pull_request` workflows: post the "
+        "comment from a separate `workflow_run` workflow with `permissions: "
+        "pull-requests: write` (see docs/github-actions.md), never from the job that "
+        "runs the pull request's code."
+    )
+
+    def __init__(self, *, repo: str, token: str, api_url: str = DEFAULT_API,
+                 marker: str = MARKER, timeout: float = 30.0,
+                 user_agent: str = "llaso-pytest-sticky-comment") -> None:
+        super().__init__(repo=repo, token=token, api_url=api_url, timeout=timeout,
+                         user_agent=user_agent)
+        self.marker = marker
+
+    # -- API ------------------------------------------------------------------------------
     def comments(self, pr: int) -> Iterator[dict[str, Any]]:
         """Every comment of the pull request (issue comments), following pagination."""
         url: str | None = self._url(f"issues/{pr}/comments", per_page=100)

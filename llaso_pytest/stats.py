@@ -416,7 +416,9 @@ def counts_sums(columns: np.ndarray, *, n_boot: int, seed: int | None) -> np.nda
     pad = k == 1  # keep the product a matrix product (gemm), as in a batch
     if pad:
         mat = np.column_stack([mat, np.zeros(units)])
-    means = _colsums(mat) / units
+    # each column summed on its own (a matrix-vector product would sum a column in an order
+    # that depends on the other columns, and batched results would differ in the last bit)
+    means = np.array([np.ascontiguousarray(mat[:, j]).sum() for j in range(mat.shape[1])]) / units
     centred = (mat - means).astype(np.float32)
     out = np.empty((n_boot, mat.shape[1]), dtype=np.float64)
     n_chunks = -(-n_boot // CHUNK_ROWS)
@@ -678,7 +680,8 @@ def _flip_patterns(prep: _Prepared, n_boot: int, seed: int | None
         flips = ((codes[:, None] >> np.arange(m)) & 1).astype(np.float64)
         return flips, differ, True
     rng = np.random.default_rng(_stream(seed, prep.ua.shape[0], _FLIPS))
-    bits = rng.integers(0, 2, size=(n_boot, m), dtype=np.int8)
+    raw = np.frombuffer(rng.bytes(-(-n_boot * m // 8)), dtype=np.uint8)
+    bits = np.unpackbits(raw, count=n_boot * m).reshape(n_boot, m)
     return bits.astype(np.float64), differ, False
 
 

@@ -27,11 +27,13 @@ __all__ = [
     "Manifest",
     "Predictions",
     "PredictionsError",
+    "jsonl_objects",
     "load_dataset",
     "load_manifest",
     "load_predictions",
     "pin",
     "sha256_file",
+    "strict_json",
 ]
 
 _FIELD_TYPES = ("str", "list[str]")
@@ -77,8 +79,8 @@ def load_manifest(path: str | Path) -> Manifest:
     if not p.is_file():
         raise _err(p, "manifest not found")
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except ValueError as exc:
+        data = strict_json(p.read_text(encoding="utf-8"))
+    except ValueError as exc:  # UnicodeDecodeError included
         raise _err(p, f"not valid JSON ({exc})") from None
     if not isinstance(data, dict):
         raise _err(p, "a manifest must be a JSON object")
@@ -118,18 +120,47 @@ def _verify(path: Path, expected: str, manifest: Path) -> str:
     return actual
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` refusing a key given twice (``json`` keeps the last silently)."""
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise _DuplicateKey(f"duplicate key {key!r} in a JSON object (the values "
+                                f"{obj[key]!r:.40} and {value!r:.40}); keep one")
+        obj[key] = value
+    return obj
+
+
+def strict_json(text: str) -> Any:
+    """``json.loads`` that refuses duplicate object keys (:class:`ValueError`)."""
+    return json.loads(text, object_pairs_hook=_unique_keys)
+
+
 def jsonl_objects(
     path: Path, error: Callable[[str], Exception]
 ) -> list[tuple[int, dict[str, Any]]]:
-    """``(line number, object)`` for each non-blank line of a JSONL file; a line that is not a
-    JSON object raises ``error("line N: ...")``."""
+    """``(line number, object)`` for each non-blank line of a JSONL file; a line that is not
+    UTF-8, not a JSON object, or an object with a duplicate key raises ``error("line N: ...")``.
+    """
     rows: list[tuple[int, dict[str, Any]]] = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise error(
+                    f"line {lineno}: not UTF-8 (byte 0x{raw[exc.start]:02x} at column "
+                    f"{exc.start + 1}); save the file as UTF-8") from None
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
+                obj = strict_json(line)
+            except _DuplicateKey as exc:
+                raise error(f"line {lineno}: {exc}") from None
             except ValueError as exc:
                 raise error(f"line {lineno}: not valid JSON ({exc.args[0]})") from None
             if not isinstance(obj, dict):

@@ -19,11 +19,12 @@ so a difference from the item mean is visible.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import numbers
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,49 @@ from llaso_pytest.errors import MetricInputError
 from llaso_pytest.metrics.base import MetricResult, build_result, check_ids
 
 __all__ = ["hf_metric", "load_hf_metric"]
+
+
+_OFFLINE_ENV = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HF_EVALUATE_OFFLINE")
+
+
+@contextlib.contextmanager
+def _hub_offline() -> Iterator[None]:
+    """The Hugging Face libraries' offline switches on for the call (they read them when first
+    imported, which is inside it), restored afterwards."""
+    saved = {k: os.environ.get(k) for k in _OFFLINE_ENV}
+    os.environ.update(dict.fromkeys(_OFFLINE_ENV, "1"))
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _local_script(path: Path) -> Path:
+    """The metric script ``evaluate.load`` would load from ``path`` locally: the ``.py`` file
+    itself, or ``<dir>/<dir name>.py``. Anything else is refused here, because ``evaluate``
+    would take it for a Hub name and go to the network."""
+    if path.is_dir():
+        script = path / f"{path.resolve().name}.py"
+        if not script.is_file():
+            found = sorted(p.name for p in path.glob("*.py"))[:5]
+            raise MetricInputError(
+                f"hf_metric: the folder {str(path)!r} has no metric script {script.name!r} "
+                f"(evaluate loads <folder>/<folder name>.py; Python files there: "
+                f"{found or 'none'}). Rename the script or pass the script's path; "
+                "llaso-pytest never falls back to the Hugging Face Hub."
+            )
+        return script
+    if path.suffix != ".py":
+        raise MetricInputError(
+            f"hf_metric: {str(path)!r} is not a metric script (expected a .py file or a "
+            "folder holding <folder name>.py); llaso-pytest never falls back to the Hugging "
+            "Face Hub."
+        )
+    return path
 
 
 def load_hf_metric(metric: Any) -> tuple[Any, str, str]:
@@ -50,16 +94,19 @@ def load_hf_metric(metric: Any) -> tuple[Any, str, str]:
                 "or its directory) or an already-loaded module, so runs stay reproducible "
                 "offline. Download the script once, commit it, and pass its path."
             )
-        try:
-            import evaluate
-        except ImportError as exc:
-            raise ImportError(
-                "hf_metric with a path needs the 'evaluate' package (pip install evaluate), "
-                "or pass an already-loaded module"
-            ) from exc
-        script = path if path.is_file() else path / f"{path.name}.py"
-        digest = hashlib.sha256(script.read_bytes()).hexdigest()[:16] if script.is_file() else "?"
-        module = evaluate.load(str(path))
+        script = _local_script(path)
+        digest = hashlib.sha256(script.read_bytes()).hexdigest()[:16]
+        with _hub_offline():
+            try:
+                import evaluate
+            except ImportError as exc:
+                raise ImportError(
+                    "hf_metric with a path needs the 'evaluate' package (pip install "
+                    "evaluate), or pass an already-loaded module"
+                ) from exc
+            # an absolute path: evaluate decides "local" from its basename ("dir/" and "."
+            # would read as Hub names)
+            module = evaluate.load(str(path.resolve()))
         name = str(getattr(module, "name", None) or path.stem)
         return module, name, f"path-sha256:{digest}"
     raise MetricInputError(

@@ -28,6 +28,7 @@ from llaso_pytest.report.labels import (
     short_nodeid,
     verdict_label,
 )
+from llaso_pytest.textsafe import neutralize
 
 if TYPE_CHECKING:  # pragma: no cover
     from llaso_pytest.compare import Comparison, MetricDiff
@@ -56,7 +57,7 @@ svg text{font:11px system-ui,sans-serif;fill:#24292e}
 
 
 def _e(value: Any) -> str:
-    return escape(str(value), quote=True)
+    return escape(neutralize(value), quote=True)
 
 
 def _side(value: Any, absent: bool) -> str:

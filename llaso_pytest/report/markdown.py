@@ -31,37 +31,34 @@ from llaso_pytest.report.labels import (
     short_nodeid,
     verdict_label,
 )
+from llaso_pytest.textsafe import ZWJ, neutralize
 
 if TYPE_CHECKING:  # pragma: no cover
     from llaso_pytest.compare import Comparison, MetricDiff
 
-__all__ = ["GITHUB_LIMIT", "MARKER", "escape", "render"]
+__all__ = ["GITHUB_LIMIT", "MARKER", "ZWJ", "escape", "render"]
 
 
 _ICON = {"regressed": "🔴", "improved": "🟢", "unchanged": "⚪", "untested": "🟠",
          "incomparable": "🟡", "new": "🆕", "removed": "➖", "not-run": "⏭️"}
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]~|])")
-#: Zero-width joiner: invisible, but ``@\u200dname`` is no mention and ``#\u200d12`` no issue link.
-ZWJ = "\u200d"
-_REFERENCE = re.compile(r"([@#])(?=\w)")
 
 
 def escape(value: Any, *, limit: int = 200, references: bool = False) -> str:
     """Text safe inside a Markdown table cell or list item (no markup, no line breaks).
 
-    ``@name`` and ``#123`` get an invisible zero-width joiner after the ``@``/``#``, so an item
-    id or test name such as ``@octo-org/ml-team`` or ``#12`` neither notifies anyone nor links
-    (and cross-references) an issue when the comment is posted; ``references=True`` keeps them
-    (for trusted text such as a URL we were given). HTML entities cannot smuggle them back in:
-    ``&`` itself is escaped.
+    Bidi controls, ``@name``, ``#123``, ``GH-12`` and issue URLs are neutralised by
+    :func:`llaso_pytest.textsafe.neutralize`, so an item id or test name such as
+    ``@octo-org/ml-team`` or ``#12`` neither notifies anyone nor links (and cross-references)
+    an issue when the comment is posted; ``references=True`` keeps references (for trusted
+    text such as a URL we were given). HTML entities cannot smuggle them back in: ``&`` itself
+    is escaped.
     """
-    text = encodable(str(value))
+    text = neutralize(encodable(str(value)), trusted=references)
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = re.sub(r"[\r\n\t]+", " ", text)
-    if not references:
-        text = _REFERENCE.sub("\\1" + ZWJ, text)
     text = _MD_SPECIAL.sub(r"\\\1", text)
     return text.replace("\\|", "&#124;")
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from llaso_pytest.record import RunRecord
 from llaso_pytest.report import fmt_ci, fmt_num
+from llaso_pytest.textsafe import neutralize
 
 __all__ = ["render_results"]
 
@@ -23,7 +24,8 @@ def _ci(result: Mapping[str, Any]) -> str:
 def render_results(record: RunRecord, *, limit: int = 200) -> list[str]:
     """One line per recorded result: test, metric, value, interval, n."""
     rows = [
-        (nodeid, str(r["name"]), fmt_num(float(r["value"])), _ci(r), str(r.get("n", "")))
+        (neutralize(nodeid, controls=True), neutralize(r["name"], controls=True),
+         fmt_num(float(r["value"])), _ci(r), str(r.get("n", "")))
         for nodeid, r in record.results()
     ]
     if not rows:

@@ -17,6 +17,7 @@ from llaso_pytest.report.labels import (
     short_nodeid,
     verdict_label,
 )
+from llaso_pytest.textsafe import neutralize
 
 if TYPE_CHECKING:  # pragma: no cover
     from llaso_pytest.compare import Comparison
@@ -58,11 +59,11 @@ def render(comparison: Comparison, *, max_unchanged: int = 30, flips: int = 3) -
         if m.verdict in ("regressed", "untested"):
             verdict = verdict.upper()
         method = method_label(m)
-        rows.append((
+        rows.append(tuple(neutralize(cell, controls=True) for cell in (
             _clip(short_nodeid(m.nodeid), _MAX_TEST), f"{m.name} {arrow}",
             fmt_num(m.base_value), fmt_num(m.head_value), fmt_delta(m), fmt_p(m),
             detectable_text(m), f"{verdict}" + (f" ({method})" if method else ""),
-        ))
+        )))
     header = ("test", "metric", "base", "head", "delta [CI]", "p", "detectable", "verdict")
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(header)]
@@ -97,4 +98,4 @@ def render(comparison: Comparison, *, max_unchanged: int = 30, flips: int = 3) -
         lines.append(f"provenance differs: {names}" + (f" (+{more} more)" if more > 0 else ""))
     lines.extend(f"warning: {w}" for w in comparison.warnings)
     lines.extend(f"warning: {p.message}" for p in comparison.problems)
-    return [encodable(line) for line in lines]
+    return [neutralize(encodable(line), controls=True) for line in lines]

@@ -9,7 +9,10 @@ metric signature), never an accident of an engine:
 - a multi-channel file is an error unless ``on_multichannel="mean"`` (average of channels)
   or ``"first"`` (channel 0);
 - ``normalize="peak"`` scales to a peak of ``peak_dbfs``; ``"none"`` leaves levels alone;
-- a truncated WAV (data chunk shorter than its header says), a truncated Ogg (a page cut
+- a truncated container (the sizes of WAV, RF64, W64, AIFF, IFF/SVX, CAF, AU and NIST
+  headers are walked against the file size: libsndfile decodes what is left of a cut file
+  without an error), a file libsndfile reads as a container not in :data:`CONTAINERS`
+  (refused: its truncation could not be seen), a truncated Ogg (a page cut
   short, or a stream without its end-of-stream page: libsndfile then reports and decodes
   only what is there), a file that decodes to fewer or more frames than its header
   declares, a file that is not audio, an empty clip, or a clip with NaN/inf samples is an
@@ -21,10 +24,11 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from math import gcd
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from llaso_pytest.speech.errors import AudioError
 
@@ -33,8 +37,10 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
 __all__ = [
+    "CONTAINERS",
     "Audio",
     "Recipe",
+    "check_container",
     "check_ogg_container",
     "check_wav_container",
     "load_audio",
@@ -112,8 +118,59 @@ class Audio:
         return float(len(self.samples)) / float(self.sample_rate)
 
 
+def _truncated(p: Path, kind: str, declared: int, available: int) -> AudioError:
+    return AudioError(
+        f"{p}: truncated {kind}: the header declares {declared} bytes of audio data but only "
+        f"{max(available, 0)} are present. Re-export or re-copy the file; it is not decoded "
+        "partially."
+    )
+
+
+def _walk_chunks(p: Path, fh: BinaryIO, size: int, *, kind: str, pos: int, id_len: int,
+                 size_fmt: str, align: int, data_id: bytes, data_name: str = "data",
+                 includes_header: bool = False, unknown: tuple[int, ...] = (),
+                 unknown_size: int | None = None, required: bytes | None = None,
+                 required_name: str = "fmt ") -> None:
+    """Walk ``id, size`` chunks (RIFF, IFF, Wave64, CAF) up to the audio data chunk and raise
+    :class:`AudioError` if that chunk is missing or longer than what is left of the file.
+
+    ``unknown`` are size values meaning "not known when written" (a streamed file): the
+    data then runs to the end of the file, unless ``unknown_size`` (RF64's ``ds64``) says.
+    """
+    hdr = id_len + struct.calcsize(size_fmt)
+    saw_required = required is None
+    while pos + hdr <= size:
+        fh.seek(pos)
+        raw = fh.read(hdr)
+        cid = raw[:id_len]
+        (csize,) = struct.unpack(size_fmt, raw[id_len:])
+        body = csize - hdr if includes_header else csize
+        if cid == required:
+            saw_required = True
+        if cid == data_id:
+            if not saw_required:
+                raise AudioError(f"{p}: {kind} {data_name!r} chunk comes before "
+                                 f"{required_name!r}; the file is corrupt")
+            if csize in unknown:
+                if unknown_size is None:
+                    return
+                body = unknown_size
+            available = size - (pos + hdr)
+            if body > available:
+                raise _truncated(p, kind, body, available)
+            return
+        if body < 0:
+            raise AudioError(f"{p}: {kind} chunk at byte {pos} has a negative size; the file "
+                             "is corrupt")
+        pos += hdr + body
+        pos += (-pos) % align
+    raise AudioError(f"{p}: {kind} file has no complete {data_name!r} chunk; the file is "
+                     "truncated or corrupt")
+
+
 def check_wav_container(path: str | os.PathLike[str]) -> None:
-    """Walk a RIFF/WAVE file's chunks; raise :class:`AudioError` if it is truncated.
+    """Walk a RIFF/WAVE (or RF64/BW64) file's chunks; raise :class:`AudioError` if it is
+    truncated.
 
     libsndfile reads a truncated file without complaint (returning fewer frames than the
     header declares), which would silently shorten an utterance. Non-RIFF files are left to
@@ -123,31 +180,21 @@ def check_wav_container(path: str | os.PathLike[str]) -> None:
     size = p.stat().st_size
     with open(p, "rb") as fh:
         head = fh.read(12)
-        if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
+        if len(head) < 12 or head[8:12] != b"WAVE":
             return
-        endian = "<" if head[:4] == b"RIFF" else ">"
-        pos = 12
-        saw_fmt = False
-        while pos + 8 <= size:
-            fh.seek(pos)
-            cid, csize = struct.unpack(endian + "4sI", fh.read(8))
-            if cid == b"fmt ":
-                saw_fmt = True
-            if cid == b"data":
-                if not saw_fmt:
-                    raise AudioError(f"{p}: WAV 'data' chunk comes before 'fmt '; the file is corrupt")
-                available = size - (pos + 8)
-                if csize in (0, 0xFFFFFFFF):  # streamed: length unknown at write time
-                    return
-                if csize > available:
-                    raise AudioError(
-                        f"{p}: truncated WAV: the header declares {csize} bytes of audio data "
-                        f"but only {available} are present. Re-export or re-copy the file; it "
-                        "is not decoded partially."
-                    )
-                return
-            pos += 8 + csize + (csize & 1)
-        raise AudioError(f"{p}: WAV file has no complete 'data' chunk; the file is truncated or corrupt")
+        if head[:4] in (b"RIFF", b"RIFX"):
+            endian = "<" if head[:4] == b"RIFF" else ">"
+            _walk_chunks(p, fh, size, kind="WAV", pos=12, id_len=4, size_fmt=endian + "I",
+                         align=2, data_id=b"data", unknown=(0, 0xFFFFFFFF), required=b"fmt ")
+        elif head[:4] in (b"RF64", b"BW64"):
+            ds64 = fh.read(36)
+            if len(ds64) < 36 or ds64[:4] != b"ds64":
+                raise AudioError(f"{p}: RF64 file without its 'ds64' chunk (the 64-bit sizes); "
+                                 "the file is truncated or corrupt")
+            (data_size,) = struct.unpack("<Q", ds64[16:24])
+            _walk_chunks(p, fh, size, kind="RF64", pos=12, id_len=4, size_fmt="<I", align=2,
+                         data_id=b"data", unknown=(0xFFFFFFFF,), unknown_size=data_size,
+                         required=b"fmt ")
 
 
 def check_ogg_container(path: str | os.PathLike[str]) -> None:
@@ -197,6 +244,151 @@ def check_ogg_container(path: str | os.PathLike[str]) -> None:
                 "cut at a page boundary). Re-export or re-copy the file; it is not decoded "
                 "partially."
             )
+
+
+_W64_TAIL = bytes.fromhex("f3acd3118cd100c04f8edb8a")
+_W64_RIFF = b"riff" + bytes.fromhex("2e91cf11a5d628db04c10000")
+
+
+def _check_w64(p: Path, fh: BinaryIO, size: int) -> None:
+    fh.seek(24)
+    if fh.read(16) != b"wave" + _W64_TAIL:
+        raise AudioError(f"{p}: Wave64 file without its 'wave' header; the file is corrupt")
+    _walk_chunks(p, fh, size, kind="W64", pos=40, id_len=16, size_fmt="<Q", align=8,
+                 data_id=b"data" + _W64_TAIL, includes_header=True, required=b"fmt " + _W64_TAIL)
+
+
+def _check_iff(p: Path, fh: BinaryIO, size: int) -> None:
+    """AIFF/AIFC (``SSND``) and Amiga IFF 8SVX/16SV (``BODY``): big-endian chunks."""
+    fh.seek(8)
+    form = fh.read(4)
+    if form in (b"AIFF", b"AIFC"):
+        _walk_chunks(p, fh, size, kind="AIFF", pos=12, id_len=4, size_fmt=">I", align=2,
+                     data_id=b"SSND", data_name="SSND", required=b"COMM", required_name="COMM")
+    else:
+        _walk_chunks(p, fh, size, kind="IFF/SVX", pos=12, id_len=4, size_fmt=">I", align=2,
+                     data_id=b"BODY", data_name="BODY", required=b"VHDR", required_name="VHDR")
+
+
+def _check_caf(p: Path, fh: BinaryIO, size: int) -> None:
+    # chunk sizes are signed 64-bit; -1 on the 'data' chunk means "to the end of the file"
+    _walk_chunks(p, fh, size, kind="CAF", pos=8, id_len=4, size_fmt=">q", align=1,
+                 data_id=b"data", unknown=(-1,), required=b"desc", required_name="desc")
+
+
+def _check_au(p: Path, fh: BinaryIO, size: int) -> None:
+    fh.seek(0)
+    head = fh.read(24)
+    if len(head) < 24:
+        raise AudioError(f"{p}: AU header cut short ({len(head)} of 24 bytes); the file is "
+                         "truncated")
+    endian = ">" if head[:4] == b".snd" else "<"
+    offset, nbytes = struct.unpack(endian + "II", head[4:12])
+    if nbytes == 0xFFFFFFFF:  # "unknown": the data runs to the end of the file
+        return
+    if offset + nbytes > size:
+        raise _truncated(p, "AU", nbytes, size - offset)
+
+
+def _check_nist(p: Path, fh: BinaryIO, size: int) -> None:
+    fh.seek(0)
+    head = fh.read(16)
+    try:
+        header_len = int(head[8:16].decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        raise AudioError(f"{p}: NIST SPHERE header without its length; the file is corrupt"
+                         ) from None
+    fh.seek(0)
+    text = fh.read(header_len).decode("latin-1")
+    fields: dict[str, str] = {}
+    for line in text.splitlines()[2:]:
+        if line.strip() == "end_head":
+            break
+        parts = line.split(None, 2)
+        if len(parts) == 3:
+            fields[parts[0]] = parts[2].strip()
+    try:
+        nbytes = (int(fields["sample_count"]) * int(fields.get("channel_count", "1"))
+                  * int(fields["sample_n_bytes"]))
+    except (KeyError, ValueError):
+        raise AudioError(
+            f"{p}: NIST SPHERE header lacks a numeric sample_count or sample_n_bytes, so a "
+            "truncated file cannot be told from a complete one; convert it to WAV or FLAC"
+        ) from None
+    if header_len + nbytes > size:
+        raise _truncated(p, "NIST SPHERE", nbytes, size - header_len)
+
+
+@dataclass(frozen=True)
+class _Container:
+    """A container whose sizes are walked against the file size before decoding."""
+
+    name: str
+    formats: frozenset[str]  # libsndfile's major format names for it
+    magic: Callable[[bytes], bool]
+    check: Callable[[Path, BinaryIO, int], None]
+
+
+def _check_riff(p: Path, fh: BinaryIO, size: int) -> None:
+    check_wav_container(p)
+
+
+def _check_ogg(p: Path, fh: BinaryIO, size: int) -> None:
+    check_ogg_container(p)
+
+
+#: Every container libsndfile reads that llaso-pytest accepts, each with its walker. A file
+#: libsndfile reads as any other format is refused (most decode a cut file without an error).
+CONTAINERS: tuple[_Container, ...] = (
+    _Container("WAV", frozenset({"WAV", "WAVEX"}),
+               lambda h: h[:4] in (b"RIFF", b"RIFX") and h[8:12] == b"WAVE", _check_riff),
+    _Container("RF64", frozenset({"RF64"}),
+               lambda h: h[:4] in (b"RF64", b"BW64") and h[8:12] == b"WAVE", _check_riff),
+    _Container("W64", frozenset({"W64"}), lambda h: h[:16] == _W64_RIFF, _check_w64),
+    _Container("AIFF", frozenset({"AIFF"}),
+               lambda h: h[:4] == b"FORM" and h[8:12] in (b"AIFF", b"AIFC"), _check_iff),
+    _Container("IFF/SVX", frozenset({"SVX"}),
+               lambda h: h[:4] == b"FORM" and h[8:12] in (b"8SVX", b"16SV"), _check_iff),
+    _Container("CAF", frozenset({"CAF"}), lambda h: h[:4] == b"caff", _check_caf),
+    _Container("AU", frozenset({"AU"}), lambda h: h[:4] in (b".snd", b"dns."), _check_au),
+    _Container("NIST SPHERE", frozenset({"NIST"}), lambda h: h[:8] == b"NIST_1A\n",
+               _check_nist),
+    _Container("Ogg", frozenset({"OGG"}), lambda h: h[:4] == b"OggS", _check_ogg),
+    # FLAC has no sizes to walk: a cut stream fails to decode or decodes fewer frames than
+    # STREAMINFO declares, and load_audio checks both.
+    _Container("FLAC", frozenset({"FLAC"}), lambda h: h[:4] == b"fLaC",
+               lambda p, fh, size: None),
+)
+
+
+def check_container(path: str | os.PathLike[str]) -> str | None:
+    """Walk the file's container (recognised by its first bytes) against the file size;
+    raise :class:`AudioError` if it is truncated. Returns the container's name, or ``None``
+    for a file whose first bytes match no accepted container."""
+    p = Path(path)
+    size = p.stat().st_size
+    with open(p, "rb") as fh:
+        head = fh.read(64)
+        for container in CONTAINERS:
+            if container.magic(head):
+                container.check(p, fh, size)
+                return container.name
+    return None
+
+
+def _refuse_unchecked(p: Path, container: str | None, fmt: str, desc: str) -> None:
+    """Refuse a file whose format libsndfile names is not the container that was walked."""
+    expected = next((c for c in CONTAINERS if c.name == container), None)
+    if expected is not None and fmt in expected.formats:
+        return
+    seen = f"it starts like {container}, but " if container else ""
+    accepted = ", ".join(c.name for c in CONTAINERS)
+    raise AudioError(
+        f"{p}: {seen}libsndfile reads it as {fmt} ({desc}), a container llaso-pytest does not "
+        "check for truncation (libsndfile would decode a cut file without an error, "
+        f"silently shortening the utterance). Accepted: {accepted}. Convert the file, e.g. "
+        f"`sox {p.name} {p.stem}.wav`."
+    )
 
 
 def _resample(x: npt.NDArray[Any], src: int, dst: int) -> npt.NDArray[Any]:
@@ -290,10 +482,10 @@ def load_audio(path: str | os.PathLike[str], *, recipe: Recipe) -> Audio:
         raise AudioError(f"{p}: audio file does not exist")
     if p.stat().st_size == 0:
         raise AudioError(f"{p}: audio file is empty (0 bytes)")
-    check_wav_container(p)
-    check_ogg_container(p)
+    container = check_container(p)
     try:
         with sf.SoundFile(str(p)) as fh:
+            _refuse_unchecked(p, container, str(fh.format), str(fh.format_info))
             declared = int(fh.frames)
             sr = int(fh.samplerate)
             data = fh.read(dtype="float64", always_2d=True)

@@ -2,8 +2,10 @@
 
 Speaks the real protocol: ``GET /repos/{o}/{r}/issues/{n}/comments`` with ``per_page``/``page``
 and an RFC 8288 ``Link`` header (``rel="next"``, ``rel="last"``), ``POST`` to the same path,
-``PATCH /repos/{o}/{r}/issues/comments/{id}``, ``GET /repos/{o}/{r}/pulls/{n}``; bearer token
-check (401), a read-only mode answering 403 like a fork pull request's token, JSON errors
+``PATCH /repos/{o}/{r}/issues/comments/{id}``, ``GET /repos/{o}/{r}/pulls/{n}``,
+``GET /repos/{o}/{r}/actions/workflows/{file}/runs`` (filters ``branch``, ``event``, ``status``,
+newest first, paginated); redirects (``redirects``: a path prefix answered with a 301 or 307 to
+another URL prefix, as a renamed repository or a hostile proxy would); bearer token check (401), a read-only mode answering 403 like a fork pull request's token, JSON errors
 ``{"message": ..., "documentation_url": ...}``. stdlib ``http.server`` on 127.0.0.1.
 """
 
@@ -30,6 +32,10 @@ class FakeGitHub:
     requests: list[tuple[str, str]] = field(default_factory=list)
     auth_headers: list[str] = field(default_factory=list)
     next_id: int = 1000
+    # workflow file name -> runs (dicts shaped like GitHub's workflow run objects)
+    runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    ignore_event_filter: bool = False  # a broken or hostile API answering every event
+    redirects: dict[str, tuple[int, str]] = field(default_factory=dict)  # prefix -> (code, url)
     login: str = "github-actions[bot]"
     url: str = ""
 
@@ -40,6 +46,20 @@ class FakeGitHub:
                          f"{self.next_id}"}
         self.comments.setdefault(pr, []).append(c)
         return c
+
+    def add_run(self, workflow: str, *, event: str = "push", branch: str = "main",
+                head_repo: str | None = None, conclusion: str = "success",
+                created_at: str = "2026-01-01T00:00:00Z") -> dict[str, Any]:
+        self.next_id += 1
+        head = head_repo or self.repo
+        run = {"id": self.next_id, "name": "llaso baseline", "event": event,
+               "head_branch": branch, "head_sha": f"{self.next_id:040x}",
+               "status": "completed", "conclusion": conclusion, "created_at": created_at,
+               "path": f".github/workflows/{workflow}",
+               "repository": {"full_name": self.repo},
+               "head_repository": {"full_name": head, "fork": head != self.repo}}
+        self.runs.setdefault(workflow, []).append(run)
+        return run
 
 
 def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
@@ -76,6 +96,13 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             state.requests.append((method, self.path))
             if not self._authorised():
                 return
+            for old, (code, new) in state.redirects.items():
+                if self.path.startswith(old):
+                    self.send_response(code)
+                    self.send_header("Location", new + self.path[len(old):])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return None
             if not parsed.path.startswith(prefix + "/"):
                 return self._error(404, "Not Found")
             rest = parsed.path[len(prefix):]
@@ -111,7 +138,25 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 if pr not in state.pulls:
                     return self._error(404, "Not Found")
                 return self._send(200, {"number": pr, "head": {"sha": state.pulls[pr]}})
+            if (m := re.fullmatch(r"/actions/workflows/([\w.-]+)/runs", rest)) and method == "GET":
+                return self._runs(m.group(1), query)
             return self._error(404, "Not Found")
+
+        def _runs(self, workflow: str, query: dict[str, list[str]]) -> None:
+            if workflow not in state.runs:
+                return self._error(404, "Not Found")
+            runs = sorted(state.runs[workflow], key=lambda r: r["created_at"], reverse=True)
+            want = {k: v[0] for k, v in query.items()}
+            if "branch" in want:
+                runs = [r for r in runs if r["head_branch"] == want["branch"]]
+            if "event" in want and not state.ignore_event_filter:
+                runs = [r for r in runs if r["event"] == want["event"]]
+            if "status" in want:
+                runs = [r for r in runs if want["status"] in (r["status"], r["conclusion"])]
+            per_page = min(100, int(want.get("per_page", "30")))
+            page = int(want.get("page", "1"))
+            chunk = runs[(page - 1) * per_page: page * per_page]
+            self._send(200, {"total_count": len(runs), "workflow_runs": chunk})
 
         def _json_body(self) -> dict[str, Any]:
             n = int(self.headers.get("Content-Length", "0"))

@@ -221,3 +221,46 @@ def test_llaso_comment_subcommand(env: FakeGitHub, tmp_path: Path) -> None:
     assert main(["comment", "--repo", env.repo, "--pr", str(PR), "--body-file", str(md),
                  "--api-url", env.url]) == 0
     assert len(env.comments[PR]) == 1
+
+
+@pytest.fixture()
+def evil() -> Iterator[FakeGitHub]:
+    # another origin that would accept the token and answer like GitHub
+    with serve(FakeGitHub(token=TOKEN, pulls={PR: SHA})) as state:
+        state.add_comment(PR, body("planted"), login="github-actions[bot]")
+        yield state
+
+
+@pytest.mark.parametrize("code", [301, 302, 307, 308])
+def test_a_redirect_to_another_origin_is_an_error_and_gets_no_token(
+        gh: FakeGitHub, evil: FakeGitHub, code: int) -> None:
+    gh.redirects[f"/repos/{gh.repo}/issues/{PR}/comments"] = (
+        code, f"{evil.url}/repos/{gh.repo}/issues/{PR}/comments")
+    with pytest.raises(GitHubError) as err:
+        poster(gh).post(PR, body(), author="github-actions[bot]")
+    msg = str(err.value)
+    assert f"answered {code} redirecting to {evil.url}/repos" in msg and "refused" in msg
+    assert TOKEN not in msg
+    assert evil.requests == [] and evil.auth_headers == []  # nothing reached the other origin
+    assert evil.comments[PR][0]["body"] == body("planted") and PR not in gh.comments
+
+
+def test_a_redirect_to_another_host_name_or_scheme_is_refused(gh: FakeGitHub) -> None:
+    port = gh.url.rsplit(":", 1)[1]
+    for target in (f"http://localhost:{port}", f"https://127.0.0.1:{port}",
+                   f"http://user:pw@127.0.0.1:{port}"):
+        gh.redirects = {f"/repos/{gh.repo}/pulls/{PR}": (301, f"{target}/repos/x/y/pulls/1")}
+        gh.requests.clear()
+        with pytest.raises(GitHubError, match="refused") as err:
+            poster(gh).head_sha(PR)
+        assert "pw" not in str(err.value)
+        assert len(gh.requests) == 1  # the redirect itself, not followed
+
+
+def test_a_redirect_within_the_api_is_followed(gh: FakeGitHub) -> None:
+    # a renamed repository: GitHub answers 301 to the new path on the same origin
+    gh.add_comment(PR, "hello")
+    gh.redirects["/repos/octo/old-name/"] = (301, f"{gh.url}/repos/{gh.repo}/")
+    old = StickyCommenter(repo="octo/old-name", token=TOKEN, api_url=gh.url)
+    assert [c["body"] for c in old.comments(PR)] == ["hello"]
+    assert set(gh.auth_headers) == {f"Bearer {TOKEN}"} and len(gh.auth_headers) == 2

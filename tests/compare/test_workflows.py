@@ -101,7 +101,19 @@ def test_eval_runs_untrusted_code_read_only() -> None:
     text = (WORKFLOWS / "llaso-eval.yml").read_text()
     assert "secrets." not in text
     assert "--fail-on-regression" in text and "llaso compare" in text
-    assert "llaso-baseline" in text and "--status success" in text
+    assert "llaso-baseline" in text
+
+
+def test_the_baseline_is_chosen_by_the_checked_selection() -> None:
+    # `gh run list --branch main --status success` also lists a fork's pull_request run from
+    # its own `main`; the selection (tests/compare/test_baseline_run.py) takes push runs only
+    text = (WORKFLOWS / "llaso-eval.yml").read_text()
+    assert "gh run list" not in text
+    (step,) = [s for s in steps(load("llaso-eval.yml")) if "llaso-baseline" in s.get("run", "")]
+    assert re.search(r'python -m llaso_pytest\.baseline_run select --repo "\$REPO" \\\s+'
+                     r'--workflow llaso-baseline\.yml --branch "\$BASE_REF"', step["run"])
+    assert 'gh run download "$run_id"' in step["run"]
+    assert set(on(load("llaso-baseline.yml"))) == {"push"}
 
 
 def test_comment_job_never_runs_pull_request_code() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -219,3 +220,112 @@ def test_fewer_decoded_frames_than_declared_is_an_error(
     with pytest.raises(AudioError, match="decoded 8000 frames.*declares 16000") as exc:
         load_audio(p, recipe=Recipe())
     assert str(p) in str(exc.value)
+
+
+# -- every container libsndfile reads: walked for truncation, or refused ---------------------
+def _sf_writer(fmt: str, ext: str, subtype: str = "PCM_16") -> Callable[[Path], Path]:
+    def write(d: Path) -> Path:
+        p = d / f"sf-{fmt.lower()}-{subtype.lower()}.{ext}"
+        sf.write(str(p), _tone(440, 2.0, SR), SR, format=fmt, subtype=subtype)
+        return p
+    return write
+
+
+def _sox_writer(ext: str, *opts: str) -> Callable[[Path], Path]:
+    def write(d: Path) -> Path:
+        import subprocess
+
+        p = d / f"sox-{'-'.join(opts) or 'pcm'}.{ext}"
+        subprocess.run(["sox", "-n", "-r", str(SR), "-c", "1", *opts, str(p),
+                        "synth", "2", "sine", "440"], check=True, capture_output=True)
+        return p
+    return write
+
+
+CONTAINER_FILES = {
+    "wav": _sf_writer("WAV", "wav"), "wavex": _sf_writer("WAVEX", "wav"),
+    "aiff": _sf_writer("AIFF", "aiff"), "aiff-float": _sf_writer("AIFF", "aiff", "FLOAT"),
+    "au": _sf_writer("AU", "au"), "au-ulaw": _sf_writer("AU", "au", "ULAW"),
+    "w64": _sf_writer("W64", "w64"), "rf64": _sf_writer("RF64", "rf64"),
+    "nist": _sf_writer("NIST", "sph"), "caf": _sf_writer("CAF", "caf"),
+    "svx": _sf_writer("SVX", "svx"),
+    "sox-aiff": _sox_writer("aiff", "-b", "16"), "sox-aifc": _sox_writer("aifc", "-b", "16"),
+    "sox-au": _sox_writer("au", "-b", "16"), "sox-nist": _sox_writer("sph", "-b", "16"),
+    "sox-w64": _sox_writer("w64", "-b", "16"), "sox-caf": _sox_writer("caf", "-b", "16"),
+    "sox-wav": _sox_writer("wav", "-b", "16"), "sox-wav-ulaw": _sox_writer("wav", "-e", "u-law"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CONTAINER_FILES))
+def test_every_accepted_container_loads_whole(tmp_path: Path, kind: str) -> None:
+    a = load_audio(CONTAINER_FILES[kind](tmp_path), recipe=Recipe())
+    assert len(a.samples) == 2 * SR
+
+
+@pytest.mark.parametrize("fraction", [0.6, 0.95])
+@pytest.mark.parametrize("kind", sorted(CONTAINER_FILES))
+def test_every_accepted_container_cut_short_is_an_error(tmp_path: Path, kind: str,
+                                                        fraction: float) -> None:
+    full = CONTAINER_FILES[kind](tmp_path)
+    cut = tmp_path / f"cut-{full.name}"
+    data = full.read_bytes()
+    cut.write_bytes(data[: int(len(data) * fraction)])
+    try:  # what libsndfile alone would evaluate: a shorter clip, or at best an error
+        assert sf.info(str(cut)).frames < 2 * SR
+    except sf.LibsndfileError:
+        pass
+    with pytest.raises(AudioError) as exc:
+        load_audio(cut, recipe=Recipe())
+    msg = str(exc.value)
+    assert msg.startswith(f"{cut}: ") and "truncated" in msg
+
+
+def test_a_cut_container_names_what_is_missing(tmp_path: Path) -> None:
+    full = CONTAINER_FILES["aiff"](tmp_path)
+    data = full.read_bytes()
+    cut = tmp_path / "cut.aiff"
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    assert sf.info(str(cut)).duration == pytest.approx(1.2, abs=0.01)  # the finding
+    ssnd = data.find(b"SSND")
+    declared = int.from_bytes(data[ssnd + 4: ssnd + 8], "big")
+    with pytest.raises(AudioError, match=rf"truncated AIFF: the header declares {declared} "
+                       rf"bytes of audio data but only {len(cut.read_bytes()) - ssnd - 8} "
+                       "are present"):
+        load_audio(cut, recipe=Recipe())
+
+
+@pytest.mark.parametrize(("fmt", "ext", "subtype"), [
+    ("IRCAM", "sf", "PCM_16"), ("VOC", "voc", "PCM_16"), ("PAF", "paf", "PCM_16"),
+    ("MAT5", "mat", "PCM_16"), ("AVR", "avr", "PCM_16"), ("PVF", "pvf", "PCM_16"),
+    ("MPC2K", "mpc", "PCM_16"), ("WVE", "wve", "ALAW"), ("XI", "xi", "DPCM_16"),
+    ("MP3", "mp3", "MPEG_LAYER_III"),
+])
+def test_containers_that_are_not_walked_are_refused(tmp_path: Path, fmt: str, ext: str,
+                                                    subtype: str) -> None:
+    p = _sf_writer(fmt, ext, subtype)(tmp_path)
+    assert sf.info(str(p)).format == fmt  # libsndfile reads it (and would read it cut)
+    with pytest.raises(AudioError) as exc:
+        load_audio(p, recipe=Recipe())
+    msg = str(exc.value)
+    assert msg.startswith(f"{p}: libsndfile reads it as {fmt} (")
+    assert "does not check for truncation" in msg and f"sox {p.name} {p.stem}.wav" in msg
+
+
+def test_a_file_disguised_as_another_container_is_refused(tmp_path: Path) -> None:
+    # an IRCAM file renamed .wav: the walked container must be the one libsndfile decodes
+    p = _sf_writer("IRCAM", "sf")(tmp_path)
+    fake = tmp_path / "fake.wav"
+    fake.write_bytes(p.read_bytes())
+    with pytest.raises(AudioError, match="libsndfile reads it as IRCAM"):
+        load_audio(fake, recipe=Recipe())
+
+
+@pytest.mark.parametrize("kind", sorted(CONTAINER_FILES))
+def test_a_cut_anywhere_is_an_error(tmp_path: Path, kind: str) -> None:
+    full = CONTAINER_FILES[kind](tmp_path).read_bytes()
+    rng = np.random.default_rng(12)
+    cut = tmp_path / "cut"
+    for n in sorted({1, 12, 44, len(full) - 1, *rng.integers(1, len(full), 40).tolist()}):
+        cut.write_bytes(full[:n])
+        with pytest.raises(AudioError):
+            load_audio(cut, recipe=Recipe())
