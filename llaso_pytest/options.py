@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 # The compare package is import-light (NumPy loads when a comparison runs).
 from llaso_pytest.compare import CORRECTIONS, DEFAULT_CORRECTION
@@ -97,9 +97,10 @@ def parse_confidence(text: str) -> float:
 def parse_correction(text: str) -> Correction:
     """A multiple-comparison correction: ``bh`` (Benjamini-Hochberg), ``holm`` or ``none``."""
     value = text.strip().lower()
-    if value not in CORRECTIONS:
-        raise OptionError(f"unknown correction {text!r}; use one of {', '.join(CORRECTIONS)}")
-    return cast(Correction, value)
+    for correction in CORRECTIONS:
+        if value == correction:
+            return correction
+    raise OptionError(f"unknown correction {text!r}; use one of {', '.join(CORRECTIONS)}")
 
 
 def parse_patterns(entries: Iterable[str]) -> tuple[str, ...]:
@@ -385,7 +386,7 @@ def _determine_setup(*, positional: Sequence[str], inifile: str | None,
         from _pytest.config.findpaths import determine_setup
     except ImportError:  # pragma: no cover - a pytest that moved it
         return None
-    kwargs: dict[str, object] = {"inifile": inifile, "override_ini": override_ini,
+    kwargs: dict[str, Any] = {"inifile": inifile, "override_ini": override_ini,
                                  "args": list(positional), "rootdir_cmd_arg": rootdir_arg,
                                  "invocation_dir": invocation_dir}
     params = inspect.signature(determine_setup).parameters

@@ -409,7 +409,8 @@ def record_metric(request: pytest.FixtureRequest) -> Callable[..., dict[str, Any
                               higher_is_better=higher_is_better, seed=seed)
         elif hasattr(result_or_name, "to_record"):
             if value is not None or items is not None:
-                raise TypeError("record_metric(result): value= and items= are only for plain values")
+                raise TypeError(
+                    "record_metric(result): value= and items= are only for plain values")
             res = result_or_name
         else:
             raise TypeError(
@@ -473,7 +474,8 @@ def llaso_rng(request: pytest.FixtureRequest) -> Any:
     )
 
 
-def pytest_assertrepr_compare(config: pytest.Config, op: str, left: Any, right: Any) -> list[str] | None:
+def pytest_assertrepr_compare(config: pytest.Config, op: str, left: Any, right: Any
+                              ) -> list[str] | None:
     if "llaso_pytest.metrics.base" not in sys.modules:
         return None  # no metric result exists, nothing to explain
     from llaso_pytest.assertions import assertrepr_compare

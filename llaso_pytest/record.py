@@ -381,7 +381,8 @@ def _umask() -> int:
 
 def dumps_record(record: RunRecord | Mapping[str, Any]) -> str:
     data = record.to_dict() if isinstance(record, RunRecord) else dict(record)
-    return json.dumps(data, indent=1, sort_keys=False, allow_nan=False, default=_json_default) + "\n"
+    return json.dumps(data, indent=1, sort_keys=False, allow_nan=False,
+                      default=_json_default) + "\n"
 
 
 def write_record(record: RunRecord, path: str | os.PathLike[str]) -> None:

@@ -528,6 +528,8 @@ def _compare(collector: RunCollector, settings: CompareSettings, *, complete: bo
     """Compare the finished run with the baseline and write the requested report files."""
     from llaso_pytest import compare, report
 
+    if settings.baseline is None:  # pragma: no cover - finish_session checks it
+        raise ValueError("no baseline to compare with")
     head = collector.build(complete=complete, exit_status=None, interrupted_by=interrupted_by)
     # The bootstrap seed is compare.DEFAULT_SEED, not the session seed: `llaso compare` of the
     # same two records then gives the same intervals and verdicts (docs/compare.md).

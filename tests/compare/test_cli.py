@@ -284,10 +284,12 @@ def test_correction_and_fail_on_untested_reach_the_gate(
 ) -> None:
     from compare_testutil import record, result
 
-    tiny = record({"suites/t.py::test_tiny": [
-        result("tiny", stats={"errors": [1, 0, 1], "words": [5, 5, 5]})]})
-    a = write_json(tmp_path / "tiny_a.json", tiny)
-    b = write_json(tmp_path / "tiny_b.json", tiny)
+    def tiny(errors: list[int]) -> dict[str, object]:
+        return record({"suites/t.py::test_tiny": [
+            result("tiny", stats={"errors": errors, "words": [5, 5, 5]})]})
+
+    a = write_json(tmp_path / "tiny_a.json", tiny([1, 0, 1]))
+    b = write_json(tmp_path / "tiny_b.json", tiny([0, 1, 0]))  # 3 items: no test possible
     args = ["compare", str(a), str(b), "--n-boot", "200", "--fail-on-regression"]
     assert main(args) == 0
     assert main([*args, "--fail-on-untested", "tin*"]) == 1

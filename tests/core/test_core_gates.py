@@ -241,15 +241,20 @@ def test_an_empty_or_subset_head_run_fails_the_gate(project: pytest.Pytester) ->
 
 
 UNTESTED_SUITE = """
+import os
+
 def test_tiny(record_metric):
-    record_metric("tiny", items={"a": 1.0, "b": 0.0, "c": 1.0}, higher_is_better=True)
+    flip = os.environ.get("FLIP") == "1"  # 3 items: too few for any paired test
+    record_metric("tiny", items={"a": float(not flip), "b": float(flip), "c": float(not flip)},
+                  higher_is_better=True)
 """
 
 
 def test_fail_on_untested_and_correction_reach_the_comparison(
-        pytester: pytest.Pytester) -> None:
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     pytester.makepyfile(test_tiny=UNTESTED_SUITE)
     pytester.runpytest("--llaso-save", "main").assert_outcomes(passed=1)
+    monkeypatch.setenv("FLIP", "1")
     result = pytester.runpytest("--llaso-baseline=main", "--llaso-fail-on-regression")
     assert result.ret == pytest.ExitCode.OK  # untested, and nobody asked to fail on it
     pytester.makeini("[pytest]\nllaso_fail_on_untested = tiny\nllaso_correction = holm\n")
