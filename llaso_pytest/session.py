@@ -284,7 +284,13 @@ class RunCollector:
         atomic_write_text(self.out_path, text)
         if latest and self.latest_path is not None and self.latest_path != self.out_path:
             # a temp file of its own (mkstemp): sessions sharing a store may finish together
-            atomic_write_text(self.latest_path, text)
+            try:
+                atomic_write_text(self.latest_path, text)
+            except OSError as exc:  # the record itself is safe: only the pointer is stale
+                warnings.warn(LlasoWarning(
+                    f"the run record is written to {self.out_path}, but {self.latest_path} "
+                    f"could not be updated ({exc.strerror or exc}); it still holds an older "
+                    "run"), stacklevel=2)
         self._last_write = self._clock()
         self._write_cost = self._last_write - start
 

@@ -156,3 +156,21 @@ def test_crafted_records_are_input_errors_naming_file_and_field(
     result = pytester.runpytest(f"--llaso-baseline={bad}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert f"--llaso-baseline: {bad}: " in result.stderr.str() and words in result.stderr.str()
+
+
+def test_a_full_disk_for_latest_json_only_keeps_the_record_and_the_exit_status(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(test_suite=SUITE)
+    real = session.atomic_write_text
+
+    def write(path: Any, text: str) -> None:
+        if Path(path).name == "latest.json":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real(path, text)
+
+    monkeypatch.setattr(session, "atomic_write_text", write)
+    result = pytester.runpytest("--llaso-out=run.json", "-W", "default")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["*latest.json could not be updated (No space left on device)*"])
+    assert json.loads((pytester.path / "run.json").read_text())["complete"] is True
