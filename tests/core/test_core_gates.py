@@ -49,6 +49,16 @@ def test_selection_is_recorded_for_a_full_and_a_keyword_run(project: pytest.Pyte
         f"tests/test_suite.py::test_metric[{n}]" for n in ("bleu", "judge", "wer"))
 
 
+def test_selection_under_xdist_comes_from_the_workers(project: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    result = project.runpytest("-n", "2", "-k", "not judge", "--llaso-save", "main")
+    result.assert_outcomes(passed=3)
+    sel = load_latest(project.path)["selection"]
+    assert sel["collected"] == 4 and sel["subset"] is True
+    assert sel["deselected"] == ["tests/test_suite.py::test_metric[judge]"]
+    assert not (project.path / ".llaso" / "baselines" / "main.json").exists()
+
+
 def test_selection_args_relative_to_rootdir(project: pytest.Pytester) -> None:
     sub = project.path / "tests"
     project.runpytest(str(sub)).assert_outcomes(passed=4)  # the configured testpaths: all
