@@ -270,23 +270,49 @@ def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.unique(rows, axis=0, return_counts=True)
 
 
-def distinct_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """The distinct rows and counts when the distinct-row strategy is the cheaper one, else
-    ``None``. Decided from ``rows`` alone."""
-    n = rows.shape[0]
-    if n < 2 * DISTINCT_COST:
-        return None
-    # cheap upper bound first: the product of per-column distinct counts
-    bound = 1.0
+def _coded_rows(rows: np.ndarray, max_codes: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Distinct rows and counts of small-integer rows by radix coding and ``bincount`` (O(n),
+    no sort); ``None`` when a column is not integral or the code space exceeds ``max_codes``."""
+    los, spans = [], []
+    total = 1
     for j in range(rows.shape[1]):
-        bound *= np.unique(rows[:, j]).size
-        if bound * DISTINCT_COST >= n:
-            break
-    else:
-        uniq, counts = unique_rows(rows)
-        return uniq, counts
-    uniq, counts = unique_rows(rows)
-    return (uniq, counts) if uniq.shape[0] * DISTINCT_COST < n else None
+        c = rows[:, j]
+        lo, hi = float(c.min()), float(c.max())
+        span = int(hi - lo) + 1
+        total *= span
+        if total > max_codes or not np.array_equal(c, np.floor(c)):
+            return None
+        los.append(lo)
+        spans.append(span)
+    radix = np.cumprod([1, *spans[:-1]]).astype(np.int64)
+    code = (rows - np.asarray(los)).astype(np.int64) @ radix
+    tally = np.bincount(code, minlength=total)
+    present = np.flatnonzero(tally)
+    uniq = (present[:, None] // radix[None, :]) % np.asarray(spans)[None, :] + np.asarray(los)
+    return uniq.astype(np.float64), tally[present]
+
+
+def distinct_rows(rows: np.ndarray, *, max_rows: int | None = None
+                  ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The distinct rows and counts when the distinct-row strategy is the one to use, else
+    ``None``; decided from ``rows`` alone. It is used when the distinct rows are fewer than
+    ``n / DISTINCT_COST`` (and at most ``max_rows``, when given: the paired tests, whose
+    counts strategy is shared by many metrics, use it only for a handful of rows)."""
+    n = rows.shape[0]
+    limit = n // DISTINCT_COST if max_rows is None else min(max_rows, n // DISTINCT_COST)
+    if limit < 2:
+        return None
+    found = _coded_rows(rows, max_codes=max(64 * limit, 1 << 16))
+    if found is None:
+        if max_rows is not None:
+            return None
+        # real-valued or wide rows: a sort finds their distinct rows
+        found = unique_rows(rows)
+    return found if found[0].shape[0] <= limit else None
+
+
+#: The paired tests take the distinct-row strategy for at most this many distinct rows.
+PAIRED_MAX_DISTINCT = 64
 
 
 def _stream(seed: int | None, units: int, purpose: int) -> np.random.SeedSequence:
@@ -783,7 +809,7 @@ def paired_tests(
         units = prep.ua.shape[0]
         if units < MIN_UNITS:
             continue
-        dr = distinct_rows(prep.columns)
+        dr = distinct_rows(prep.columns, max_rows=PAIRED_MAX_DISTINCT)
         if dr is not None:
             sums[i] = distinct_sums(*dr, n_boot=int(n_boot), seed=seed)
         else:
