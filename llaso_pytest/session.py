@@ -24,16 +24,15 @@ from typing import TYPE_CHECKING, Any, Literal
 from llaso_pytest.errors import LlasoWarning
 from llaso_pytest.record import (
     RunRecord,
-    _json_default,
     Selection,
     TestRecord,
+    _json_default,
     atomic_write_text,
     dumps_record,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from llaso_pytest.compare import Comparison
-    from llaso_pytest.compare import Gate
+    from llaso_pytest.compare import Comparison, Gate
     from llaso_pytest.options import CompareSettings
 
 __all__ = [

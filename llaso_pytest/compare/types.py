@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from llaso_pytest.provenance_diff import ProvenanceDiff
 from llaso_pytest.multiplicity import Correction
+from llaso_pytest.provenance_diff import ProvenanceDiff
 
 if TYPE_CHECKING:  # pragma: no cover
     from llaso_pytest.compare.gate import Gate

@@ -96,12 +96,18 @@ class Agreement:
     judge_errors: tuple[str, ...]  # human-labelled items the judge could not judge
 
     def to_dict(self) -> dict[str, Any]:
-        return {"n": self.n, "accuracy": self.accuracy,
-                "kappa": None if math.isnan(self.kappa) else self.kappa,
-                "weighted_kappa": None if self.weighted_kappa is None or math.isnan(self.weighted_kappa)
-                else self.weighted_kappa,
-                "labels": list(self.labels), "confusion_human_by_judge": [list(r) for r in self.confusion],
-                "unlabelled": len(self.unlabelled), "judge_errors": list(self.judge_errors)}
+        return {
+            "n": self.n,
+            "accuracy": self.accuracy,
+            "kappa": None if math.isnan(self.kappa) else self.kappa,
+            "weighted_kappa": None
+            if self.weighted_kappa is None or math.isnan(self.weighted_kappa)
+            else self.weighted_kappa,
+            "labels": list(self.labels),
+            "confusion_human_by_judge": [list(r) for r in self.confusion],
+            "unlabelled": len(self.unlabelled),
+            "judge_errors": list(self.judge_errors),
+        }
 
 
 def _judge_labels(judge: Any) -> tuple[dict[str, str], list[str], tuple[str, ...] | None]:
@@ -121,8 +127,10 @@ def _judge_labels(judge: Any) -> tuple[dict[str, str], list[str], tuple[str, ...
         elif judge.kind == "rubric":
             value = float(v.value)
             if not value.is_integer():
-                raise ValueError(f"item {v.id!r}: judge score {value} is not an integer (k > 1 with mean); "
-                                 "calibrate with aggregate='majority' or k=1")
+                raise ValueError(
+                    f"item {v.id!r}: judge score {value} is not an integer (k > 1 with mean); "
+                    "calibrate with aggregate='majority' or k=1"
+                )
             labels[v.id] = str(int(value))
         else:
             labels[v.id] = str(v.label)
@@ -135,7 +143,9 @@ def _judge_labels(judge: Any) -> tuple[dict[str, str], list[str], tuple[str, ...
     return labels, errors, (*map(str, judge.labels), "tie", "inconsistent")
 
 
-def agreement(judge: Any, human: Mapping[str, str], *, labels: Sequence[str] | None = None) -> Agreement:
+def agreement(
+    judge: Any, human: Mapping[str, str], *, labels: Sequence[str] | None = None
+) -> Agreement:
     """Agreement between a judge (a ``JudgeResult`` or ``{id: label}``) and human labels.
 
     Human ids the judge never saw are an error (a label file for another set); judged items
@@ -152,13 +162,17 @@ def agreement(judge: Any, human: Mapping[str, str], *, labels: Sequence[str] | N
         raise LabelError("no item has both a judge verdict and a human label")
     h = [str(human[i]) for i in ids]
     j = [jl[i] for i in ids]
-    labs = list(labels) if labels is not None else (list(order) if order else sorted(set(h) | set(j)))
+    labs = (
+        list(labels) if labels is not None else (list(order) if order else sorted(set(h) | set(j)))
+    )
     ordinal = order is not None and judge.kind == "rubric"
     unknown = sorted((set(h) | set(j)) - set(labs))
     if unknown:
         bad = [f"{i!r}: {human[i]!r}" for i in ids if str(human[i]) in unknown][:10]
-        raise LabelError(f"labels {unknown} are outside the label set {labs} (labels are case-sensitive); "
-                         f"human labels: {', '.join(bad) or 'none'}")
+        raise LabelError(
+            f"labels {unknown} are outside the label set {labs} (labels are case-sensitive); "
+            f"human labels: {', '.join(bad) or 'none'}"
+        )
     acc = sum(x == y for x, y in zip(h, j)) / len(ids)
     kappa = cohen_kappa(h, j, labels=labs)
     wk = cohen_kappa(h, j, labels=labs, weights="quadratic") if ordinal else None
@@ -236,15 +250,29 @@ def load_human_labels(path: str | Path, *, allowed: Sequence[str] | None = None)
         item_id = item_id.strip()
         raw = row.get("label")
         if isinstance(raw, bool):
-            raise LabelError(f"{p}: {where} {lineno} (id {item_id!r}): label must be text or a number, got {raw!r}")
-        label = "" if raw is None else (str(int(raw)) if isinstance(raw, float) and raw.is_integer() else str(raw)).strip()
+            raise LabelError(
+                f"{p}: {where} {lineno} (id {item_id!r}): label must be text or a number, got {raw!r}"
+            )
+        label = (
+            ""
+            if raw is None
+            else (
+                str(int(raw)) if isinstance(raw, float) and raw.is_integer() else str(raw)
+            ).strip()
+        )
         if not label:
-            raise LabelError(f"{p}: {where} {lineno} (id {item_id!r}): empty label; rate the item or delete the {where}")
+            raise LabelError(
+                f"{p}: {where} {lineno} (id {item_id!r}): empty label; rate the item or delete the {where}"
+            )
         if allowed_set is not None and label not in allowed_set:
-            raise LabelError(f"{p}: {where} {lineno} (id {item_id!r}): label {label!r} is not one of "
-                             f"{sorted(allowed_set)}")
+            raise LabelError(
+                f"{p}: {where} {lineno} (id {item_id!r}): label {label!r} is not one of "
+                f"{sorted(allowed_set)}"
+            )
         if item_id in first:
-            raise LabelError(f"{p}: {where} {lineno}: duplicate id {item_id!r} (first at {where} {first[item_id]})")
+            raise LabelError(
+                f"{p}: {where} {lineno}: duplicate id {item_id!r} (first at {where} {first[item_id]})"
+            )
         first[item_id] = lineno
         out[item_id] = label
     if not out:
@@ -284,14 +312,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m llaso_pytest.llm.calibration",
                                  description="Export items for human rating; validate rated files.")
     sub = ap.add_subparsers(dest="cmd", required=True)
-    ex = sub.add_parser("export", help="write a dataset's items and a system's predictions for rating")
+    ex = sub.add_parser(
+        "export", help="write a dataset's items and a system's predictions for rating"
+    )
     ex.add_argument("manifest", help="fixtures/llm/<set> or its manifest.json")
     ex.add_argument("--system", required=True, help="which pinned predictions to rate")
     ex.add_argument("--out", required=True, help="output file, .csv or .jsonl")
-    ex.add_argument("--instructions", default=None, help="rating instructions (JSONL rows carry them)")
+    ex.add_argument(
+        "--instructions", default=None, help="rating instructions (JSONL rows carry them)"
+    )
     ck = sub.add_parser("check", help="validate a rated file and print its label counts")
     ck.add_argument("labels", help="rated .csv or .jsonl")
-    ck.add_argument("--allowed", default=None, help="comma-separated allowed labels, e.g. pass,fail or 1,2,3,4,5")
+    ck.add_argument(
+        "--allowed",
+        default=None,
+        help="comma-separated allowed labels, e.g. pass,fail or 1,2,3,4,5",
+    )
     args = ap.parse_args(argv)
     try:
         if args.cmd == "export":
@@ -302,13 +338,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             preds = load_predictions(m, args.system, ids=ds.ids)
             items = {}
             for row in ds.rows:
-                fields = {k: (" | ".join(v) if isinstance(v, list) else str(v)) for k, v in row.items() if k != "id"}
+                fields = {
+                    k: (" | ".join(v) if isinstance(v, list) else str(v))
+                    for k, v in row.items()
+                    if k != "id"
+                }
                 fields["prediction"] = preds.by_id[str(row["id"])]
                 items[str(row["id"])] = fields
             path = export_for_rating(args.out, items, instructions=args.instructions)
             print(f"wrote {len(items)} items of {ds.name}/{args.system} for rating to {path}")
         else:
-            allowed = None if args.allowed is None else [a.strip() for a in args.allowed.split(",") if a.strip()]
+            allowed = (
+                None
+                if args.allowed is None
+                else [a.strip() for a in args.allowed.split(",") if a.strip()]
+            )
             labels = load_human_labels(args.labels, allowed=allowed)
             counts: dict[str, int] = {}
             for lab in labels.values():

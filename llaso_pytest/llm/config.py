@@ -88,9 +88,13 @@ class EndpointConfig:
         for name in ("timeout", "connect_timeout", "deadline"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-                raise ConfigError(f"{prefix}_{name} must be a positive number of seconds, got {v!r}")
+                raise ConfigError(
+                    f"{prefix}_{name} must be a positive number of seconds, got {v!r}"
+                )
         if not isinstance(self.max_retries, int) or self.max_retries < 0:
-            raise ConfigError(f"{prefix}_max_retries must be an integer >= 0, got {self.max_retries!r}")
+            raise ConfigError(
+                f"{prefix}_max_retries must be an integer >= 0, got {self.max_retries!r}"
+            )
         if not isinstance(self.max_reply_bytes, int) or self.max_reply_bytes < 1024:
             raise ConfigError(f"{prefix}_max_reply_bytes must be an integer >= 1024, got "
                               f"{self.max_reply_bytes!r}")
@@ -98,7 +102,9 @@ class EndpointConfig:
             raise ConfigError(f"{prefix}_breaker_threshold must be an integer >= 0 (0: off), got "
                               f"{self.breaker_threshold!r}")
         if not isinstance(self.concurrency, int) or not 1 <= self.concurrency <= 1024:
-            raise ConfigError(f"{prefix}_concurrency must be an integer in 1..1024, got {self.concurrency!r}")
+            raise ConfigError(
+                f"{prefix}_concurrency must be an integer in 1..1024, got {self.concurrency!r}"
+            )
         for name in ("backoff_base", "backoff_max", "max_retry_after"):
             v = getattr(self, name)
             if not (math.isfinite(v) and v >= 0):
@@ -160,7 +166,9 @@ class EndpointConfig:
             from urllib.parse import urlsplit, urlunsplit
 
             parts = urlsplit(url)
-            return urlunsplit((parts.scheme, f"{parts.hostname}:*", parts.path, parts.query, parts.fragment))
+            return urlunsplit(
+                (parts.scheme, f"{parts.hostname}:*", parts.path, parts.query, parts.fragment)
+            )
         return url
 
     def with_(self, **changes: Any) -> EndpointConfig:

@@ -278,15 +278,24 @@ class _Handler(BaseHTTPRequestHandler):
         if pending is not None:
             self._pending = None
             key, attempt, started, fault, model = pending
-            self.server.owner._log(RequestLog(key, attempt, started, time.monotonic(), status, fault, model))
+            self.server.owner._log(
+                RequestLog(key, attempt, started, time.monotonic(), status, fault, model)
+            )
 
-    def _error(self, status: int, message: str, etype: str, headers: Mapping[str, str] | None = None) -> None:
-        self._send_json(status, {"error": {"message": message, "type": etype, "code": None}}, headers)
+    def _error(
+        self, status: int, message: str, etype: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        self._send_json(
+            status, {"error": {"message": message, "type": etype, "code": None}}, headers
+        )
 
     def do_GET(self) -> None:
         owner = self.server.owner
         if self.path.rstrip("/") in ("/v1/models", "/models"):
-            data = [{"id": m, "object": "model", "created": 0, "owned_by": "llaso"} for m in owner.models]
+            data = [
+                {"id": m, "object": "model", "created": 0, "owned_by": "llaso"}
+                for m in owner.models
+            ]
             self._send_json(200, {"object": "list", "data": data})
         else:
             self._error(404, f"no route GET {self.path}", "invalid_request_error")
@@ -300,10 +309,16 @@ class _Handler(BaseHTTPRequestHandler):
         attempt = owner._next_attempt(key)
         self._pending = (key, attempt, started, None, None)
         try:
-            if self.path.split("?")[0].rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
+            if self.path.split("?")[0].rstrip("/") not in (
+                "/v1/chat/completions",
+                "/chat/completions",
+            ):
                 self._error(404, f"no route POST {self.path}", "invalid_request_error")
                 return
-            if owner.api_key is not None and self.headers.get("Authorization") != f"Bearer {owner.api_key}":
+            if (
+                owner.api_key is not None
+                and self.headers.get("Authorization") != f"Bearer {owner.api_key}"
+            ):
                 self._error(401, "Incorrect API key provided.", "invalid_request_error")
                 return
             try:
@@ -323,7 +338,13 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             fault = owner._pick_fault(key, attempt, raw)
             if fault is not None:
-                self._pending = (key, attempt, started, fault.kind, model if isinstance(model, str) else None)
+                self._pending = (
+                    key,
+                    attempt,
+                    started,
+                    fault.kind,
+                    model if isinstance(model, str) else None,
+                )
                 if fault.kind in _MANGLE or fault.kind in ("trickle", "huge"):
                     self._inject_reply(fault, owner._completion(request, owner.responder(request)))
                 else:
@@ -362,11 +383,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _inject(self, fault: Fault) -> int:
         if fault.kind == "retry_after_nan":
-            self._error(429, "Rate limit reached (fake server)", "rate_limit_error", {"Retry-After": "nan"})
+            self._error(
+                429, "Rate limit reached (fake server)", "rate_limit_error", {"Retry-After": "nan"}
+            )
             return 429
         if fault.kind == "echo_auth":
-            boring = {"host", "accept", "accept-encoding", "connection", "content-type", "content-length",
-                      "user-agent"}
+            boring = {
+                "host",
+                "accept",
+                "accept-encoding",
+                "connection",
+                "content-type",
+                "content-length",
+                "user-agent",
+            }
             seen = "; ".join(f"{k}: {v}" for k, v in self.headers.items()
                              if k.lower() not in boring and not k.lower().startswith("x-stainless"))
             self._error(403, f"forbidden for request with headers {seen} (path {self.path})",
@@ -385,7 +415,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(500, "The server had an error (fake server)", "server_error")
             return 500
         if fault.kind == "malformed_json":
-            data = b'{"id": "chatcmpl-broken", "object": "chat.completion", "choices": [{"index": 0, '
+            data = (
+                b'{"id": "chatcmpl-broken", "object": "chat.completion", "choices": [{"index": 0, '
+            )
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
@@ -394,7 +426,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
             return 200
         if fault.kind == "truncated":
-            data = json.dumps({"id": "chatcmpl-trunc", "object": "chat.completion", "choices": []}).encode()
+            data = json.dumps(
+                {"id": "chatcmpl-trunc", "object": "chat.completion", "choices": []}
+            ).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data) + 100))
@@ -474,7 +508,9 @@ class FakeOpenAIServer:
         httpd = _Server(("127.0.0.1", self._port), _Handler)
         httpd.owner = self
         self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -552,7 +588,9 @@ class FakeOpenAIServer:
         with self._lock:
             self._counter += 1
             n = self._counter
-        prompt_text = " ".join(str(m.get("content", "")) for m in request.get("messages") or [] if isinstance(m, dict))
+        prompt_text = " ".join(
+            str(m.get("content", "")) for m in request.get("messages") or [] if isinstance(m, dict)
+        )
         prompt_tokens = len(_tokens(prompt_text))
         # like a real server, stop at the token limit (a "token" is a word here) and say so
         finish_reason = "stop"
@@ -588,21 +626,37 @@ class FakeOpenAIServer:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve until interrupted; print the environment variables that point the suites here."""
-    p = argparse.ArgumentParser(prog="python -m llaso_pytest.llm.fake_server", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="python -m llaso_pytest.llm.fake_server", description=__doc__.splitlines()[0]
+    )
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     p.add_argument("--latency", type=float, default=0.0, help="seconds of latency per response")
     p.add_argument("--fault", action="append", default=[], type=parse_fault,
                    help="fault rule, e.g. rate_limit:rate=0.1,retry_after=0.5 (repeatable)")
-    p.add_argument("--position-bias", choices=["first", "second"], default=None,
-                   help="make pairwise verdicts always prefer one position (to see swap disagreement)")
+    p.add_argument(
+        "--position-bias",
+        choices=["first", "second"],
+        default=None,
+        help="make pairwise verdicts always prefer one position (to see swap disagreement)",
+    )
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    server = FakeOpenAIServer(latency=args.latency, faults=args.fault, position_bias=args.position_bias,
-                              seed=args.seed, port=args.port).start()
+    server = FakeOpenAIServer(
+        latency=args.latency,
+        faults=args.fault,
+        position_bias=args.position_bias,
+        seed=args.seed,
+        port=args.port,
+    ).start()
     url = server.base_url
     print(f"fake OpenAI-compatible server on {url}", flush=True)
-    print(f"  export LLASO_JUDGE_BASE_URL={url} LLASO_JUDGE_MODEL=fake-judge LLASO_JUDGE_API_KEY=unused")
-    print(f"  export LLASO_LLM_BASE_URL={url} LLASO_LLM_MODEL=fake-llm LLASO_LLM_API_KEY=unused", flush=True)
+    print(
+        f"  export LLASO_JUDGE_BASE_URL={url} LLASO_JUDGE_MODEL=fake-judge LLASO_JUDGE_API_KEY=unused"
+    )
+    print(
+        f"  export LLASO_LLM_BASE_URL={url} LLASO_LLM_MODEL=fake-llm LLASO_LLM_API_KEY=unused",
+        flush=True,
+    )
     try:
         while True:
             time.sleep(3600)

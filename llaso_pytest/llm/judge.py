@@ -61,9 +61,13 @@ def _score(v: Any, scale: tuple[int, int] | None, snippet: str) -> int:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise VerdictError("missing_field", f"reply lacks a numeric 'score': {snippet!r}")
     if isinstance(v, float) and not (math.isfinite(v) and v.is_integer()):
-        raise VerdictError("out_of_scale", f"score {v!r} is not an integer on the scale {scale[0]}..{scale[1]}")
+        raise VerdictError(
+            "out_of_scale", f"score {v!r} is not an integer on the scale {scale[0]}..{scale[1]}"
+        )
     if not scale[0] <= v <= scale[1]:
-        raise VerdictError("out_of_scale", f"score {v!r} is outside the declared scale {scale[0]}..{scale[1]}")
+        raise VerdictError(
+            "out_of_scale", f"score {v!r} is outside the declared scale {scale[0]}..{scale[1]}"
+        )
     return int(v)
 
 
@@ -103,7 +107,9 @@ KINDS: Mapping[str, _Kind] = {
 }
 
 
-def parse_verdict(content: str, *, kind: JudgeKind, scale: tuple[int, int] | None = None) -> tuple[Any, str]:
+def parse_verdict(
+    content: str, *, kind: JudgeKind, scale: tuple[int, int] | None = None
+) -> tuple[Any, str]:
     """Parse one judge reply into ``(value, reason)``.
 
     rubric -> integer score within ``scale``; binary -> ``"pass"``/``"fail"``; pairwise ->
@@ -129,7 +135,9 @@ def parse_verdict(content: str, *, kind: JudgeKind, scale: tuple[int, int] | Non
     return spec.parse(data.get(spec.field), scale, _snippet(content)), reason
 
 
-def response_format_for(kind: JudgeKind, scale: tuple[int, int] | None, mode: ResponseFormat) -> dict[str, Any] | None:
+def response_format_for(
+    kind: JudgeKind, scale: tuple[int, int] | None, mode: ResponseFormat
+) -> dict[str, Any] | None:
     """The ``response_format`` request parameter for a judge kind (structured outputs)."""
     if mode == "none":
         return None
@@ -137,8 +145,16 @@ def response_format_for(kind: JudgeKind, scale: tuple[int, int] | None, mode: Re
         return {"type": "json_object"}
     spec = KINDS[kind]
     props: dict[str, Any] = {"reason": {"type": "string"}}
-    props[spec.field] = {"type": "integer" if kind == "rubric" else "string", "enum": spec.enum(scale)}
-    schema = {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
+    props[spec.field] = {
+        "type": "integer" if kind == "rubric" else "string",
+        "enum": spec.enum(scale),
+    }
+    schema = {
+        "type": "object",
+        "properties": props,
+        "required": list(props),
+        "additionalProperties": False,
+    }
     return {"type": "json_schema",
             "json_schema": {"name": f"llaso_{kind}_verdict", "schema": schema, "strict": True}}
 
@@ -161,9 +177,16 @@ class JudgeSample:
         return self.error_kind is None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"repeat": self.repeat, "order": self.order, "value": self.value, "reason": self.reason,
-                "cached": self.cached, "error_kind": self.error_kind, "error": self.error,
-                "content": self.content}
+        return {
+            "repeat": self.repeat,
+            "order": self.order,
+            "value": self.value,
+            "reason": self.reason,
+            "cached": self.cached,
+            "error_kind": self.error_kind,
+            "error": self.error,
+            "content": self.content,
+        }
 
 
 @dataclass(frozen=True)
@@ -301,7 +324,9 @@ class JudgeResult:
             "n_ok": self.n,
             "n_errors": self.n_errors,
             "errors_by_kind": self.errors_by_kind,
-            "error_items": [{"id": v.id, "kind": v.error_kind, "error": v.error} for v in self.errors],
+            "error_items": [
+                {"id": v.id, "kind": v.error_kind, "error": v.error} for v in self.errors
+            ],
             "agreement": self.agreement_summary(),
             "pairwise": self.pairwise_summary(),
             "usage": dict(self.usage),
@@ -324,7 +349,11 @@ class JudgeResult:
             "format": j.get("response_format"),
             "judge_served_model": j.get("served_model"),
             "judge_fingerprint": j.get("system_fingerprint"),
-            **({"extra_params": json.dumps(j["extra_params"], sort_keys=True)} if j.get("extra_params") else {}),
+            **(
+                {"extra_params": json.dumps(j["extra_params"], sort_keys=True)}
+                if j.get("extra_params")
+                else {}
+            ),
         }
 
     def to_metric_result(self, *, confidence: float = 0.95, n_boot: int = 1000, seed: int = 0,
@@ -356,8 +385,15 @@ def _items(items: ItemsArg) -> list[tuple[str, Mapping[str, str]]]:
     pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
     seen: set[str] = set()
     for i, pair in enumerate(pairs):
-        if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str) and isinstance(pair[1], Mapping)):
-            raise TypeError(f"judge item {i} must be (id: str, variables: mapping), got {pair!r:.80}")
+        if not (
+            isinstance(pair, tuple)
+            and len(pair) == 2
+            and isinstance(pair[0], str)
+            and isinstance(pair[1], Mapping)
+        ):
+            raise TypeError(
+                f"judge item {i} must be (id: str, variables: mapping), got {pair!r:.80}"
+            )
         if pair[0] in seen:
             raise ValueError(f"duplicate judge item id {pair[0]!r}")
         seen.add(pair[0])
@@ -387,7 +423,9 @@ class Judge:
         extra_params: Mapping[str, Any] | None = None,
     ) -> None:
         if response_format not in ("json_schema", "json_object", "none"):
-            raise ValueError(f"response_format must be json_schema, json_object or none, got {response_format!r}")
+            raise ValueError(
+                f"response_format must be json_schema, json_object or none, got {response_format!r}"
+            )
         self.client = client
         self.seed = seed
         self.temperature = temperature
@@ -399,11 +437,17 @@ class Judge:
         self.default_k = default_k
 
     def _template(self, prompt: PromptTemplate | str, kind: JudgeKind) -> PromptTemplate:
-        t = prompt if isinstance(prompt, PromptTemplate) else load_prompt(prompt, prompt_dir=self.prompt_dir)
+        t = (
+            prompt
+            if isinstance(prompt, PromptTemplate)
+            else load_prompt(prompt, prompt_dir=self.prompt_dir)
+        )
         if t.kind != kind:
             raise ValueError(f"prompt {t.name!r} ({t.path}) is a {t.kind!r} template, not {kind!r}")
         if kind == "pairwise" and not {"response_a", "response_b"} <= set(t.variables):
-            raise ValueError(f"pairwise prompt {t.name!r} must use variables response_a and response_b")
+            raise ValueError(
+                f"pairwise prompt {t.name!r} must use variables response_a and response_b"
+            )
         return t
 
     def _params(self, kind: JudgeKind, t: PromptTemplate, repeat: int) -> dict[str, Any]:
@@ -420,9 +464,14 @@ class Judge:
 
     def _describe(self, outcomes: Sequence[CallOutcome]) -> dict[str, Any]:
         ep = self.client.endpoint
-        out: dict[str, Any] = {"base_url": ep.public_url, "model": ep.model, "temperature": self.temperature,
-                               "seed": self.seed, "max_tokens": self.max_tokens,
-                               "response_format": self.response_format}
+        out: dict[str, Any] = {
+            "base_url": ep.public_url,
+            "model": ep.model,
+            "temperature": self.temperature,
+            "seed": self.seed,
+            "max_tokens": self.max_tokens,
+            "response_format": self.response_format,
+        }
         # what the server says it served: a snapshot swapped behind an alias changes the verdicts
         served = sorted({o.response_model for o in outcomes if o.response_model})
         prints = sorted({o.system_fingerprint for o in outcomes if o.system_fingerprint})
@@ -433,8 +482,13 @@ class Judge:
             out["extra_params"] = public_params(self.extra_params)
         return out
 
-    def _run(self, kind: JudgeKind, t: PromptTemplate, items: list[tuple[str, Mapping[str, str]]], k: int,
-             ) -> tuple[dict[str, list[JudgeSample]], list[CallOutcome]]:
+    def _run(
+        self,
+        kind: JudgeKind,
+        t: PromptTemplate,
+        items: list[tuple[str, Mapping[str, str]]],
+        k: int,
+    ) -> tuple[dict[str, list[JudgeSample]], list[CallOutcome]]:
         requests: list[ChatRequest] = []
         index: list[tuple[str, int, str | None]] = []
 
@@ -450,12 +504,21 @@ class Judge:
                 for order in KINDS[kind].orders:
                     v = dict(variables)
                     if order == "BA":
-                        v["response_a"], v["response_b"] = variables["response_b"], variables["response_a"]
+                        v["response_a"], v["response_b"] = (
+                            variables["response_b"],
+                            variables["response_a"],
+                        )
                     messages = tuple(t.render(v))
                     ref = t.ref if r == 0 else f"{t.ref}#repeat{r}"
-                    requests.append(ChatRequest(id=f"{item_id}\x1f{r}\x1f{order}", messages=messages,
-                                                params=self._params(kind, t, r), prompt_ref=ref,
-                                                accept=accept))
+                    requests.append(
+                        ChatRequest(
+                            id=f"{item_id}\x1f{r}\x1f{order}",
+                            messages=messages,
+                            params=self._params(kind, t, r),
+                            prompt_ref=ref,
+                            accept=accept,
+                        )
+                    )
                     index.append((item_id, r, order))
         outcomes: list[CallOutcome] = self.client.complete(requests)
         samples: dict[str, list[JudgeSample]] = {item_id: [] for item_id, _ in items}
@@ -464,50 +527,102 @@ class Judge:
         return samples, outcomes
 
     @staticmethod
-    def _parse(kind: JudgeKind, t: PromptTemplate, r: int, order: str | None, out: CallOutcome) -> JudgeSample:
+    def _parse(
+        kind: JudgeKind, t: PromptTemplate, r: int, order: str | None, out: CallOutcome
+    ) -> JudgeSample:
         if not out.ok or out.content is None:
             msg = out.error or "no content"
             return JudgeSample(r, order, None, cached=out.cached, error_kind="api_error", error=msg)
         try:
             value, reason = parse_verdict(out.content, kind=kind, scale=t.scale)
         except VerdictError as exc:
-            extra = f" (finish_reason={out.finish_reason})" if out.finish_reason not in (None, "stop") else ""
+            extra = (
+                f" (finish_reason={out.finish_reason})"
+                if out.finish_reason not in (None, "stop")
+                else ""
+            )
             return JudgeSample(r, order, out.content, cached=out.cached, error_kind=exc.kind,
                                error=exc.message + extra)
         if out.finish_reason == "length":  # a verdict cut by the token limit is not the verdict
-            return JudgeSample(r, order, out.content, cached=out.cached, error_kind="unparsable",
-                               error="reply cut at the token limit (finish_reason=length); raise max_tokens")
+            return JudgeSample(
+                r,
+                order,
+                out.content,
+                cached=out.cached,
+                error_kind="unparsable",
+                error="reply cut at the token limit (finish_reason=length); raise max_tokens",
+            )
         return JudgeSample(r, order, out.content, value=value, reason=reason, cached=out.cached)
 
-    def _result(self, name: str | None, kind: JudgeKind, t: PromptTemplate, verdicts: list[ItemVerdict], k: int,
-                aggregate: str, before: Mapping[str, Any], outcomes: Sequence[CallOutcome],
-                labels: tuple[str, str] | None = None) -> JudgeResult:
+    def _result(
+        self,
+        name: str | None,
+        kind: JudgeKind,
+        t: PromptTemplate,
+        verdicts: list[ItemVerdict],
+        k: int,
+        aggregate: str,
+        before: Mapping[str, Any],
+        outcomes: Sequence[CallOutcome],
+        labels: tuple[str, str] | None = None,
+    ) -> JudgeResult:
         after = self.client.stats.snapshot()
-        usage = {key: after[key] - before[key] for key in
-                 ("api_calls", "retries", "cache_hits", "cache_misses", "prompt_tokens", "completion_tokens",
-                  "calls_without_usage")}
+        usage = {
+            key: after[key] - before[key]
+            for key in (
+                "api_calls",
+                "retries",
+                "cache_hits",
+                "cache_misses",
+                "prompt_tokens",
+                "completion_tokens",
+                "calls_without_usage",
+            )
+        }
         if after["cost_usd"] is not None:
             usage["cost_usd"] = after["cost_usd"] - (before["cost_usd"] or 0.0)
         else:
             usage["cost_usd"] = None
-        result = JudgeResult(name=name or t.name, kind=kind, verdicts=tuple(verdicts),
-                             prompt=t.provenance(), judge=self._describe(outcomes), k=k, aggregate=aggregate,
-                             labels=labels, usage=usage)
+        result = JudgeResult(
+            name=name or t.name,
+            kind=kind,
+            verdicts=tuple(verdicts),
+            prompt=t.provenance(),
+            judge=self._describe(outcomes),
+            k=k,
+            aggregate=aggregate,
+            labels=labels,
+            usage=usage,
+        )
         if result.n_errors:
             import warnings
 
             from llaso_pytest.errors import LlasoWarning
 
             kinds = ", ".join(f"{k}={n}" for k, n in sorted(result.errors_by_kind.items()))
-            ids = ", ".join(v.id for v in result.errors[:5]) + (" ..." if result.n_errors > 5 else "")
-            warnings.warn(LlasoWarning(
-                f"judged set {result.name!r}: {result.n_errors} of {result.n_items} items are in an error state "
-                f"({kinds}) and are excluded from the score: {ids}"), stacklevel=4)
+            ids = ", ".join(v.id for v in result.errors[:5]) + (
+                " ..." if result.n_errors > 5 else ""
+            )
+            warnings.warn(
+                LlasoWarning(
+                    f"judged set {result.name!r}: {result.n_errors} of {result.n_items} items are in an error state "
+                    f"({kinds}) and are excluded from the score: {ids}"
+                ),
+                stacklevel=4,
+            )
         return result
 
-    def _judge(self, kind: JudgeKind, items: ItemsArg, *, prompt: PromptTemplate | str, k: int | None,
-               aggregate: str | None, name: str | None,
-               labels: tuple[str, str] | None = None) -> JudgeResult:
+    def _judge(
+        self,
+        kind: JudgeKind,
+        items: ItemsArg,
+        *,
+        prompt: PromptTemplate | str,
+        k: int | None,
+        aggregate: str | None,
+        name: str | None,
+        labels: tuple[str, str] | None = None,
+    ) -> JudgeResult:
         """The one path of every kind: render, call (cached), parse, decide per item."""
         spec = KINDS[kind]
         t = self._template(prompt, kind)
@@ -517,12 +632,21 @@ class Judge:
         pairs = _items(items)
         before = self.client.stats.snapshot()
         samples, outcomes = self._run(kind, t, pairs, k)
-        verdicts = [_decide(kind, item_id, samples[item_id], k, aggregate, labels) for item_id, _ in pairs]
+        verdicts = [
+            _decide(kind, item_id, samples[item_id], k, aggregate, labels) for item_id, _ in pairs
+        ]
         return self._result(name, kind, t, verdicts, k, aggregate, before, outcomes, labels=labels)
 
     # ------------------------------------------------------------------ public API
-    def rubric(self, items: ItemsArg, *, prompt: PromptTemplate | str, k: int | None = None,
-               aggregate: Literal["mean", "majority"] = "mean", name: str | None = None) -> JudgeResult:
+    def rubric(
+        self,
+        items: ItemsArg,
+        *,
+        prompt: PromptTemplate | str,
+        k: int | None = None,
+        aggregate: Literal["mean", "majority"] = "mean",
+        name: str | None = None,
+    ) -> JudgeResult:
         """Score each item on the template's declared scale (mean of k by default)."""
         return self._judge("rubric", items, prompt=prompt, k=k, aggregate=aggregate, name=name)
 
@@ -538,8 +662,15 @@ class Judge:
         Item value: 1 if ``labels[0]`` wins, 0 if ``labels[1]`` wins, 0.5 for a tie or when the
         two orders disagree (``inconsistent``, counted separately). Value = win rate of labels[0].
         """
-        if len(labels) != 2 or labels[0] == labels[1] or "tie" in labels or "inconsistent" in labels:
-            raise ValueError(f"labels must be two distinct system names (not 'tie'), got {labels!r}")
+        if (
+            len(labels) != 2
+            or labels[0] == labels[1]
+            or "tie" in labels
+            or "inconsistent" in labels
+        ):
+            raise ValueError(
+                f"labels must be two distinct system names (not 'tie'), got {labels!r}"
+            )
         return self._judge("pairwise", items, prompt=prompt, k=k, aggregate="majority", name=name,
                            labels=labels)
 
@@ -605,10 +736,19 @@ def _first_error(item_id: str, ss: Sequence[JudgeSample]) -> ItemVerdict | None:
         for s in bad
     )
     msg = f"item {item_id!r}: {len(bad)} of {len(ss)} judge call(s) failed: {detail}"
-    return ItemVerdict(item_id, None, None, None, tuple(ss), error_kind=bad[0].error_kind, error=msg)
+    return ItemVerdict(
+        item_id, None, None, None, tuple(ss), error_kind=bad[0].error_kind, error=msg
+    )
 
 
 def _no_majority(item_id: str, ss: Sequence[JudgeSample], values: Sequence[Any]) -> ItemVerdict:
-    return ItemVerdict(item_id, None, None, None, tuple(ss), error_kind="no_majority",
-                       error=f"item {item_id!r}: no majority among {len(values)} judgements {list(values)}; "
-                             "use an odd k")
+    return ItemVerdict(
+        item_id,
+        None,
+        None,
+        None,
+        tuple(ss),
+        error_kind="no_majority",
+        error=f"item {item_id!r}: no majority among {len(values)} judgements {list(values)}; "
+        "use an odd k",
+    )

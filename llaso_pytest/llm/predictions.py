@@ -89,7 +89,9 @@ def load_manifest(path: str | Path) -> Manifest:
         if key not in data:
             raise _err(p, f"manifest lacks {key!r}")
     d = data["data"]
-    if not (isinstance(d, dict) and isinstance(d.get("path"), str) and isinstance(d.get("sha256"), str)):
+    if not (
+        isinstance(d, dict) and isinstance(d.get("path"), str) and isinstance(d.get("sha256"), str)
+    ):
         raise _err(p, "'data' must be {\"path\": ..., \"sha256\": ...}")
     fields = data["fields"]
     if not isinstance(fields, dict) or not all(v in _FIELD_TYPES for v in fields.values()):
@@ -98,7 +100,11 @@ def load_manifest(path: str | Path) -> Manifest:
     if not isinstance(preds, dict):
         raise _err(p, "'predictions' must map system names to {path, sha256, ...}")
     for system, spec in preds.items():
-        if not (isinstance(spec, dict) and isinstance(spec.get("path"), str) and isinstance(spec.get("sha256"), str)):
+        if not (
+            isinstance(spec, dict)
+            and isinstance(spec.get("path"), str)
+            and isinstance(spec.get("sha256"), str)
+        ):
             raise _err(p, f"predictions[{system!r}] must have string 'path' and 'sha256'")
     return Manifest(
         path=p, name=str(data["name"]), task=str(data["task"]), language=str(data["language"]),
@@ -203,8 +209,14 @@ class Dataset:
         return [r[name] for r in self.rows]
 
     def provenance(self) -> dict[str, Any]:
-        return {"name": self.name, "task": self.task, "language": self.language, "n": len(self.rows),
-                "sha256": self.sha256, "path": self.path}
+        return {
+            "name": self.name,
+            "task": self.task,
+            "language": self.language,
+            "n": len(self.rows),
+            "sha256": self.sha256,
+            "path": self.path,
+        }
 
 
 @dataclass(frozen=True)
@@ -221,8 +233,13 @@ class Predictions:
         return [self.by_id[i] for i in ids]
 
     def provenance(self) -> dict[str, Any]:
-        return {"system": self.system, "sha256": self.sha256, "path": self.path, "n": len(self.by_id),
-                **{k: v for k, v in self.meta.items() if k not in ("path", "sha256")}}
+        return {
+            "system": self.system,
+            "sha256": self.sha256,
+            "path": self.path,
+            "n": len(self.by_id),
+            **{k: v for k, v in self.meta.items() if k not in ("path", "sha256")},
+        }
 
 
 def _display(p: Path) -> str:
@@ -245,18 +262,25 @@ def load_dataset(manifest: Manifest | str | Path) -> Dataset:
             ok = isinstance(v, str) if ftype == "str" else (
                 isinstance(v, list) and bool(v) and all(isinstance(x, str) for x in v))
             if not ok:
-                raise _err(m.data_path, f"line {lineno} (id {item_id!r}): field {fname!r} must be {ftype}, got {v!r:.60}")
+                raise _err(
+                    m.data_path,
+                    f"line {lineno} (id {item_id!r}): field {fname!r} must be {ftype}, got {v!r:.60}",
+                )
         rows.append(obj)
     if not rows:
         raise _err(m.data_path, "dataset is empty")
     return Dataset(m.name, m.task, m.language, tuple(rows), digest, _display(m.data_path))
 
 
-def load_predictions(manifest: Manifest | str | Path, system: str, *, ids: Sequence[str]) -> Predictions:
+def load_predictions(
+    manifest: Manifest | str | Path, system: str, *, ids: Sequence[str]
+) -> Predictions:
     """Predictions of ``system`` for exactly ``ids``: hash-verified, no duplicates, none missing or extra."""
     m = manifest if isinstance(manifest, Manifest) else load_manifest(manifest)
     if system not in m.predictions:
-        raise _err(m.path, f"no predictions for system {system!r}; pinned systems: {list(m.predictions)}")
+        raise _err(
+            m.path, f"no predictions for system {system!r}; pinned systems: {list(m.predictions)}"
+        )
     spec = m.predictions[system]
     path = m.path.parent / str(spec["path"])
     digest = _verify(path, str(spec["sha256"]), m.path)
@@ -266,15 +290,23 @@ def load_predictions(manifest: Manifest | str | Path, system: str, *, ids: Seque
         item_id = _check_id(path, lineno, obj, seen)
         pred = obj.get("prediction")
         if not isinstance(pred, str):
-            raise _err(path, f"line {lineno} (id {item_id!r}): 'prediction' must be a string, got {pred!r:.60}")
+            raise _err(
+                path,
+                f"line {lineno} (id {item_id!r}): 'prediction' must be a string, got {pred!r:.60}",
+            )
         by_id[item_id] = pred
     wanted = list(ids)
     missing = [i for i in wanted if i not in by_id]
     unknown = sorted(set(by_id) - set(wanted))
     if missing:
-        raise _err(path, f"{len(missing)} of {len(wanted)} dataset ids have no prediction: {missing[:10]}")
+        raise _err(
+            path, f"{len(missing)} of {len(wanted)} dataset ids have no prediction: {missing[:10]}"
+        )
     if unknown:
-        raise _err(path, f"{len(unknown)} predictions have ids the dataset does not contain: {unknown[:10]}")
+        raise _err(
+            path,
+            f"{len(unknown)} predictions have ids the dataset does not contain: {unknown[:10]}",
+        )
     return Predictions(system, by_id, digest, _display(path), dict(spec))
 
 
@@ -298,7 +330,10 @@ def pin(manifest_path: str | Path) -> list[tuple[str, str, str]]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) < 2 or args[0] != "pin":
-        print("usage: python -m llaso_pytest.llm.predictions pin MANIFEST [MANIFEST ...]", file=sys.stderr)
+        print(
+            "usage: python -m llaso_pytest.llm.predictions pin MANIFEST [MANIFEST ...]",
+            file=sys.stderr,
+        )
         return 2
     for m in args[1:]:
         for path, old, new in pin(m):

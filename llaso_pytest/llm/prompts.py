@@ -84,7 +84,9 @@ class PromptTemplate:
             )
         for k, v in variables.items():
             if not isinstance(v, str):
-                raise PromptError(f"prompt {self.name!r}: variable {k!r} must be a string, got {type(v).__name__}")
+                raise PromptError(
+                    f"prompt {self.name!r}: variable {k!r} must be a string, got {type(v).__name__}"
+                )
 
         def fill(text: str) -> str:
             return _PLACEHOLDER.sub(lambda m: str(variables[m.group(1)]), text)
@@ -103,7 +105,9 @@ def _display_path(p: Path) -> str:
         return p.as_posix()
 
 
-def load_prompt(name_or_path: str | Path, *, prompt_dir: str | Path | None = None) -> PromptTemplate:
+def load_prompt(
+    name_or_path: str | Path, *, prompt_dir: str | Path | None = None
+) -> PromptTemplate:
     """Load ``<prompt_dir>/<name>.toml`` (or an explicit path) and validate it."""
     p = Path(name_or_path)
     if p.suffix != ".toml":
@@ -132,7 +136,11 @@ def load_prompt(name_or_path: str | Path, *, prompt_dir: str | Path | None = Non
     messages: list[tuple[str, str]] = []
     used: set[str] = set()
     for i, m in enumerate(raw_messages, 1):
-        if not isinstance(m, dict) or m.get("role") not in _ROLES or not isinstance(m.get("content"), str):
+        if (
+            not isinstance(m, dict)
+            or m.get("role") not in _ROLES
+            or not isinstance(m.get("content"), str)
+        ):
             raise _fail(p, f"message {i} needs `role` in {_ROLES} and a string `content`")
         messages.append((m["role"], m["content"]))
         used.update(_PLACEHOLDER.findall(m["content"]))
@@ -145,8 +153,12 @@ def load_prompt(name_or_path: str | Path, *, prompt_dir: str | Path | None = Non
     scale: tuple[int, int] | None = None
     if kind == "rubric":
         s = data.get("scale")
-        if not (isinstance(s, dict) and isinstance(s.get("min"), int) and isinstance(s.get("max"), int)
-                and s["min"] < s["max"]):
+        if not (
+            isinstance(s, dict)
+            and isinstance(s.get("min"), int)
+            and isinstance(s.get("max"), int)
+            and s["min"] < s["max"]
+        ):
             raise _fail(p, "a rubric needs [scale] with integer `min` < `max`")
         scale = (s["min"], s["max"])
     return PromptTemplate(

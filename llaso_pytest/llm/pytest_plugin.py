@@ -67,16 +67,28 @@ TOTALS_KEY = pytest.StashKey[dict[str, dict[str, Any]]]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("llaso")
     for role, what in (("judge", "the LLM judge"), ("llm", "the model under test")):
-        group.addoption(f"--llaso-{role}-refresh", action="store_true", default=False,
-                        help=f"ignore cached responses of {what} and call the endpoint again (the cache is rewritten)")
+        group.addoption(
+            f"--llaso-{role}-refresh",
+            action="store_true",
+            default=False,
+            help=f"ignore cached responses of {what} and call the endpoint again (the cache is rewritten)",
+        )
         group.addoption(f"--llaso-{role}-concurrency", metavar="N", type=int, default=None,
                         help=f"calls to {what} in flight at once (default 8)")
-        group.addoption(f"--llaso-{role}-timeout", metavar="SECONDS", type=float, default=None,
-                        help=f"per-call timeout for {what} (default 60; the openai client's 600 s is never used)")
+        group.addoption(
+            f"--llaso-{role}-timeout",
+            metavar="SECONDS",
+            type=float,
+            default=None,
+            help=f"per-call timeout for {what} (default 60; the openai client's 600 s is never used)",
+        )
         for key in _ENDPOINT_KEYS:
-            parser.addini(f"llaso_{role}_{key}",
-                          f"{what}: {key.replace('_', ' ')} (environment LLASO_{role.upper()}_{key.upper()} wins)",
-                          type="string", default="")
+            parser.addini(
+                f"llaso_{role}_{key}",
+                f"{what}: {key.replace('_', ' ')} (environment LLASO_{role.upper()}_{key.upper()} wins)",
+                type="string",
+                default="",
+            )
     group.addoption("--llaso-judge-k", metavar="K", type=int, default=None,
                     help="judge each item K times and report agreement (default 1)")
     group.addoption("--llaso-judge-response-format", choices=_RESPONSE_FORMATS, default=None,
@@ -85,8 +97,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--llaso-llm-mode", choices=_MODES, default=None,
                     help="predictions: evaluate pinned outputs; live: call the model under test; "
                     "auto (default): live when LLASO_LLM_BASE_URL and LLASO_LLM_MODEL are set")
-    group.addoption("--llaso-llm-cache", metavar="PATH", default=None,
-                    help="SQLite file caching LLM responses (default <llaso dir>/cache/llm.sqlite3; 'none' disables)")
+    group.addoption(
+        "--llaso-llm-cache",
+        metavar="PATH",
+        default=None,
+        help="SQLite file caching LLM responses (default <llaso dir>/cache/llm.sqlite3; 'none' disables)",
+    )
     parser.addini("llaso_judge_k", "default for --llaso-judge-k", type="string", default="")
     parser.addini("llaso_judge_response_format", "default for --llaso-judge-response-format",
                   type="string", default="")
@@ -121,23 +137,38 @@ def _settings(config: pytest.Config) -> LLMSettings:
         try:
             k_raw = int(ini_k) if ini_k else 1
         except ValueError:
-            raise pytest.UsageError(f"llaso: ini key llaso_judge_k must be an integer >= 1, got {ini_k!r}") from None
+            raise pytest.UsageError(
+                f"llaso: ini key llaso_judge_k must be an integer >= 1, got {ini_k!r}"
+            ) from None
     if k_raw < 1:
         raise pytest.UsageError(f"llaso: --llaso-judge-k must be >= 1, got {k_raw}")
-    fmt = config.getoption("llaso_judge_response_format") or str(config.getini("llaso_judge_response_format")).strip() \
+    fmt = (
+        config.getoption("llaso_judge_response_format")
+        or str(config.getini("llaso_judge_response_format")).strip()
         or "json_schema"
+    )
     if fmt not in _RESPONSE_FORMATS:
-        raise pytest.UsageError(f"llaso: ini key llaso_judge_response_format must be one of {_RESPONSE_FORMATS}, "
-                                f"got {fmt!r}")
-    mode = config.getoption("llaso_llm_mode") or str(config.getini("llaso_llm_mode")).strip() or "auto"
+        raise pytest.UsageError(
+            f"llaso: ini key llaso_judge_response_format must be one of {_RESPONSE_FORMATS}, "
+            f"got {fmt!r}"
+        )
+    mode = (
+        config.getoption("llaso_llm_mode") or str(config.getini("llaso_llm_mode")).strip() or "auto"
+    )
     if mode not in _MODES:
-        raise pytest.UsageError(f"llaso: ini key llaso_llm_mode must be one of {_MODES}, got {mode!r}")
+        raise pytest.UsageError(
+            f"llaso: ini key llaso_llm_mode must be one of {_MODES}, got {mode!r}"
+        )
     if mode == "auto":
         mode = "live" if endpoints["llm"].configured else "predictions"
     elif mode == "live" and not endpoints["llm"].configured:
-        raise pytest.UsageError("llaso: --llaso-llm-mode=live needs the model under test: set LLASO_LLM_BASE_URL "
-                                "and LLASO_LLM_MODEL (or ini llaso_llm_base_url / llaso_llm_model)")
-    cache_opt = config.getoption("llaso_llm_cache") or str(config.getini("llaso_llm_cache")).strip() or None
+        raise pytest.UsageError(
+            "llaso: --llaso-llm-mode=live needs the model under test: set LLASO_LLM_BASE_URL "
+            "and LLASO_LLM_MODEL (or ini llaso_llm_base_url / llaso_llm_model)"
+        )
+    cache_opt = (
+        config.getoption("llaso_llm_cache") or str(config.getini("llaso_llm_cache")).strip() or None
+    )
     if cache_opt is not None and cache_opt.lower() == "none":
         cache_path: Path | None = None
     elif cache_opt is not None:
@@ -177,7 +208,9 @@ def _stats(config: pytest.Config, role: str) -> UsageStats:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Any, Any]:
     report = yield
     _redact_report(report)
     reg = item.config.stash.get(STATS_KEY, None)
@@ -187,7 +220,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if snap != sent.get("last"):
             sent["last"] = snap
             # cumulative per process: the controller keeps the latest per worker and sums workers
-            report.user_properties.append((KEY_USAGE, {"worker": _worker_id(item.config), "usage": snap}))
+            report.user_properties.append(
+                (KEY_USAGE, {"worker": _worker_id(item.config), "usage": snap})
+            )
     return report
 
 
@@ -246,7 +281,9 @@ def usage_summary(config: pytest.Config) -> dict[str, Any] | None:
     return aggregate(totals.values())
 
 
-def pytest_llaso_report_sections(config: pytest.Config, record: Any) -> list[tuple[str, list[str]]] | None:
+def pytest_llaso_report_sections(
+    config: pytest.Config, record: Any
+) -> list[tuple[str, list[str]]] | None:
     from llaso_pytest.llm.usage import judge_error_lines, render_usage
 
     sections = []
@@ -256,7 +293,9 @@ def pytest_llaso_report_sections(config: pytest.Config, record: Any) -> list[tup
         lines = render_usage(summary)
         judge = (data.get("provenance") or {}).get("llm_judge")
         if isinstance(judge, dict):
-            lines.append(f"judge endpoint: {judge.get('model')} at {judge.get('base_url')} ({judge.get('source')})")
+            lines.append(
+                f"judge endpoint: {judge.get('model')} at {judge.get('base_url')} ({judge.get('source')})"
+            )
         sections.append(("llaso llm usage", lines))
     errors = judge_error_lines(data)
     if errors:
@@ -292,7 +331,9 @@ def llaso_fake_llm_server() -> Iterator[FakeOpenAIServer]:
 
 
 @pytest.fixture(scope="session")
-def llaso_llm_cache(llaso_llm_settings: LLMSettings) -> Iterator[Callable[[bool], ResponseCache | None]]:
+def llaso_llm_cache(
+    llaso_llm_settings: LLMSettings,
+) -> Iterator[Callable[[bool], ResponseCache | None]]:
     """A factory ``cache(refresh)`` returning the shared response cache (or None when disabled)."""
     from llaso_pytest.llm.cache import ResponseCache
 
@@ -332,8 +373,13 @@ def judge_endpoint(request: pytest.FixtureRequest, llaso_llm_settings: LLMSettin
 
 
 @pytest.fixture(scope="session")
-def judge(pytestconfig: pytest.Config, judge_endpoint: EndpointConfig, llaso_llm_settings: LLMSettings,
-          llaso_llm_cache: Callable[[bool], ResponseCache | None], llaso_seed: int) -> Iterator[Judge]:
+def judge(
+    pytestconfig: pytest.Config,
+    judge_endpoint: EndpointConfig,
+    llaso_llm_settings: LLMSettings,
+    llaso_llm_cache: Callable[[bool], ResponseCache | None],
+    llaso_seed: int,
+) -> Iterator[Judge]:
     """A :class:`~llaso_pytest.llm.judge.Judge` at temperature 0, seeded with the session seed."""
     from llaso_pytest.llm.client import LLMClient
     from llaso_pytest.llm.judge import Judge
@@ -354,9 +400,13 @@ def llm_endpoint(llaso_llm_settings: LLMSettings) -> EndpointConfig:
 
 
 @pytest.fixture(scope="session")
-def llm_client(pytestconfig: pytest.Config, llm_endpoint: EndpointConfig, llaso_llm_settings: LLMSettings,
-               llaso_llm_cache: Callable[[bool], ResponseCache | None],
-               record_provenance: Callable[[str, Any], None]) -> Iterator[LLMClient]:
+def llm_client(
+    pytestconfig: pytest.Config,
+    llm_endpoint: EndpointConfig,
+    llaso_llm_settings: LLMSettings,
+    llaso_llm_cache: Callable[[bool], ResponseCache | None],
+    record_provenance: Callable[[str, Any], None],
+) -> Iterator[LLMClient]:
     """An :class:`~llaso_pytest.llm.client.LLMClient` for the model under test; skips when unconfigured."""
     if not llm_endpoint.configured:
         pytest.skip("model under test not configured: set LLASO_LLM_BASE_URL and LLASO_LLM_MODEL")

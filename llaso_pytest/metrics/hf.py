@@ -119,7 +119,9 @@ def _scalar(out: Any, key: str | None, what: str) -> tuple[float, str]:
     if not isinstance(out, Mapping):
         raise MetricInputError(f"{what}: compute() returned {type(out).__name__}, expected a dict")
     if key is None:
-        nums = [k for k, v in out.items() if isinstance(v, numbers.Real) and not isinstance(v, bool)]
+        nums = [
+            k for k, v in out.items() if isinstance(v, numbers.Real) and not isinstance(v, bool)
+        ]
         if len(nums) != 1:
             raise MetricInputError(
                 f"{what}: compute() returned keys {sorted(out)}; pass key= to choose the score"
@@ -160,7 +162,9 @@ def hf_metric(
             raise MetricInputError(f"{nm} must be a sequence (one entry per item), not a string")
     refs, hyps = list(references), list(hypotheses)
     if len(refs) != len(hyps):
-        raise MetricInputError(f"{len(refs)} references but {len(hyps)} hypotheses: they must be parallel")
+        raise MetricInputError(
+            f"{len(refs)} references but {len(hyps)} hypotheses: they must be parallel"
+        )
     n = len(refs)
     if n == 0:
         raise MetricInputError("no items: references and hypotheses are empty")

@@ -89,7 +89,9 @@ class Recipe:
         d: dict[str, Any] = asdict(self)
         d["channels"] = 1
         d["resampler"] = (
-            "scipy.signal.resample_poly(kaiser,5.0)" if self.on_rate_mismatch == "resample" else None
+            "scipy.signal.resample_poly(kaiser,5.0)"
+            if self.on_rate_mismatch == "resample"
+            else None
         )
         return d
 
@@ -217,7 +219,11 @@ def check_ogg_container(path: str | os.PathLike[str]) -> None:
             fh.seek(pos)
             head = fh.read(27)
             if len(head) < 27 or head[:4] != b"OggS":
-                what = "a page header cut short" if len(head) < 27 else "bytes that are not an Ogg page"
+                what = (
+                    "a page header cut short"
+                    if len(head) < 27
+                    else "bytes that are not an Ogg page"
+                )
                 raise AudioError(
                     f"{p}: truncated or corrupt Ogg file: {what} at byte {pos} of {size}. "
                     "Re-export or re-copy the file; it is not decoded partially."
@@ -432,7 +438,9 @@ def prepare(
             x = x[:, 0]
             conversions.append(f"downmix:first({samples_channels(samples)})")
     elif x.ndim != 1:
-        raise AudioError(f"{source}: expected a 1-D or (frames, channels) array, got shape {x.shape}")
+        raise AudioError(
+            f"{source}: expected a 1-D or (frames, channels) array, got shape {x.shape}"
+        )
     if x.size == 0:
         raise AudioError(f"{source}: empty clip (0 samples); remove it from the dataset manifest")
     if not np.isfinite(x).all():

@@ -44,7 +44,11 @@ def _variables(task: str, row: dict[str, Any]) -> dict[str, str]:
     if task == "summarization":
         return {"document": row["document"]}
     if task == "translation":
-        return {"source_lang": row["source_lang"], "target_lang": row["target_lang"], "source": row["source"]}
+        return {
+            "source_lang": row["source_lang"],
+            "target_lang": row["target_lang"],
+            "source": row["source"],
+        }
     raise ValueError(f"no prompt variables defined for task {task!r}")
 
 
@@ -96,8 +100,15 @@ def outputs(request: pytest.FixtureRequest, llaso_llm_mode: str, llaso_seed: int
             client = request.getfixturevalue("llm_client")
             t = prompt(str(manifest.predictions[system].get("prompt", manifest.task)))
             params = {"temperature": 0.0, "seed": llaso_seed, "max_tokens": 256}
-            reqs = [ChatRequest(id=str(r["id"]), messages=tuple(t.render(_variables(ds.task, dict(r)))),
-                                params=params, prompt_ref=t.ref) for r in ds.rows]
+            reqs = [
+                ChatRequest(
+                    id=str(r["id"]),
+                    messages=tuple(t.render(_variables(ds.task, dict(r)))),
+                    params=params,
+                    prompt_ref=t.ref,
+                )
+                for r in ds.rows
+            ]
             results = client.complete(reqs)
             # a reply cut at max_tokens is not the model's answer: scoring it would show the
             # token limit as a quality regression
@@ -106,12 +117,25 @@ def outputs(request: pytest.FixtureRequest, llaso_llm_mode: str, llaso_seed: int
                 lines = "\n".join(
                     f"  {o.id}: {o.error or 'cut off at max_tokens=256 (finish_reason=length)'}"
                     for o in failed[:10])
-                pytest.fail(f"{len(failed)} of {len(results)} generations failed for {ds.name}; a score over the "
-                            f"rest would not be comparable:\n{lines}", pytrace=False)
+                pytest.fail(
+                    f"{len(failed)} of {len(results)} generations failed for {ds.name}; a score over the "
+                    f"rest would not be comparable:\n{lines}",
+                    pytrace=False,
+                )
             ep = client.endpoint
-            out = Outputs(ds, str(ep.model), [str(o.content).strip() for o in results],
-                          {**data_sig, "system": str(ep.model), "prompt": t.name, "prompt_sha256": t.short_hash,
-                           "temperature": 0.0, "gen_seed": llaso_seed})
+            out = Outputs(
+                ds,
+                str(ep.model),
+                [str(o.content).strip() for o in results],
+                {
+                    **data_sig,
+                    "system": str(ep.model),
+                    "prompt": t.name,
+                    "prompt_sha256": t.short_hash,
+                    "temperature": 0.0,
+                    "gen_seed": llaso_seed,
+                },
+            )
         memo[(name, system)] = out
         return out
 
@@ -125,7 +149,9 @@ def llm_fixtures() -> Path:
 
 
 @pytest.fixture
-def qa_systems(llaso_llm_mode: str, outputs: Callable[[str, str], Outputs]) -> tuple[Outputs, Outputs]:
+def qa_systems(
+    llaso_llm_mode: str, outputs: Callable[[str, str], Outputs]
+) -> tuple[Outputs, Outputs]:
     """Two systems to compare on QA. Predictions mode: pinned model-a vs pinned model-b;
     live mode: the model under test vs the pinned model-a."""
     if llaso_llm_mode == "predictions":

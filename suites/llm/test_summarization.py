@@ -23,18 +23,36 @@ Outputs = Any  # suites/llm/conftest.py
 def test_rouge_english(outputs: Callable[[str, str], Outputs], record_metric: Callable[..., Any],
                        llaso_seed: int, variant: str, floor: float) -> None:
     out = outputs("summarization-en", "lead-1")
-    result = metrics.rouge(out.dataset.column("summary"), out.predictions, ids=out.ids, variant=variant,
-                           seed=llaso_seed, signature_extra=out.signature_extra)
+    result = metrics.rouge(
+        out.dataset.column("summary"),
+        out.predictions,
+        ids=out.ids,
+        variant=variant,
+        seed=llaso_seed,
+        signature_extra=out.signature_extra,
+    )
     record_metric(result)
     assert result.value >= floor
 
 
 @pytest.mark.parametrize(("variant", "floor"), [("rouge1", 0.4), ("rouge2", 0.2), ("rougeL", 0.3)])
-def test_rouge_japanese_characters(outputs: Callable[[str, str], Outputs], record_metric: Callable[..., Any],
-                                   llaso_seed: int, variant: str, floor: float) -> None:
+def test_rouge_japanese_characters(
+    outputs: Callable[[str, str], Outputs],
+    record_metric: Callable[..., Any],
+    llaso_seed: int,
+    variant: str,
+    floor: float,
+) -> None:
     out = outputs("summarization-ja", "lead-1")
-    result = metrics.rouge(out.dataset.column("summary"), out.predictions, ids=out.ids, variant=variant,
-                           tokenizer="char", seed=llaso_seed, signature_extra=out.signature_extra)
+    result = metrics.rouge(
+        out.dataset.column("summary"),
+        out.predictions,
+        ids=out.ids,
+        variant=variant,
+        tokenizer="char",
+        seed=llaso_seed,
+        signature_extra=out.signature_extra,
+    )
     record_metric(result)
     assert result.signature.fields["tokenizer"] == "char"
     assert result.value >= floor

@@ -24,8 +24,8 @@ from llaso_pytest.compare import (
     compare_records,
     parse_tolerances,
 )
-from llaso_pytest.stats import multinomial_counts
 from llaso_pytest.record import RecordError
+from llaso_pytest.stats import multinomial_counts
 
 NODE = "suites/asr/test_asr.py::test_wer[clean]"
 

@@ -38,7 +38,9 @@ def test_terminal_table(comparison: Comparison) -> None:
     assert lines[0] == ("baseline base-run (commit 1111111111) -> this run head-run "
                         "(commit 2222222222, dirty)")
     assert lines[1] == comparison.summary_line()
-    assert lines[1].startswith(f"{comparison.counts()['regressed']} regressed, 1 improved at FDR 5%")
+    assert lines[1].startswith(
+        f"{comparison.counts()['regressed']} regressed, 1 improved at FDR 5%"
+    )
     header = lines[2].split()
     assert header[:4] == ["test", "metric", "base", "head"]
     regressed = [ln for ln in lines if "REGRESSED" in ln]

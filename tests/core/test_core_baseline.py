@@ -32,8 +32,13 @@ def test_save_then_gate_on_regression(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--llaso-baseline", "main", "--llaso-fail-on-regression",
                                 "--llaso-compare-out", "cmp.md", "--llaso-compare-out", "cmp.json")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines(["*llaso comparison with*main.json*", "*acc*REGRESSED (paired bootstrap, n=200)*",
-                                 "*significant regression against the baseline: failing the session*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*llaso comparison with*main.json*",
+            "*acc*REGRESSED (paired bootstrap, n=200)*",
+            "*significant regression against the baseline: failing the session*",
+        ]
+    )
     rec = load_latest(pytester.path)
     assert rec["exit_status"] == 1 and rec["provenance"]["baseline"]["path"].endswith("main.json")
     verdicts = json.loads((pytester.path / "cmp.json").read_text())
@@ -63,7 +68,10 @@ def test_tolerance_absorbs_a_small_change(pytester: pytest.Pytester) -> None:
 @pytest.mark.parametrize(
     "content, message",
     [
-        ('{"schema_version": 1, "kind": "llaso-run-record", "run_id": "x", "te', "*not valid JSON*"),
+        (
+            '{"schema_version": 1, "kind": "llaso-run-record", "run_id": "x", "te',
+            "*not valid JSON*",
+        ),
         ('{"hello": "world"}', "*not a llaso-pytest run record*"),
         ('{"schema_version": 99, "kind": "llaso-run-record"}', "*schema_version 99*upgrade*"),
         ("", "*empty*"),

@@ -110,7 +110,10 @@ def test_record_contents(pytester: pytest.Pytester, latest) -> None:
     assert acc["items"]["ids"] == ["a", "b", "c", "d"]
     assert acc["n"] == 4
     assert lat["name"] == "latency_ms" and lat["higher_is_better"] is False
-    assert tests["test_fails"]["outcome"] == "failed" and "assert False" in tests["test_fails"]["longrepr"]
+    assert (
+        tests["test_fails"]["outcome"] == "failed"
+        and "assert False" in tests["test_fails"]["longrepr"]
+    )
     assert tests["test_skipped"]["outcome"] == "skipped"
     prov = rec["provenance"]
     assert prov["datasets"] == {"tiny": "sha256:abc"}
@@ -132,7 +135,9 @@ def test_llaso_out_option_and_git_provenance(pytester: pytest.Pytester) -> None:
     pytester.run("git", "init", "-q")
     pytester.run("git", "-c", "user.email=a@b", "-c", "user.name=n", "commit", "-q",
                  "--allow-empty", "-m", "init")
-    pytester.makepyfile("def test_ok(record_metric): record_metric('x', 1.0, higher_is_better=True)")
+    pytester.makepyfile(
+        "def test_ok(record_metric): record_metric('x', 1.0, higher_is_better=True)"
+    )
     out = pytester.path / "out" / "my-run.json"
     pytester.runpytest(f"--llaso-out={out}").assert_outcomes(passed=1)
     rec = json.loads(out.read_text())
@@ -179,7 +184,9 @@ def test_non_finite_value_is_an_error(pytester: pytest.Pytester, bad: str) -> No
         (["--llaso-out=adir"], "*--llaso-out*adir*is a directory*"),
     ],
 )
-def test_bad_options_are_usage_errors(pytester: pytest.Pytester, args: list[str], message: str) -> None:
+def test_bad_options_are_usage_errors(
+    pytester: pytest.Pytester, args: list[str], message: str
+) -> None:
     pytester.makefile(".txt", afile="x")
     pytester.mkdir("adir")
     pytester.makepyfile("def test_ok(): pass")
@@ -196,7 +203,9 @@ def test_bad_ini_seed_is_a_usage_error(pytester: pytest.Pytester) -> None:
     result.stderr.fnmatch_lines(["*ini key llaso_seed*'twelve'*"])
 
 
-def test_secrets_never_enter_record_or_report(pytester: pytest.Pytester, monkeypatch, latest) -> None:
+def test_secrets_never_enter_record_or_report(
+    pytester: pytest.Pytester, monkeypatch, latest
+) -> None:
     secret_env = {
         "OPENAI_API_KEY": "sk-live-0123456789abcdefXYZ",
         "HF_TOKEN": "hf_abcdefghijklmnopqrstuvwx",

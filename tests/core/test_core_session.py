@@ -58,7 +58,9 @@ def test_xdist_record_matches_serial(pytester: pytest.Pytester) -> None:
     assert parallel["tests"] == serial["tests"]
     assert parallel["summary"] == serial["summary"]
     # only the controller writes: one record per session
-    runs = [p for p in (pytester.path / ".llaso" / "runs").glob("*.json") if p.name != "latest.json"]
+    runs = [
+        p for p in (pytester.path / ".llaso" / "runs").glob("*.json") if p.name != "latest.json"
+    ]
     assert len(runs) == 2
 
 

@@ -22,8 +22,17 @@ def endpoint(server: FakeOpenAIServer) -> Callable[..., EndpointConfig]:
     """``endpoint(**changes)``: a judge endpoint on the fake server with fast test defaults."""
 
     def make(**changes: Any) -> EndpointConfig:
-        base: dict[str, Any] = {"role": "judge", "base_url": server.base_url, "model": "fake-judge", "api_key": "sk-test",
-                                    "timeout": 5.0, "max_retries": 4, "concurrency": 8, "backoff_base": 0.01, "backoff_max": 0.05}
+        base: dict[str, Any] = {
+            "role": "judge",
+            "base_url": server.base_url,
+            "model": "fake-judge",
+            "api_key": "sk-test",
+            "timeout": 5.0,
+            "max_retries": 4,
+            "concurrency": 8,
+            "backoff_base": 0.01,
+            "backoff_max": 0.05,
+        }
         base.update(changes)
         return EndpointConfig(**base)
 

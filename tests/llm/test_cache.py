@@ -18,8 +18,15 @@ Endpoint = Callable[..., EndpointConfig]
 
 
 def _requests(n: int) -> list[ChatRequest]:
-    return [ChatRequest(id=f"i{i}", messages=({"role": "user", "content": f"<source>s{i}</source>"},),
-                        params={"temperature": 0, "seed": 1}, prompt_ref="p@abc") for i in range(n)]
+    return [
+        ChatRequest(
+            id=f"i{i}",
+            messages=({"role": "user", "content": f"<source>s{i}</source>"},),
+            params={"temperature": 0, "seed": 1},
+            prompt_ref="p@abc",
+        )
+        for i in range(n)
+    ]
 
 
 def test_rerun_hits_the_cache_with_zero_api_calls(server: FakeOpenAIServer, endpoint: Endpoint,
@@ -60,7 +67,9 @@ def test_local_servers_on_other_ports_do_not_share_cached_responses(endpoint: En
         assert (a.request_count, b.request_count) == (10, 5)
 
 
-def test_refresh_calls_again_and_rewrites(server: FakeOpenAIServer, endpoint: Endpoint, tmp_path: Path) -> None:
+def test_refresh_calls_again_and_rewrites(
+    server: FakeOpenAIServer, endpoint: Endpoint, tmp_path: Path
+) -> None:
     path = tmp_path / "c.sqlite3"
     with LLMClient(endpoint(), cache=ResponseCache(path)) as c:
         c.complete(_requests(5))
@@ -72,7 +81,9 @@ def test_refresh_calls_again_and_rewrites(server: FakeOpenAIServer, endpoint: En
     assert len(ResponseCache(path)) == 5
 
 
-def test_errors_are_not_cached(server: FakeOpenAIServer, endpoint: Endpoint, tmp_path: Path) -> None:
+def test_errors_are_not_cached(
+    server: FakeOpenAIServer, endpoint: Endpoint, tmp_path: Path
+) -> None:
     server.reset(faults=[Fault("server_error", always=True, match="s1<")])
     path = tmp_path / "c.sqlite3"
     with LLMClient(endpoint(max_retries=0), cache=ResponseCache(path)) as c:
@@ -85,13 +96,22 @@ def test_errors_are_not_cached(server: FakeOpenAIServer, endpoint: Endpoint, tmp
 
 
 def test_the_key_changes_with_every_input() -> None:
-    base = {"base_url": "http://h/v1", "model": "m", "prompt_ref": "judge@aaaa", "params": {"temperature": 0, "seed": 1},
-                "messages": [{"role": "user", "content": "x"}]}
+    base = {
+        "base_url": "http://h/v1",
+        "model": "m",
+        "prompt_ref": "judge@aaaa",
+        "params": {"temperature": 0, "seed": 1},
+        "messages": [{"role": "user", "content": "x"}],
+    }
     k0 = cache_key(**base)  # type: ignore[arg-type]
     variants = [
-        {"base_url": "http://other/v1"}, {"model": "m2"}, {"prompt_ref": "judge@bbbb"},
-        {"params": {"temperature": 0, "seed": 2}}, {"params": {"temperature": 0.7, "seed": 1}},
-        {"messages": [{"role": "user", "content": "x "}]}, {"messages": [{"role": "system", "content": "x"}]},
+        {"base_url": "http://other/v1"},
+        {"model": "m2"},
+        {"prompt_ref": "judge@bbbb"},
+        {"params": {"temperature": 0, "seed": 2}},
+        {"params": {"temperature": 0.7, "seed": 1}},
+        {"messages": [{"role": "user", "content": "x "}]},
+        {"messages": [{"role": "system", "content": "x"}]},
     ]
     keys = {cache_key(**{**base, **v}) for v in variants}  # type: ignore[arg-type]
     assert k0 not in keys and len(keys) == len(variants)
@@ -99,7 +119,9 @@ def test_the_key_changes_with_every_input() -> None:
     assert cache_key(**{**base, "params": {"seed": 1, "temperature": 0}}) == k0  # type: ignore[arg-type]
 
 
-def test_keys_never_contain_the_api_key(server: FakeOpenAIServer, endpoint: Endpoint, tmp_path: Path) -> None:
+def test_keys_never_contain_the_api_key(
+    server: FakeOpenAIServer, endpoint: Endpoint, tmp_path: Path
+) -> None:
     path = tmp_path / "c.sqlite3"
     with LLMClient(endpoint(api_key="sk-super-secret-123"), cache=ResponseCache(path)) as c:
         c.complete(_requests(2))
@@ -131,8 +153,14 @@ def _writer(path: str, worker: int, n: int) -> None:
     for i in range(n):
         shared = i % 2 == 0  # half the keys are written by both processes
         key = f"shared-{i}" if shared else f"w{worker}-{i}"
-        cache.put(key, CachedResponse(f"v{i}", "stop", 1, 1, "m"), base_url="u", model="m", prompt_ref=None,
-                  request={"i": i})
+        cache.put(
+            key,
+            CachedResponse(f"v{i}", "stop", 1, 1, "m"),
+            base_url="u",
+            model="m",
+            prompt_ref=None,
+            request={"i": i},
+        )
         assert cache.get(key) is not None
     cache.close()
 

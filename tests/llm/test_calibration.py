@@ -64,7 +64,9 @@ def test_weighted_kappa_hand_derived() -> None:
     assert cohen_kappa(a, b, labels=["1", "2", "3"], weights="linear") == pytest.approx(0.5)
     # quadratic (i-j)^2: observed = (0+1+1+0)/4 = 0.5;
     # expected = [2*(1*1 + 2*4) + 1*(1*1 + 2*1) + 1*(1*4 + 1*1)] / 16 = (18 + 3 + 5)/16 = 26/16
-    assert cohen_kappa(a, b, labels=["1", "2", "3"], weights="quadratic") == pytest.approx(1 - 0.5 / (26 / 16))
+    assert cohen_kappa(a, b, labels=["1", "2", "3"], weights="quadratic") == pytest.approx(
+        1 - 0.5 / (26 / 16)
+    )
 
 
 def test_kappa_matches_the_definition_on_random_data() -> None:
@@ -92,14 +94,19 @@ def test_agreement_reports_accuracy_kappa_confusion_and_gaps() -> None:
     assert ag.labels == ("fail", "pass")
     # rows human (fail, pass), columns judge: human-fail items 2,3,4 were judged pass, fail, fail
     assert ag.confusion == ((2, 1), (0, 1))
-    assert ag.kappa == pytest.approx(cohen_kappa(["pass", "fail", "fail", "fail"], ["pass", "pass", "fail", "fail"]))
+    assert ag.kappa == pytest.approx(
+        cohen_kappa(["pass", "fail", "fail", "fail"], ["pass", "pass", "fail", "fail"])
+    )
     assert ag.unlabelled == ("5",)
     with pytest.raises(LabelError, match=r"1 human-labelled ids were not judged: \['9'\]"):
         agreement(judge, {**human, "9": "pass"})
 
 
 def test_export_then_import_round_trip_csv_and_jsonl(tmp_path: Path) -> None:
-    items = {"q1": {"question": "Why, though?", "answer": "Because,\n\"quoted\""}, "q2": {"question": "日本語？", "answer": "はい"}}
+    items = {
+        "q1": {"question": "Why, though?", "answer": 'Because,\n"quoted"'},
+        "q2": {"question": "日本語？", "answer": "はい"},
+    }
     for suffix in (".csv", ".jsonl"):
         path = export_for_rating(tmp_path / f"rate{suffix}", items, instructions="pass or fail")
         text = path.read_text(encoding="utf-8")
@@ -123,7 +130,10 @@ def test_export_then_import_round_trip_csv_and_jsonl(tmp_path: Path) -> None:
     [
         ("id,label\nq1,pass\nq2,\n", r"row 3 \(id 'q2'\): empty label"),
         ("id,label\nq1,pass\nq1,fail\n", r"row 3: duplicate id 'q1' \(first at row 2\)"),
-        ("id,label\nq1,maybe\n", r"row 2 \(id 'q1'\): label 'maybe' is not one of \['fail', 'pass'\]"),
+        (
+            "id,label\nq1,maybe\n",
+            r"row 2 \(id 'q1'\): label 'maybe' is not one of \['fail', 'pass'\]",
+        ),
         ("id,score\nq1,pass\n", r"has no 'label' column"),
         ("id,label\n,pass\n", r"row 2: empty or missing 'id'"),
     ],
@@ -148,10 +158,19 @@ def test_bad_jsonl_lines_are_named(tmp_path: Path) -> None:
 def test_agreement_with_a_rubric_judge_uses_the_scale_order(tmp_path: Path) -> None:
     from llaso_pytest.llm.judge import ItemVerdict, JudgeResult
 
-    verdicts = tuple(ItemVerdict(i, float(s), str(s), "r", ()) for i, s in [("a", 1), ("b", 3), ("c", 5)])
+    verdicts = tuple(
+        ItemVerdict(i, float(s), str(s), "r", ()) for i, s in [("a", 1), ("b", 3), ("c", 5)]
+    )
     err = ItemVerdict("d", None, None, None, (), error_kind="unparsable", error="x")
-    result = JudgeResult(name="j", kind="rubric", verdicts=verdicts + (err,), prompt={"scale": [1, 5]}, judge={},
-                         k=1, aggregate="mean")
+    result = JudgeResult(
+        name="j",
+        kind="rubric",
+        verdicts=verdicts + (err,),
+        prompt={"scale": [1, 5]},
+        judge={},
+        k=1,
+        aggregate="mean",
+    )
     ag = agreement(result, {"a": "1", "b": "4", "c": "5", "d": "2"})
     assert ag.labels == ("1", "2", "3", "4", "5") and ag.n == 3 and ag.judge_errors == ("d",)
     assert ag.weighted_kappa == pytest.approx(
@@ -164,23 +183,51 @@ def test_labels_outside_the_judge_kind_are_an_error_naming_them() -> None:
     from llaso_pytest.llm.calibration import LabelError
     from llaso_pytest.llm.judge import ItemVerdict, JudgeResult
 
-    binary = JudgeResult(name="j", kind="binary", prompt={}, judge={}, k=1, aggregate="majority",
-                         verdicts=tuple(ItemVerdict(i, v, v, "r", ()) for i, v in
-                                        [("a", "pass"), ("b", "fail"), ("c", "pass"), ("d", "fail")]))
+    binary = JudgeResult(
+        name="j",
+        kind="binary",
+        prompt={},
+        judge={},
+        k=1,
+        aggregate="majority",
+        verdicts=tuple(
+            ItemVerdict(i, v, v, "r", ())
+            for i, v in [("a", "pass"), ("b", "fail"), ("c", "pass"), ("d", "fail")]
+        ),
+    )
     ok = agreement(binary, {"a": "pass", "b": "fail", "c": "pass", "d": "fail"})
     assert ok.accuracy == 1.0 and ok.labels == ("pass", "fail") and ok.weighted_kappa is None
-    with pytest.raises(LabelError, match=r"\['FAIL', 'Pass'\] are outside the label set \['pass', 'fail'\].*'a': 'Pass'"):
+    with pytest.raises(
+        LabelError,
+        match=r"\['FAIL', 'Pass'\] are outside the label set \['pass', 'fail'\].*'a': 'Pass'",
+    ):
         agreement(binary, {"a": "Pass", "b": "FAIL", "c": "pass", "d": "fail"})
-    pairwise = JudgeResult(name="w", kind="pairwise", prompt={}, judge={}, k=1, aggregate="majority",
-                           labels=("m1", "m2"),
-                           verdicts=tuple(ItemVerdict(i, v, v, "r", ()) for i, v in
-                                          [("a", "m1"), ("b", "tie"), ("c", "inconsistent")]))
-    assert agreement(pairwise, {"a": "m1", "b": "m2", "c": "tie"}).labels == ("m1", "m2", "tie", "inconsistent")
+    pairwise = JudgeResult(
+        name="w",
+        kind="pairwise",
+        prompt={},
+        judge={},
+        k=1,
+        aggregate="majority",
+        labels=("m1", "m2"),
+        verdicts=tuple(
+            ItemVerdict(i, v, v, "r", ())
+            for i, v in [("a", "m1"), ("b", "tie"), ("c", "inconsistent")]
+        ),
+    )
+    assert agreement(pairwise, {"a": "m1", "b": "m2", "c": "tie"}).labels == (
+        "m1",
+        "m2",
+        "tie",
+        "inconsistent",
+    )
     with pytest.raises(LabelError, match=r"\['A'\] are outside"):
         agreement(pairwise, {"a": "A"})
 
 
-def test_cli_exports_pinned_predictions_and_checks_labels(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_exports_pinned_predictions_and_checks_labels(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from llaso_pytest.llm.calibration import main
 
     fixtures = Path(__file__).resolve().parents[2] / "fixtures" / "llm"
@@ -189,9 +236,16 @@ def test_cli_exports_pinned_predictions_and_checks_labels(tmp_path: Path, capsys
     import csv
 
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
-    assert len(rows) == 20 and rows[0]["id"] == "qa-001" and rows[0]["prediction"] == "The Mediterranean."
+    assert (
+        len(rows) == 20
+        and rows[0]["id"] == "qa-001"
+        and rows[0]["prediction"] == "The Mediterranean."
+    )
     assert rows[0]["answers"] == "the Mediterranean Sea | Mediterranean" and rows[0]["label"] == ""
     assert main(["check", str(out)]) == 1  # nothing rated yet
     assert "row 2 (id 'qa-001'): empty label" in capsys.readouterr().err
-    assert main(["check", str(fixtures / "qa" / "human_labels.model-b.csv"), "--allowed", "pass,fail"]) == 0
+    assert (
+        main(["check", str(fixtures / "qa" / "human_labels.model-b.csv"), "--allowed", "pass,fail"])
+        == 0
+    )
     assert "20 labelled items; fail=9, pass=11" in capsys.readouterr().out

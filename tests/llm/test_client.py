@@ -16,11 +16,18 @@ Endpoint = Callable[..., EndpointConfig]
 
 
 def _requests(n: int, prefix: str = "item") -> list[ChatRequest]:
-    return [ChatRequest(id=f"{prefix}-{i}", messages=({"role": "user", "content": f"<source>{prefix} {i}</source>"},))
-            for i in range(n)]
+    return [
+        ChatRequest(
+            id=f"{prefix}-{i}",
+            messages=({"role": "user", "content": f"<source>{prefix} {i}</source>"},),
+        )
+        for i in range(n)
+    ]
 
 
-def test_no_item_lost_or_duplicated_under_mixed_faults(server: FakeOpenAIServer, endpoint: Endpoint) -> None:
+def test_no_item_lost_or_duplicated_under_mixed_faults(
+    server: FakeOpenAIServer, endpoint: Endpoint
+) -> None:
     server.reset(faults=[
         Fault("rate_limit", rate=0.15, retry_after=0.01),
         Fault("server_error", rate=0.15),
@@ -45,7 +52,9 @@ def test_no_item_lost_or_duplicated_under_mixed_faults(server: FakeOpenAIServer,
     assert snap["items_ok"] == 120 and snap["items_failed"] == 0
 
 
-def test_exhausted_retries_fail_that_item_only(server: FakeOpenAIServer, endpoint: Endpoint) -> None:
+def test_exhausted_retries_fail_that_item_only(
+    server: FakeOpenAIServer, endpoint: Endpoint
+) -> None:
     server.reset(faults=[Fault("server_error", always=True, match="item 7<")])
     with LLMClient(endpoint(max_retries=2)) as client:
         out = client.complete(_requests(10))
@@ -70,13 +79,19 @@ def test_retry_after_is_honoured(server: FakeOpenAIServer, endpoint: Endpoint) -
 
 
 def test_retry_after_ms_header_is_honoured(server: FakeOpenAIServer, endpoint: Endpoint) -> None:
-    server.reset(faults=[Fault("rate_limit", first_n=1, retry_after=0.25, retry_after_header="retry-after-ms")])
+    server.reset(
+        faults=[
+            Fault("rate_limit", first_n=1, retry_after=0.25, retry_after_header="retry-after-ms")
+        ]
+    )
     with LLMClient(endpoint()) as client:
         (out,) = client.complete(_requests(1))
     assert out.ok and out.waits == (0.25,)
 
 
-def test_retry_after_beyond_the_cap_fails_clearly(server: FakeOpenAIServer, endpoint: Endpoint) -> None:
+def test_retry_after_beyond_the_cap_fails_clearly(
+    server: FakeOpenAIServer, endpoint: Endpoint
+) -> None:
     server.reset(faults=[Fault("rate_limit", always=True, retry_after=3600)])
     with LLMClient(endpoint(max_retry_after=1.0)) as client:
         (out,) = client.complete(_requests(1))
@@ -117,7 +132,9 @@ def test_the_openai_client_defaults_are_not_in_force(endpoint: Endpoint) -> None
     client.close()
 
 
-def test_openai_client_does_not_retry_on_its_own(server: FakeOpenAIServer, endpoint: Endpoint) -> None:
+def test_openai_client_does_not_retry_on_its_own(
+    server: FakeOpenAIServer, endpoint: Endpoint
+) -> None:
     server.reset(faults=[Fault("server_error", always=True)])
     with LLMClient(endpoint(max_retries=0)) as client:
         (out,) = client.complete(_requests(1))
@@ -153,7 +170,10 @@ def test_concurrency_is_bounded_and_used(server: FakeOpenAIServer, endpoint: End
 
 def test_duplicate_ids_in_a_batch_are_rejected(endpoint: Endpoint) -> None:
     r = _requests(1)[0]
-    with LLMClient(endpoint()) as client, pytest.raises(ValueError, match="duplicate request id 'item-0'"):
+    with (
+        LLMClient(endpoint()) as client,
+        pytest.raises(ValueError, match="duplicate request id 'item-0'"),
+    ):
         client.complete([r, r])
 
 
@@ -162,7 +182,9 @@ def test_unconfigured_endpoint_names_the_variables() -> None:
         LLMClient(EndpointConfig(role="llm", base_url=None, model=None))
 
 
-def test_cost_is_estimated_from_configured_prices(server: FakeOpenAIServer, endpoint: Endpoint) -> None:
+def test_cost_is_estimated_from_configured_prices(
+    server: FakeOpenAIServer, endpoint: Endpoint
+) -> None:
     with LLMClient(endpoint(price_in=2.0, price_out=10.0)) as client:
         out = client.complete(_requests(2))
     tin = sum(o.prompt_tokens or 0 for o in out)
@@ -175,8 +197,14 @@ def test_cost_is_estimated_from_configured_prices(server: FakeOpenAIServer, endp
 
 @pytest.mark.parametrize(
     ("headers", "expected"),
-    [({"Retry-After": "2"}, 2.0), ({"retry-after-ms": "1500"}, 1.5), ({"retry-after": "0.5"}, 0.5),
-     ({"Retry-After": "Wed, 21 Oct 2015 07:28:10 GMT"}, 10.0), ({}, None), ({"retry-after": "soon"}, None)],
+    [
+        ({"Retry-After": "2"}, 2.0),
+        ({"retry-after-ms": "1500"}, 1.5),
+        ({"retry-after": "0.5"}, 0.5),
+        ({"Retry-After": "Wed, 21 Oct 2015 07:28:10 GMT"}, 10.0),
+        ({}, None),
+        ({"retry-after": "soon"}, None),
+    ],
 )
 def test_parse_retry_after(headers: dict[str, str], expected: float | None) -> None:
     import email.utils
@@ -192,12 +220,23 @@ def test_invariants_hold_for_random_fault_mixes(seed: int) -> None:
 
     rng = random.Random(seed)
     kinds = ["rate_limit", "server_error", "malformed_json", "truncated", "reset"]
-    faults = [Fault(k, rate=rng.uniform(0.0, 0.3), retry_after=0.005) for k in rng.sample(kinds, rng.randint(1, 5))]  # type: ignore[arg-type]
+    faults = [
+        Fault(k, rate=rng.uniform(0.0, 0.3), retry_after=0.005)
+        for k in rng.sample(kinds, rng.randint(1, 5))
+    ]  # type: ignore[arg-type]
     n = rng.randint(5, 40)
     max_retries = rng.randint(0, 4)
     with FakeOpenAIServer(faults=faults, seed=seed) as server:
-        ep = EndpointConfig(role="judge", base_url=server.base_url, model="m", timeout=5.0, max_retries=max_retries,
-                            concurrency=rng.randint(1, 12), backoff_base=0.002, backoff_max=0.01)
+        ep = EndpointConfig(
+            role="judge",
+            base_url=server.base_url,
+            model="m",
+            timeout=5.0,
+            max_retries=max_retries,
+            concurrency=rng.randint(1, 12),
+            backoff_base=0.002,
+            backoff_max=0.01,
+        )
         with LLMClient(ep) as client:
             out = client.complete(_requests(n, prefix=f"s{seed}"))
         log = server.log
@@ -206,13 +245,21 @@ def test_invariants_hold_for_random_fault_mixes(seed: int) -> None:
     assert set(clean.values()) <= {1}
     assert sum(o.ok for o in out) == len(clean)
     for i, o in enumerate(out):
-        assert (o.content == f"s{seed} {i}") if o.ok else (o.content is None and o.error_type is not None)
+        assert (
+            (o.content == f"s{seed} {i}")
+            if o.ok
+            else (o.content is None and o.error_type is not None)
+        )
         assert 1 <= o.attempts <= 2 * (max_retries + 1)  # a deferred second pass at most
     assert sum(o.attempts for o in out) == len(log) == client.stats.snapshot()["api_calls"]
 
 
 def test_an_unexpected_client_error_fails_each_item_not_the_batch(endpoint: Endpoint) -> None:
-    reqs = [ChatRequest(id="a", messages=({"role": "user", "content": "x"},), params={"no_such_parameter": 1})]
+    reqs = [
+        ChatRequest(
+            id="a", messages=({"role": "user", "content": "x"},), params={"no_such_parameter": 1}
+        )
+    ]
     with LLMClient(endpoint()) as client:
         (out,) = client.complete(reqs)
     assert out.error_type == "unexpected" and "no_such_parameter" in str(out.error)
@@ -233,7 +280,9 @@ def test_replies_without_usage_make_the_cost_unknown_not_zero(endpoint: Endpoint
 
 def test_a_reply_cut_at_max_tokens_says_so(server: FakeOpenAIServer, endpoint: Endpoint) -> None:
     server.responder = lambda req: "one two three four five"
-    req = ChatRequest(id="a", messages=({"role": "user", "content": "hi"},), params={"max_tokens": 3})
+    req = ChatRequest(
+        id="a", messages=({"role": "user", "content": "hi"},), params={"max_tokens": 3}
+    )
     with LLMClient(endpoint()) as client:
         (out,) = client.complete([req])
     assert out.ok and out.content == "one two three" and out.finish_reason == "length"

@@ -21,7 +21,11 @@ def test_chat_completion_round_trip(server: FakeOpenAIServer) -> None:
         model="fake-llm", messages=[{"role": "user", "content": "<source>\nGuten Tag\n</source>"}])
     assert resp.choices[0].message.content == "Guten Tag"  # copy baseline for translation prompts
     assert resp.choices[0].finish_reason == "stop"
-    assert resp.usage is not None and resp.usage.prompt_tokens == 4 and resp.usage.completion_tokens == 2  # words, tags included
+    assert (
+        resp.usage is not None
+        and resp.usage.prompt_tokens == 4
+        and resp.usage.completion_tokens == 2
+    )  # words, tags included
     assert [e.status for e in server.log] == [200]
 
 
@@ -29,7 +33,9 @@ def test_models_endpoint_lists_configured_models() -> None:
     with FakeOpenAIServer(models=["m1", "m2"]) as s:
         assert [m.id for m in _client(s).models.list()] == ["m1", "m2"]
         with pytest.raises(openai.NotFoundError, match="m3"):
-            _client(s).chat.completions.create(model="m3", messages=[{"role": "user", "content": "x"}])
+            _client(s).chat.completions.create(
+                model="m3", messages=[{"role": "user", "content": "x"}]
+            )
 
 
 @pytest.mark.parametrize(
@@ -42,7 +48,9 @@ def test_models_endpoint_lists_configured_models() -> None:
         ("malformed_json", ValueError),
     ],
 )
-def test_each_fault_reaches_the_client_as_that_failure(server: FakeOpenAIServer, kind: str, exc: type) -> None:
+def test_each_fault_reaches_the_client_as_that_failure(
+    server: FakeOpenAIServer, kind: str, exc: type
+) -> None:
     server.reset(faults=[Fault(kind, first_n=1)])  # type: ignore[arg-type]
     c = _client(server)
     with pytest.raises(exc):
@@ -56,14 +64,18 @@ def test_each_fault_reaches_the_client_as_that_failure(server: FakeOpenAIServer,
 def test_rate_limit_sends_retry_after(server: FakeOpenAIServer) -> None:
     server.reset(faults=[Fault("rate_limit", always=True, retry_after=1.5)])
     with pytest.raises(openai.RateLimitError) as info:
-        _client(server).chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+        _client(server).chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "x"}]
+        )
     assert info.value.response.headers["retry-after"] == "1.5"
 
 
 def test_slow_fault_exceeds_a_short_timeout(server: FakeOpenAIServer) -> None:
     server.reset(faults=[Fault("slow", always=True, delay=3.0)])
     with pytest.raises(openai.APITimeoutError):
-        _client(server, timeout=0.2).chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+        _client(server, timeout=0.2).chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "x"}]
+        )
 
 
 def test_rate_faults_are_deterministic_per_request_and_attempt() -> None:
@@ -74,7 +86,9 @@ def test_rate_faults_are_deterministic_per_request_and_attempt() -> None:
             got = []
             for i in range(20):
                 try:
-                    c.chat.completions.create(model="m", messages=[{"role": "user", "content": str(i)}])
+                    c.chat.completions.create(
+                        model="m", messages=[{"role": "user", "content": str(i)}]
+                    )
                     got.append(True)
                 except openai.InternalServerError:
                     got.append(False)
@@ -84,10 +98,18 @@ def test_rate_faults_are_deterministic_per_request_and_attempt() -> None:
 
 
 def test_default_responder_grades_by_overlap_and_reads_the_scale() -> None:
-    req = {"messages": [{"role": "system", "content": 'reply {"score": n}'},
-                        {"role": "user", "content": "<reference>Paris</reference><answer>Paris</answer>"}],
-           "response_format": {"type": "json_schema", "json_schema": {"schema": {"properties": {
-               "score": {"type": "integer", "enum": [0, 1, 2, 3]}}}}}}
+    req = {
+        "messages": [
+            {"role": "system", "content": 'reply {"score": n}'},
+            {"role": "user", "content": "<reference>Paris</reference><answer>Paris</answer>"},
+        ],
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {
+                "schema": {"properties": {"score": {"type": "integer", "enum": [0, 1, 2, 3]}}}
+            },
+        },
+    }
     assert json.loads(default_responder(req))["score"] == 3
     req["messages"][1]["content"] = "<reference>Paris</reference><answer>Lyon</answer>"
     assert json.loads(default_responder(req))["score"] == 0
@@ -103,15 +125,20 @@ def test_parse_fault_spec() -> None:
 
 
 def test_runs_as_a_module_and_prints_the_environment() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "llaso_pytest.llm.fake_server", "--latency", "0"],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llaso_pytest.llm.fake_server", "--latency", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         first = proc.stdout.readline()  # type: ignore[union-attr]
         env = proc.stdout.readline() + proc.stdout.readline()  # type: ignore[union-attr]
         url = first.split(" on ")[1].strip()
         assert "LLASO_JUDGE_BASE_URL=" + url in env
         c = openai.OpenAI(base_url=url, api_key="k", max_retries=0, timeout=3.0)
-        assert c.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}]).choices
+        assert c.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "hi"}]
+        ).choices
     finally:
         proc.terminate()
         proc.wait(timeout=10)

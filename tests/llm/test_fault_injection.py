@@ -10,7 +10,6 @@ import numpy  # noqa: F401  - imported before pytester's in-process runs
 import pytest
 
 import llaso_pytest.metrics.base  # noqa: F401
-
 from llaso_pytest.llm.fake_server import FakeOpenAIServer, Fault
 
 # Imported once here, not in each of the 21 in-process runs (pytester restores sys.modules after

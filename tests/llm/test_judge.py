@@ -57,7 +57,11 @@ def test_parse_valid_verdicts(content: str, kind: Any, expected: tuple[Any, str]
     ("content", "kind", "error_kind"),
     [
         ("The answer deserves a 4.", "rubric", "unparsable"),
-        ('Score: {"reason": "x", "score": 4}', "rubric", "unparsable"),  # prose around JSON is not guessed at
+        (
+            'Score: {"reason": "x", "score": 4}',
+            "rubric",
+            "unparsable",
+        ),  # prose around JSON is not guessed at
         ('[4, "good"]', "rubric", "unparsable"),
         ('{"score": 4}', "rubric", "missing_field"),
         ('{"reason": "x"}', "rubric", "missing_field"),
@@ -95,7 +99,10 @@ def test_bad_verdicts_are_error_states_never_zero_never_dropped(server: FakeOpen
         return next(v for k, v in replies.items() if f"<answer>\n{k}\n</answer>" in _user(req))
 
     server.responder = responder
-    with pytest.warns(LlasoWarning, match=r"2 of 3 items are in an error state \(out_of_scale=1, unparsable=1\).*q2, q3"):
+    with pytest.warns(
+        LlasoWarning,
+        match=r"2 of 3 items are in an error state \(out_of_scale=1, unparsable=1\).*q2, q3",
+    ):
         result = _judge(endpoint).rubric(QA, prompt="judge_helpfulness")
     assert result.n_items == 3 and result.n == 1 and result.n_errors == 2
     assert result.value == 5.0  # the mean of the usable verdicts; errors are not scored as 0
@@ -110,7 +117,9 @@ def test_bad_verdicts_are_error_states_never_zero_never_dropped(server: FakeOpen
     assert {e["id"] for e in judge_extra["error_items"]} == {"q2", "q3"}
 
 
-def test_api_failure_of_one_item_keeps_the_others(server: FakeOpenAIServer, endpoint: Endpoint) -> None:
+def test_api_failure_of_one_item_keeps_the_others(
+    server: FakeOpenAIServer, endpoint: Endpoint
+) -> None:
     server.reset(faults=[Fault("server_error", always=True, match="Osaka")])
     with pytest.warns(LlasoWarning, match="api_error=1"):
         result = Judge(LLMClient(endpoint(max_retries=1))).rubric(QA, prompt="judge_helpfulness")
@@ -123,20 +132,28 @@ def test_api_failure_of_one_item_keeps_the_others(server: FakeOpenAIServer, endp
 def test_repeated_judgements_report_agreement_and_use_mean_or_majority(server: FakeOpenAIServer,
                                                                      endpoint: Endpoint) -> None:
     # a judge whose score depends on the seed: seeds 0,1,2 -> 3,4,3
-    server.responder = lambda req: json.dumps({"reason": f"seed {req['seed']}", "score": 3 + req["seed"] % 2})
+    server.responder = lambda req: json.dumps(
+        {"reason": f"seed {req['seed']}", "score": 3 + req["seed"] % 2}
+    )
     judge = _judge(endpoint)
     mean = judge.rubric({"q1": QA["q1"]}, prompt="judge_helpfulness", k=3)
     v = mean.verdicts[0]
     assert [s.value for s in v.samples] == [3, 4, 3]
     assert v.value == pytest.approx(10 / 3) and v.agreement == pytest.approx(2 / 3)
-    assert mean.agreement_summary() == {"k": 3, "mean_agreement": pytest.approx(2 / 3), "unanimous_rate": 0.0,
-                                        "n": 1}
+    assert mean.agreement_summary() == {
+        "k": 3,
+        "mean_agreement": pytest.approx(2 / 3),
+        "unanimous_rate": 0.0,
+        "n": 1,
+    }
     majority = judge.rubric({"q1": QA["q1"]}, prompt="judge_helpfulness", k=3, aggregate="majority")
     assert majority.verdicts[0].value == 3.0
     assert server.request_count == 6  # k=3 twice: repeat r is a distinct request (seed + r)
     with pytest.warns(LlasoWarning, match="no_majority=1"):
         tie = judge.rubric({"q1": QA["q1"]}, prompt="judge_helpfulness", k=2, aggregate="majority")
-    assert tie.verdicts[0].error_kind == "no_majority" and "use an odd k" in str(tie.verdicts[0].error)
+    assert tie.verdicts[0].error_kind == "no_majority" and "use an odd k" in str(
+        tie.verdicts[0].error
+    )
 
 
 def test_requests_carry_temperature_zero_seed_and_structured_output(server: FakeOpenAIServer,
@@ -160,7 +177,9 @@ def test_binary_pass_rate_and_tie(server: FakeOpenAIServer, endpoint: Endpoint) 
     result = _judge(endpoint).binary(QA, prompt="judge_correctness")
     assert [v.label for v in result.verdicts] == ["pass", "fail", "pass"]
     assert result.value == pytest.approx(2 / 3)
-    server.responder = lambda req: json.dumps({"reason": "r", "verdict": "pass" if req["seed"] % 2 else "fail"})
+    server.responder = lambda req: json.dumps(
+        {"reason": "r", "verdict": "pass" if req["seed"] % 2 else "fail"}
+    )
     with pytest.warns(LlasoWarning, match="no_majority=1"):
         tie = _judge(endpoint).binary({"q1": QA["q1"]}, prompt="judge_correctness", k=2)
     assert tie.n_errors == 1 and tie.errors[0].error_kind == "no_majority"
@@ -168,8 +187,15 @@ def test_binary_pass_rate_and_tie(server: FakeOpenAIServer, endpoint: Endpoint) 
 
 # -- pairwise --------------------------------------------------------------------------------------
 def _pairs() -> dict[str, dict[str, str]]:
-    return {k: {"question": v["question"], "reference": v["reference"], "response_a": v["reference"],
-                "response_b": "I do not know"} for k, v in QA.items()}
+    return {
+        k: {
+            "question": v["question"],
+            "reference": v["reference"],
+            "response_a": v["reference"],
+            "response_b": "I do not know",
+        }
+        for k, v in QA.items()
+    }
 
 
 def test_pairwise_runs_both_orders_and_agrees_for_a_fair_judge(server: FakeOpenAIServer,
@@ -184,14 +210,20 @@ def test_pairwise_runs_both_orders_and_agrees_for_a_fair_judge(server: FakeOpenA
     assert orders == {"AB", "BA"}
 
 
-def test_position_bias_shows_up_as_order_disagreement(server: FakeOpenAIServer, endpoint: Endpoint) -> None:
+def test_position_bias_shows_up_as_order_disagreement(
+    server: FakeOpenAIServer, endpoint: Endpoint
+) -> None:
     server.position_bias = "first"
     result = _judge(endpoint).pairwise(_pairs(), prompt="judge_pairwise", labels=("good", "bad"))
     s = result.pairwise_summary()
     assert s is not None
     assert [v.label for v in result.verdicts] == ["inconsistent"] * 3
     assert result.value == 0.5  # inconsistent counts as a tie ...
-    assert (s["inconsistent"], s["order_disagreement_rate"], s["first_position_win_rate"]) == (3, 1.0, 1.0)  # ... and is reported
+    assert (s["inconsistent"], s["order_disagreement_rate"], s["first_position_win_rate"]) == (
+        3,
+        1.0,
+        1.0,
+    )  # ... and is reported
 
 
 def test_pairwise_labels_are_validated(endpoint: Endpoint) -> None:
@@ -206,8 +238,12 @@ def test_signature_names_prompt_hash_judge_and_decoding(endpoint: Endpoint, tmp_
     fields = m1.signature.fields
     t = load_prompt("judge_helpfulness")
     assert fields["prompt"] == "judge_helpfulness" and fields["prompt_sha256"] == t.sha256[:12]
-    assert fields["judge_model"] == "fake-judge" and fields["temperature"] == 0.0 and fields["k"] == 1
-    assert fields["judge_url"] == "http://127.0.0.1:*/v1"  # a local port does not change the signature
+    assert (
+        fields["judge_model"] == "fake-judge" and fields["temperature"] == 0.0 and fields["k"] == 1
+    )
+    assert (
+        fields["judge_url"] == "http://127.0.0.1:*/v1"
+    )  # a local port does not change the signature
     # an edited prompt changes the signature, and the diff names the prompt hash
     edited = tmp_path / "judge_helpfulness.toml"
     shutil.copy(default_prompt_dir() / "judge_helpfulness.toml", edited)
@@ -220,15 +256,25 @@ def test_signature_names_prompt_hash_judge_and_decoding(endpoint: Endpoint, tmp_
     assert m3.signature.fields["system"] == "model-b"
     assert m1.signature.diff(m3.signature) == ["predictions_sha256", "system"]
     assert fields["max_tokens"] == judge.max_tokens
-    m4 = Judge(judge.client, max_tokens=200).rubric(QA, prompt="judge_helpfulness").to_metric_result(n_boot=0)
+    m4 = (
+        Judge(judge.client, max_tokens=200)
+        .rubric(QA, prompt="judge_helpfulness")
+        .to_metric_result(n_boot=0)
+    )
     assert "max_tokens" in m1.signature.diff(m4.signature)
 
 
-def test_judge_rerun_is_served_from_cache(server: FakeOpenAIServer, endpoint: Endpoint, tmp_path: Path) -> None:
+def test_judge_rerun_is_served_from_cache(
+    server: FakeOpenAIServer, endpoint: Endpoint, tmp_path: Path
+) -> None:
     cache = tmp_path / "c.sqlite3"
-    r1 = Judge(LLMClient(endpoint(), cache=ResponseCache(cache))).pairwise(_pairs(), prompt="judge_pairwise")
+    r1 = Judge(LLMClient(endpoint(), cache=ResponseCache(cache))).pairwise(
+        _pairs(), prompt="judge_pairwise"
+    )
     server.reset()
-    r2 = Judge(LLMClient(endpoint(), cache=ResponseCache(cache))).pairwise(_pairs(), prompt="judge_pairwise")
+    r2 = Judge(LLMClient(endpoint(), cache=ResponseCache(cache))).pairwise(
+        _pairs(), prompt="judge_pairwise"
+    )
     assert server.request_count == 0
     assert r2.usage["api_calls"] == 0 and r2.usage["cache_hits"] == 6
     assert [v.label for v in r1.verdicts] == [v.label for v in r2.verdicts]
@@ -244,7 +290,9 @@ def test_wrong_template_kind_and_variables_are_clear_errors(endpoint: Endpoint) 
         judge.rubric(QA, prompt="judge_helpfulness", k=0)
 
 
-def test_all_items_in_error_cannot_become_a_score(server: FakeOpenAIServer, endpoint: Endpoint) -> None:
+def test_all_items_in_error_cannot_become_a_score(
+    server: FakeOpenAIServer, endpoint: Endpoint
+) -> None:
     from llaso_pytest.llm._metric import NoVerdictsError
 
     server.responder = lambda req: "no idea"
@@ -255,7 +303,9 @@ def test_all_items_in_error_cannot_become_a_score(server: FakeOpenAIServer, endp
         result.to_metric_result()
 
 
-def test_extra_params_reach_the_request_and_the_signature(server: FakeOpenAIServer, endpoint: Endpoint) -> None:
+def test_extra_params_reach_the_request_and_the_signature(
+    server: FakeOpenAIServer, endpoint: Endpoint
+) -> None:
     seen: list[Mapping[str, Any]] = []
 
     def responder(req: Mapping[str, Any]) -> str:
@@ -263,18 +313,24 @@ def test_extra_params_reach_the_request_and_the_signature(server: FakeOpenAIServ
         return '{"reason": "r", "score": 3}'
 
     server.responder = responder
-    judge = Judge(LLMClient(endpoint()), max_tokens=None, extra_params={"max_completion_tokens": 64})
+    judge = Judge(
+        LLMClient(endpoint()), max_tokens=None, extra_params={"max_completion_tokens": 64}
+    )
     result = judge.rubric({"q1": QA["q1"]}, prompt="judge_helpfulness")
     assert seen[0]["max_completion_tokens"] == 64 and "max_tokens" not in seen[0]
     assert result.signature_fields()["extra_params"] == '{"max_completion_tokens": 64}'
 
 
-def test_keys_in_extra_headers_stay_out_of_signature_and_cache(server: FakeOpenAIServer, endpoint: Endpoint,
-                                                              tmp_path: Path) -> None:
+def test_keys_in_extra_headers_stay_out_of_signature_and_cache(
+    server: FakeOpenAIServer, endpoint: Endpoint, tmp_path: Path
+) -> None:
     headers = {"api-key": "HDR_SECRET", "Authorization": "Bearer HDR_SECRET2", "X-Trace": "visible"}
     server.responder = lambda req: '{"reason": "r", "score": 3}'
     cache_path = tmp_path / "c.sqlite3"
-    judge = Judge(LLMClient(endpoint(), cache=ResponseCache(cache_path)), extra_params={"extra_headers": headers})
+    judge = Judge(
+        LLMClient(endpoint(), cache=ResponseCache(cache_path)),
+        extra_params={"extra_headers": headers},
+    )
     result = judge.rubric({"q1": QA["q1"]}, prompt="judge_helpfulness")
     assert server.request_count == 1 and result.n_errors == 0
     sig = result.to_metric_result(n_boot=0).signature
