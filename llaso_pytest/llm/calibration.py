@@ -173,7 +173,7 @@ def agreement(
             f"labels {unknown} are outside the label set {labs} (labels are case-sensitive); "
             f"human labels: {', '.join(bad) or 'none'}"
         )
-    acc = sum(x == y for x, y in zip(h, j)) / len(ids)
+    acc = sum(x == y for x, y in zip(h, j, strict=True)) / len(ids)
     kappa = cohen_kappa(h, j, labels=labs)
     wk = cohen_kappa(h, j, labels=labs, weights="quadratic") if ordinal else None
     conf = _confusion(h, j, labs)
@@ -187,7 +187,8 @@ def agreement(
 
 def export_for_rating(path: str | Path, items: Mapping[str, Mapping[str, str]], *,
                       instructions: str | None = None) -> Path:
-    """Write items for human rating: ``id``, the item's fields, an empty ``label`` (CSV or JSONL by suffix)."""
+    """Write items for human rating: ``id``, the item's fields, an empty ``label`` (CSV or
+    JSONL by suffix)."""
     p = Path(path)
     if not items:
         raise ValueError("export_for_rating: no items")
@@ -251,7 +252,8 @@ def load_human_labels(path: str | Path, *, allowed: Sequence[str] | None = None)
         raw = row.get("label")
         if isinstance(raw, bool):
             raise LabelError(
-                f"{p}: {where} {lineno} (id {item_id!r}): label must be text or a number, got {raw!r}"
+                f"{p}: {where} {lineno} (id {item_id!r}): label must be text or a number, "
+                f"got {raw!r}"
             )
         label = (
             ""
@@ -262,7 +264,8 @@ def load_human_labels(path: str | Path, *, allowed: Sequence[str] | None = None)
         )
         if not label:
             raise LabelError(
-                f"{p}: {where} {lineno} (id {item_id!r}): empty label; rate the item or delete the {where}"
+                f"{p}: {where} {lineno} (id {item_id!r}): empty label; rate the item or delete "
+                f"the {where}"
             )
         if allowed_set is not None and label not in allowed_set:
             raise LabelError(
@@ -271,7 +274,8 @@ def load_human_labels(path: str | Path, *, allowed: Sequence[str] | None = None)
             )
         if item_id in first:
             raise LabelError(
-                f"{p}: {where} {lineno}: duplicate id {item_id!r} (first at {where} {first[item_id]})"
+                f"{p}: {where} {lineno}: duplicate id {item_id!r} "
+                f"(first at {where} {first[item_id]})"
             )
         first[item_id] = lineno
         out[item_id] = label

@@ -58,7 +58,8 @@ class EndpointConfig:
     ``timeout`` is the per-call read timeout in seconds, as httpx applies it: the longest wait for
     the next bytes, not a deadline for the whole reply (a server that keeps trickling bytes can
     take longer); the openai client's 600 s default is never used. ``endpoint_id`` names what a
-    local server serves, for the response cache (:attr:`cache_identity`). ``max_retries`` counts our retries (the client's own are disabled);
+    local server serves, for the response cache (:attr:`cache_identity`). ``max_retries``
+    counts our retries (the client's own are disabled);
     ``price_in``/``price_out`` are USD per million tokens, ``None`` when unknown (cost is then
     reported as unknown, not 0). ``deadline`` bounds a whole reply (headers and body, seconds);
     ``max_reply_bytes`` caps its size; ``breaker_threshold`` consecutive connect failures with no

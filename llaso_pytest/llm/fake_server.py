@@ -120,7 +120,8 @@ class RequestLog:
 
 
 def parse_fault(spec: str) -> Fault:
-    """Parse ``kind[:k=v,...]`` e.g. ``rate_limit:rate=0.1,retry_after=0.2`` or ``server_error:first_n=1``."""
+    """Parse ``kind[:k=v,...]``, e.g. ``rate_limit:rate=0.1,retry_after=0.2`` or
+    ``server_error:first_n=1``."""
     kind, _, rest = spec.partition(":")
     kwargs: dict[str, Any] = {}
     for part in filter(None, rest.split(",")):
@@ -651,7 +652,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     url = server.base_url
     print(f"fake OpenAI-compatible server on {url}", flush=True)
     print(
-        f"  export LLASO_JUDGE_BASE_URL={url} LLASO_JUDGE_MODEL=fake-judge LLASO_JUDGE_API_KEY=unused"
+        f"  export LLASO_JUDGE_BASE_URL={url} LLASO_JUDGE_MODEL=fake-judge "
+        "LLASO_JUDGE_API_KEY=unused"
     )
     print(
         f"  export LLASO_LLM_BASE_URL={url} LLASO_LLM_MODEL=fake-llm LLASO_LLM_API_KEY=unused",

@@ -279,7 +279,8 @@ class JudgeResult:
                 "unanimous_rate": sum(1 for a in ags if a == 1.0) / len(ags), "n": len(ags)}
 
     def pairwise_summary(self) -> dict[str, Any] | None:
-        """Wins, ties, order disagreements (position swaps that changed the verdict), position bias."""
+        """Wins, ties, order disagreements (position swaps that changed the verdict), position
+        bias."""
         if self.kind != "pairwise":
             return None
         labels = self.labels or ("a", "b")
@@ -372,7 +373,8 @@ class JudgeResult:
 
 
 def _combine_orders(ab: Any, ba: Any, labels: tuple[str, str]) -> str:
-    """Map the two position orders to a verdict about the systems (labels[0] was shown as A first)."""
+    """Map the two position orders to a verdict about the systems (labels[0] was shown as A
+    first)."""
     first = {"A": labels[0], "B": labels[1], "tie": "tie"}[ab]
     second = {"A": labels[1], "B": labels[0], "tie": "tie"}[ba]
     return first if first == second else "inconsistent"
@@ -605,7 +607,8 @@ class Judge:
             )
             warnings.warn(
                 LlasoWarning(
-                    f"judged set {result.name!r}: {result.n_errors} of {result.n_items} items are in an error state "
+                    f"judged set {result.name!r}: {result.n_errors} of {result.n_items} items "
+                    "are in an error state "
                     f"({kinds}) and are excluded from the score: {ids}"
                 ),
                 stacklevel=4,
@@ -652,7 +655,8 @@ class Judge:
 
     def binary(self, items: ItemsArg, *, prompt: PromptTemplate | str, k: int | None = None,
                name: str | None = None) -> JudgeResult:
-        """Pass/fail per item (majority of k; a tie is a ``no_majority`` error). Value = pass rate."""
+        """Pass/fail per item (majority of k; a tie is a ``no_majority`` error). Value = pass
+        rate."""
         return self._judge("binary", items, prompt=prompt, k=k, aggregate="majority", name=name)
 
     def pairwise(self, items: ItemsArg, *, prompt: PromptTemplate | str, k: int | None = None,
@@ -732,7 +736,8 @@ def _first_error(item_id: str, ss: Sequence[JudgeSample]) -> ItemVerdict | None:
     if not bad:
         return None
     detail = "; ".join(
-        f"{'repeat ' + str(s.repeat) if len(ss) > 1 else 'call'}{' ' + s.order if s.order else ''}: {s.error}"
+        f"{'repeat ' + str(s.repeat) if len(ss) > 1 else 'call'}"
+        f"{' ' + s.order if s.order else ''}: {s.error}"
         for s in bad
     )
     msg = f"item {item_id!r}: {len(bad)} of {len(ss)} judge call(s) failed: {detail}"

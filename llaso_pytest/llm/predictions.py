@@ -121,8 +121,8 @@ def _verify(path: Path, expected: str, manifest: Path) -> str:
         raise _err(
             path,
             f"sha256 mismatch: the manifest {manifest} pins {expected[:16]}..., the file has "
-            f"{actual[:16]}...; the file was changed. Restore it, or if the change is deliberate run "
-            f"`python -m llaso_pytest.llm.predictions pin {manifest}` and commit the new hash",
+            f"{actual[:16]}...; the file was changed. Restore it, or if the change is deliberate "
+            f"run `python -m llaso_pytest.llm.predictions pin {manifest}` and commit the new hash",
         )
     return actual
 
@@ -264,7 +264,8 @@ def load_dataset(manifest: Manifest | str | Path) -> Dataset:
             if not ok:
                 raise _err(
                     m.data_path,
-                    f"line {lineno} (id {item_id!r}): field {fname!r} must be {ftype}, got {v!r:.60}",
+                    f"line {lineno} (id {item_id!r}): field {fname!r} must be {ftype}, "
+                    f"got {v!r:.60}",
                 )
         rows.append(obj)
     if not rows:
@@ -275,7 +276,8 @@ def load_dataset(manifest: Manifest | str | Path) -> Dataset:
 def load_predictions(
     manifest: Manifest | str | Path, system: str, *, ids: Sequence[str]
 ) -> Predictions:
-    """Predictions of ``system`` for exactly ``ids``: hash-verified, no duplicates, none missing or extra."""
+    """Predictions of ``system`` for exactly ``ids``: hash-verified, no duplicates, none missing
+    or extra."""
     m = manifest if isinstance(manifest, Manifest) else load_manifest(manifest)
     if system not in m.predictions:
         raise _err(

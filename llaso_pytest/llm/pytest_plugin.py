@@ -71,7 +71,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             f"--llaso-{role}-refresh",
             action="store_true",
             default=False,
-            help=f"ignore cached responses of {what} and call the endpoint again (the cache is rewritten)",
+            help=f"ignore cached responses of {what} and call the endpoint again "
+            "(the cache is rewritten)",
         )
         group.addoption(f"--llaso-{role}-concurrency", metavar="N", type=int, default=None,
                         help=f"calls to {what} in flight at once (default 8)")
@@ -80,12 +81,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             metavar="SECONDS",
             type=float,
             default=None,
-            help=f"per-call timeout for {what} (default 60; the openai client's 600 s is never used)",
+            help=f"per-call timeout for {what} "
+            "(default 60; the openai client's 600 s is never used)",
         )
         for key in _ENDPOINT_KEYS:
             parser.addini(
                 f"llaso_{role}_{key}",
-                f"{what}: {key.replace('_', ' ')} (environment LLASO_{role.upper()}_{key.upper()} wins)",
+                f"{what}: {key.replace('_', ' ')} "
+                f"(environment LLASO_{role.upper()}_{key.upper()} wins)",
                 type="string",
                 default="",
             )
@@ -101,7 +104,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--llaso-llm-cache",
         metavar="PATH",
         default=None,
-        help="SQLite file caching LLM responses (default <llaso dir>/cache/llm.sqlite3; 'none' disables)",
+        help="SQLite file caching LLM responses "
+        "(default <llaso dir>/cache/llm.sqlite3; 'none' disables)",
     )
     parser.addini("llaso_judge_k", "default for --llaso-judge-k", type="string", default="")
     parser.addini("llaso_judge_response_format", "default for --llaso-judge-response-format",
@@ -266,7 +270,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def usage_summary(config: pytest.Config) -> dict[str, Any] | None:
-    """Aggregated LLM usage of the run per role (``judge``, ``llm``), or ``None`` when no LLM was called.
+    """Aggregated LLM usage of the run per role (``judge``, ``llm``), or ``None`` when no LLM
+    was called.
 
     See :func:`llaso_pytest.llm.usage.aggregate`. On the controller this process's own live
     counters replace its last sent snapshot: after Ctrl-C the interrupted test never sent its
@@ -274,7 +279,8 @@ def usage_summary(config: pytest.Config) -> dict[str, Any] | None:
     """
     from llaso_pytest.llm.usage import aggregate
 
-    totals = dict(config.stash.get(TOTALS_KEY, {}))
+    sent: dict[str, dict[str, Any]] = config.stash.get(TOTALS_KEY, {})
+    totals = dict(sent)
     live = config.stash.get(STATS_KEY, {})
     if live and not _is_worker(config):
         totals[_worker_id(config)] = {role: s.snapshot() for role, s in live.items()}
@@ -294,7 +300,8 @@ def pytest_llaso_report_sections(
         judge = (data.get("provenance") or {}).get("llm_judge")
         if isinstance(judge, dict):
             lines.append(
-                f"judge endpoint: {judge.get('model')} at {judge.get('base_url')} ({judge.get('source')})"
+                f"judge endpoint: {judge.get('model')} at {judge.get('base_url')} "
+                f"({judge.get('source')})"
             )
         sections.append(("llaso llm usage", lines))
     errors = judge_error_lines(data)
@@ -365,7 +372,10 @@ def judge_endpoint(request: pytest.FixtureRequest, llaso_llm_settings: LLMSettin
         # cache entries stay valid across runs on new ports (and apart from any other server)
         ep = ep.with_(base_url=server.base_url, model=FAKE_JUDGE_MODEL, api_key=None,
                       endpoint_id=f"llaso-fake-server-{llaso_version}")
-        source = "fake server (LLASO_JUDGE_BASE_URL/LLASO_JUDGE_MODEL unset): heuristic verdicts, not a model"
+        source = (
+            "fake server (LLASO_JUDGE_BASE_URL/LLASO_JUDGE_MODEL unset): heuristic verdicts, "
+            "not a model"
+        )
     public = ep.public()
     public["source"] = source
     record_provenance("llm_judge", public)
@@ -407,7 +417,8 @@ def llm_client(
     llaso_llm_cache: Callable[[bool], ResponseCache | None],
     record_provenance: Callable[[str, Any], None],
 ) -> Iterator[LLMClient]:
-    """An :class:`~llaso_pytest.llm.client.LLMClient` for the model under test; skips when unconfigured."""
+    """An :class:`~llaso_pytest.llm.client.LLMClient` for the model under test; skips when
+    unconfigured."""
     if not llm_endpoint.configured:
         pytest.skip("model under test not configured: set LLASO_LLM_BASE_URL and LLASO_LLM_MODEL")
     from llaso_pytest.llm.client import LLMClient

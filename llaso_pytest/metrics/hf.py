@@ -171,13 +171,13 @@ def hf_metric(
     id_t = check_ids(ids, n) or tuple(str(i) for i in range(n))
     grp = check_ids(groups, n, what="groups")
     kw = dict(compute_kwargs or {})
-    for i, (r, h) in enumerate(zip(refs, hyps)):
+    for i, (r, h) in enumerate(zip(refs, hyps, strict=True)):
         if r is None or h is None:
             raise MetricInputError(
                 f"{'reference' if r is None else 'hypothesis'} for item id {id_t[i]!r} is None"
             )
     scores = np.empty(n, dtype=np.float64)
-    for i, (r, h) in enumerate(zip(refs, hyps)):
+    for i, (r, h) in enumerate(zip(refs, hyps, strict=True)):
         scores[i], key = _scalar(
             module.compute(predictions=[h], references=[r], **kw), key, f"{mname} item {id_t[i]!r}"
         )

@@ -139,8 +139,8 @@ def counts_line(comparison: Comparison, family: str | None = None) -> str:
     text = f"{c['regressed']} regressed, {c['improved']} improved at {comparison.level_text()}"
     rest = [f"{c['unchanged']} unchanged", f"{c['untested']} untested"]
     for verdict in ("incomparable", "new", "removed", "not-run"):
-        if c[verdict]:  # type: ignore[literal-required]
-            rest.append(f"{c[verdict]} {verdict.replace('-', ' ')}")  # type: ignore[literal-required]
+        if c[verdict]:
+            rest.append(f"{c[verdict]} {verdict.replace('-', ' ')}")
     return f"{text}; {', '.join(rest)}"
 
 

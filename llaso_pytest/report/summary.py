@@ -37,7 +37,8 @@ def render_results(record: RunRecord, *, limit: int = 200) -> list[str]:
 
     def fmt(row: tuple[str, ...]) -> str:
         first = row[0] if len(row[0]) <= widths[0] else "..." + row[0][-(widths[0] - 3):]
-        cells = [first.ljust(widths[0])] + [c.ljust(w) for c, w in zip(row[1:], widths[1:])]
+        rest = zip(row[1:], widths[1:], strict=True)
+        cells = [first.ljust(widths[0])] + [c.ljust(w) for c, w in rest]
         return "  ".join(cells).rstrip()
 
     lines = [fmt(header)] + [fmt(r) for r in shown]

@@ -80,7 +80,8 @@ def dataset(record_provenance: Callable[[str, Any], None]) -> Callable[[str], Da
 def outputs(request: pytest.FixtureRequest, llaso_llm_mode: str, llaso_seed: int,
             dataset: Callable[[str], Dataset], prompt: Callable[[str], PromptTemplate],
             record_provenance: Callable[[str, Any], None]) -> Callable[[str, str], Outputs]:
-    """``outputs(dataset_dir, system)``: pinned predictions, or live generations of the model under test."""
+    """``outputs(dataset_dir, system)``: pinned predictions, or live generations of the model
+    under test."""
     memo: dict[tuple[str, str], Outputs] = {}
 
     def get(name: str, system: str) -> Outputs:
@@ -118,8 +119,8 @@ def outputs(request: pytest.FixtureRequest, llaso_llm_mode: str, llaso_seed: int
                     f"  {o.id}: {o.error or 'cut off at max_tokens=256 (finish_reason=length)'}"
                     for o in failed[:10])
                 pytest.fail(
-                    f"{len(failed)} of {len(results)} generations failed for {ds.name}; a score over the "
-                    f"rest would not be comparable:\n{lines}",
+                    f"{len(failed)} of {len(results)} generations failed for {ds.name}; "
+                    f"a score over the rest would not be comparable:\n{lines}",
                     pytrace=False,
                 )
             ep = client.endpoint

@@ -32,7 +32,8 @@ def _check_errors(result: JudgeResult) -> None:
     if result.error_rate > MAX_ERROR_RATE:
         lines = "\n".join(f"  {v.id}: [{v.error_kind}] {v.error}" for v in result.errors[:10])
         pytest.fail(
-            f"{result.name}: {result.n_errors} of {result.n_items} judged items are in an error state "
+            f"{result.name}: {result.n_errors} of {result.n_items} judged items are in an "
+            "error state "
             f"({result.errors_by_kind}), above {MAX_ERROR_RATE:.0%}:\n{lines}",
             pytrace=False,
         )
@@ -181,8 +182,9 @@ def test_judge_agreement_with_human_labels(
     record_metric(from_values("judge_human_kappa", ag.kappa, higher_is_better=True, seed=llaso_seed,
                               signature_extra=sig))
     assert ag.n == len(human)
-    # above 0.2 is at least "fair" agreement (Landis & Koch); the shipped heuristic fake judge reaches
-    # about 0.3 on these labels, a real judge should do far better - raise the bar for your own judge.
+    # above 0.2 is at least "fair" agreement (Landis & Koch); the shipped heuristic fake judge
+    # reaches about 0.3 on these labels, a real judge should do far better - raise the bar for
+    # your own judge.
     assert ag.kappa > 0.2, (
         f"judge agrees with the human labels only at kappa {ag.kappa:.2f}: {ag.to_dict()}"
     )

@@ -5,7 +5,8 @@ and an RFC 8288 ``Link`` header (``rel="next"``, ``rel="last"``), ``POST`` to th
 ``PATCH /repos/{o}/{r}/issues/comments/{id}``, ``GET /repos/{o}/{r}/pulls/{n}``,
 ``GET /repos/{o}/{r}/actions/workflows/{file}/runs`` (filters ``branch``, ``event``, ``status``,
 newest first, paginated); redirects (``redirects``: a path prefix answered with a 301 or 307 to
-another URL prefix, as a renamed repository or a hostile proxy would); bearer token check (401), a read-only mode answering 403 like a fork pull request's token, JSON errors
+another URL prefix, as a renamed repository or a hostile proxy would); bearer token check
+(401), a read-only mode answering 403 like a fork pull request's token, JSON errors
 ``{"message": ..., "documentation_url": ...}``. stdlib ``http.server`` on 127.0.0.1.
 """
 

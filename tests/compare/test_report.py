@@ -205,7 +205,7 @@ def test_svg_plot_positions_follow_the_values() -> None:
     assert len(cx) == 2 and cx[0] < cx[1]
     bars = re.findall(r'class="errbar" x1="([\d.]+)" y1="[\d.]+" x2="([\d.]+)"', svg)
     assert len(bars) == 2
-    for (x1, x2), c in zip(bars, cx):
+    for (x1, x2), c in zip(bars, cx, strict=True):
         assert float(x1) < c < float(x2)
 
 

@@ -1,4 +1,5 @@
-"""The response cache: zero API calls on a re-run, keys that change with every input, multi-process safety."""
+"""The response cache: zero API calls on a re-run, keys that change with every input,
+multi-process safety."""
 
 from __future__ import annotations
 

@@ -30,7 +30,8 @@ def _expand(table: dict[tuple[str, str], int]) -> tuple[list[str], list[str]]:
 
 def test_kappa_textbook_example() -> None:
     # 50 items; both yes 20, A yes/B no 5, A no/B yes 10, both no 15.
-    # p_o = 35/50 = 0.7; p_yes = 0.5*0.6 = 0.30, p_no = 0.5*0.4 = 0.20 -> p_e = 0.5; kappa = 0.2/0.5 = 0.4
+    # p_o = 35/50 = 0.7; p_yes = 0.5*0.6 = 0.30, p_no = 0.5*0.4 = 0.20 -> p_e = 0.5;
+    # kappa = 0.2/0.5 = 0.4
     a, b = _expand({("yes", "yes"): 20, ("yes", "no"): 5, ("no", "yes"): 10, ("no", "no"): 15})
     assert cohen_kappa(a, b) == pytest.approx(0.4)
 
@@ -77,7 +78,7 @@ def test_kappa_matches_the_definition_on_random_data() -> None:
         n = rng.randint(2, 40)
         a = [rng.choice(labels) for _ in range(n)]
         b = [x if rng.random() < 0.6 else rng.choice(labels) for x in a]
-        po = sum(x == y for x, y in zip(a, b)) / n
+        po = sum(x == y for x, y in zip(a, b, strict=True)) / n
         pe = sum((a.count(lab) / n) * (b.count(lab) / n) for lab in labels)
         got = cohen_kappa(a, b, labels=labels)
         if pe == 1:

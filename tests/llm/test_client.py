@@ -1,4 +1,5 @@
-"""LLMClient against the fake server through the real openai client: retries, timeouts, concurrency."""
+"""LLMClient against the fake server through the real openai client: retries, timeouts,
+concurrency."""
 
 from __future__ import annotations
 
@@ -215,7 +216,8 @@ def test_parse_retry_after(headers: dict[str, str], expected: float | None) -> N
 
 @pytest.mark.parametrize("seed", range(6))
 def test_invariants_hold_for_random_fault_mixes(seed: int) -> None:
-    """Whatever the faults: one outcome per request in order; ok <=> the server sent it one clean reply."""
+    """Whatever the faults: one outcome per request in order; ok <=> the server sent it one
+    clean reply."""
     import random
 
     rng = random.Random(seed)

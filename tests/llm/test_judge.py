@@ -231,7 +231,7 @@ def test_pairwise_labels_are_validated(endpoint: Endpoint) -> None:
         _judge(endpoint).pairwise(_pairs(), prompt="judge_pairwise", labels=("x", "x"))
 
 
-# -- signature, cache, inputs -----------------------------------------------------------------------
+# -- signature, cache, inputs ----------------------------------------------------------------
 def test_signature_names_prompt_hash_judge_and_decoding(endpoint: Endpoint, tmp_path: Path) -> None:
     judge = _judge(endpoint)
     m1 = judge.rubric(QA, prompt="judge_helpfulness").to_metric_result(n_boot=0)

@@ -1,4 +1,5 @@
-"""The LLM sub-plugin in-process with pytester: fixtures, cache across runs, xdist, options, secrets."""
+"""The LLM sub-plugin in-process with pytester: fixtures, cache across runs, xdist, options,
+secrets."""
 
 from __future__ import annotations
 
@@ -14,8 +15,11 @@ from llaso_pytest.llm.fake_server import FakeOpenAIServer
 JUDGED_TEST = """
 import pytest
 
-ITEMS = {f"q{i}": {"question": f"What is {i}?", "answer": f"{i}" if i % 3 else "no idea", "reference": f"{i}"}
-         for i in range(N)}
+ITEMS = {
+    f"q{i}": {"question": f"What is {i}?", "answer": f"{i}" if i % 3 else "no idea",
+              "reference": f"{i}"}
+    for i in range(N)
+}
 
 @pytest.mark.llm
 @pytest.mark.judge
@@ -195,7 +199,8 @@ from llaso_pytest.llm.client import ChatRequest
 
 def test_generate(llm_client, llaso_llm_mode):
     assert llaso_llm_mode == "live"
-    (out,) = llm_client.complete([ChatRequest(id="a", messages=({"role": "user", "content": "<source>hola</source>"},))])
+    message = {"role": "user", "content": "<source>hola</source>"}
+    (out,) = llm_client.complete([ChatRequest(id="a", messages=(message,))])
     assert out.ok and out.content == "hola"
 """
         )
@@ -224,9 +229,11 @@ def test_judge_errors_are_warned_recorded_and_listed_in_the_summary(
     result.assert_outcomes(failed=1)  # the test asserts n_errors == 0
     result.stdout.fnmatch_lines(
         [
-            "*LlasoWarning: judged set 'helpfulness': 1 of 6 items are in an error state (unparsable=1)*q2*",
+            "*LlasoWarning: judged set 'helpfulness': 1 of 6 items are in an error state "
+            "(unparsable=1)*q2*",
             "*llaso judge errors*",
-            "test_pytester_judged.py::test_judged[[]0[]] helpfulness: 1 of 6 judged items in an error state (unparsable=1), not scored: q2",
+            "test_pytester_judged.py::test_judged[[]0[]] helpfulness: 1 of 6 judged items in an "
+            "error state (unparsable=1), not scored: q2",
         ]
     )
     (test,) = _record(pytester)["tests"]

@@ -61,23 +61,28 @@ def test_render_is_strict() -> None:
     ("body", "message"),
     [
         (
-            'name = "x"\nkind = "rubric"\nvariables = ["a"]\n[[messages]]\nrole = "user"\ncontent = "{{a}}"\n',
+            'name = "x"\nkind = "rubric"\nvariables = ["a"]\n'
+            '[[messages]]\nrole = "user"\ncontent = "{{a}}"\n',
             "a rubric needs \\[scale\\]",
         ),
         (
-            'name = "x"\nkind = "generate"\nvariables = []\n[[messages]]\nrole = "user"\ncontent = "{{a}}"\n',
+            'name = "x"\nkind = "generate"\nvariables = []\n'
+            '[[messages]]\nrole = "user"\ncontent = "{{a}}"\n',
             r"placeholders \['a'\] are not declared",
         ),
         (
-            'name = "x"\nkind = "generate"\nvariables = ["a", "b"]\n[[messages]]\nrole = "user"\ncontent = "{{a}}"\n',
+            'name = "x"\nkind = "generate"\nvariables = ["a", "b"]\n'
+            '[[messages]]\nrole = "user"\ncontent = "{{a}}"\n',
             r"declared variables \['b'\] are never used",
         ),
         (
-            'name = "x"\nkind = "essay"\nvariables = []\n[[messages]]\nrole = "user"\ncontent = "hi"\n',
+            'name = "x"\nkind = "essay"\nvariables = []\n'
+            '[[messages]]\nrole = "user"\ncontent = "hi"\n',
             "`kind` must be",
         ),
         (
-            'name = "x"\nkind = "generate"\nvariables = []\n[[messages]]\nrole = "robot"\ncontent = "hi"\n',
+            'name = "x"\nkind = "generate"\nvariables = []\n'
+            '[[messages]]\nrole = "robot"\ncontent = "hi"\n',
             "message 1 needs `role`",
         ),
         ("name = ", "invalid TOML"),
