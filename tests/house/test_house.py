@@ -124,3 +124,26 @@ def test_lint_and_types_run_in_ci_and_the_tree_is_ruff_clean() -> None:
                           "benchmarks", "suites"], cwd=root, capture_output=True, text=True,
                          check=False, timeout=300)
     assert out.returncode == 0, out.stdout[-3000:]
+
+
+# The only exemptions left: files engineer h5 was editing when the rest of the tree was cleaned
+# (issue 12). The lead removes them after merging; nothing may be added back.
+_TEMPORARY_RUFF_IGNORES = {"benchmarks/bench_metrics.py", "tests/metrics/test_stats.py"}
+_TEMPORARY_MYPY_IGNORES = {"llaso_pytest.stats"}
+
+
+def test_lint_and_type_exemptions_do_not_grow_back() -> None:
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).parents[2]
+    conf = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    ignores = conf["tool"]["ruff"]["lint"].get("per-file-ignores", {})
+    assert set(ignores) <= _TEMPORARY_RUFF_IGNORES, sorted(set(ignores) - _TEMPORARY_RUFF_IGNORES)
+    assert "ignore" not in conf["tool"]["ruff"]["lint"]  # no rule switched off tree-wide
+    exempt = set()
+    for override in conf["tool"]["mypy"].get("overrides", []):
+        if override.get("ignore_errors"):
+            modules = override["module"]
+            exempt |= {modules} if isinstance(modules, str) else set(modules)
+    assert exempt <= _TEMPORARY_MYPY_IGNORES, sorted(exempt - _TEMPORARY_MYPY_IGNORES)
