@@ -1,13 +1,16 @@
 """The ``llaso`` command: compare run records offline, manage saved baselines, post PR comments.
 
     llaso compare BASE HEAD [--format text|md|json|html] [--output FILE]...
-                  [--fail-on-regression] [--tolerance wer:+0.5pp] [--n-boot N] [--seed N]
+                  [--fail-on-regression] [--fail-on-untested 'wer*'] [--correction bh|holm|none]
+                  [--tolerance wer:+0.5pp] [--n-boot N] [--seed N]
     llaso baseline save NAME RECORD | llaso baseline list
     llaso comment --repo OWNER/NAME --pr N --body-file comment.md     (see llaso_pytest.github)
 
 ``BASE`` and ``HEAD`` are run record files or names of baselines saved in the store
-(``--store``, default ``.llaso``). Exit status of ``compare``: 0 nothing regressed (or gating
-off), 1 a significant regression with ``--fail-on-regression``, 2 unusable input.
+(``--store``, default ``.llaso``). Exit status of ``compare`` (docs/exit-codes.md): 0 the
+gate passes (or gating off), 1 a significant regression (or a metric that could not be tested
+and is named by ``--fail-on-untested``) with ``--fail-on-regression``, 2 unusable input, 6 a
+vacuous comparison with ``--fail-on-regression``.
 """
 
 from __future__ import annotations
@@ -17,43 +20,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["EXIT_INPUT", "EXIT_OK", "EXIT_REGRESSION", "build_parser", "main"]
+from llaso_pytest import options
+from llaso_pytest.report import FORMAT_TABLE, FORMATS, suffixes_help
+
+__all__ = ["EXIT_INPUT", "EXIT_OK", "EXIT_REGRESSION", "EXIT_VACUOUS", "build_parser", "main"]
 
 EXIT_OK = 0
 EXIT_REGRESSION = 1
 EXIT_INPUT = 2
-_SUFFIX_FORMAT = {".txt": "text", ".md": "md", ".markdown": "md", ".json": "json",
-                  ".html": "html", ".htm": "html"}
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 100:
-        raise argparse.ArgumentTypeError(f"{value}: use at least 100 resamples")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer seed") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value}: a seed is a non-negative integer")
-    return value
-
-
-def _confidence(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.5 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"{value}: expected a level in [0.5, 1), e.g. 0.95")
-    return value
+#: A vacuous comparison under ``--fail-on-regression`` (nothing in common, an empty or subset
+#: head run, another suite): ``gate.exit_code`` of the compare package; see docs/exit-codes.md.
+EXIT_VACUOUS = 6  # == llaso_pytest.compare.EXIT_CODES["vacuous"] (checked by a test)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,26 +41,40 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_ = sub.add_parser(
         "compare", help="compare a run record (HEAD) with a baseline (BASE)",
         description="Compare HEAD with BASE metric by metric (paired bootstrap where both runs "
-        "have per-item statistics). Exit 0: no regression; 1: significant regression with "
-        "--fail-on-regression; 2: unusable input.")
+        "have per-item statistics). Exit 0: the gate passes (or gating is off); 1: a "
+        "significant regression (or an untested metric named by --fail-on-untested) with "
+        "--fail-on-regression; 2: unusable input; 6: a vacuous comparison with "
+        "--fail-on-regression (docs/exit-codes.md).")
     cmp_.add_argument("base", metavar="BASE", help="baseline run record file or saved name")
     cmp_.add_argument("head", metavar="HEAD", help="run record file (or saved name) to judge")
-    cmp_.add_argument("--format", choices=("text", "md", "json", "html"), default=None,
-                      help="report format (default: from the --output suffix, else text)")
+    cmp_.add_argument("--format", choices=FORMATS, default=None,
+                      help="report format on stdout: " + "; ".join(
+                          f"{f.name}: {f.description}" for f in FORMAT_TABLE)
+                      + " (default text)")
     cmp_.add_argument("--output", "-o", action="append", default=[], metavar="FILE",
-                      help="write the report here (atomically); repeat for several formats, "
-                      "each chosen by suffix (.md .json .html .txt)")
+                      help="write the report here (atomically), in the format its suffix names: "
+                      f"{suffixes_help()}; repeat for several formats")
     cmp_.add_argument("--fail-on-regression", action="store_true",
-                      help="exit 1 when any metric regressed significantly")
+                      help="gate: exit 1 when a metric regressed significantly, 6 when the "
+                      "comparison is vacuous")
+    cmp_.add_argument("--fail-on-untested", action="append", default=[], metavar="PATTERNS",
+                      help="with --fail-on-regression, also exit 1 when one of these metrics "
+                      "(globs, comma-separated; '*' for all) could not be tested")
+    cmp_.add_argument("--correction", type=options.argparse_type(options.parse_correction),
+                      default=options.DEFAULT_CORRECTION, metavar="METHOD",
+                      help=f"multiple-comparison correction: {', '.join(options.CORRECTIONS)} "
+                      f"(default {options.DEFAULT_CORRECTION}, as the pytest plugin)")
     cmp_.add_argument("--tolerance", action="append", default=[], metavar="SPEC",
                       help="allowed worsening, e.g. 'wer:+0.5pp', 'bleu:-1.0', 'rouge*:2%%' "
                       "(repeat or comma-separate)")
-    cmp_.add_argument("--n-boot", type=_positive, default=None, metavar="N",
+    cmp_.add_argument("--n-boot", type=options.argparse_type(options.parse_n_boot), default=None,
+                      metavar="N",
                       help="paired bootstrap resamples (default 10000)")
-    cmp_.add_argument("--seed", type=_seed, default=None,
+    cmp_.add_argument("--seed", type=options.argparse_type(options.parse_seed), default=None,
                       help="bootstrap seed (default 0, the seed the pytest plugin's comparison "
                       "uses too, so both give the same verdicts)")
-    cmp_.add_argument("--confidence", type=_confidence, default=None,
+    cmp_.add_argument("--confidence", type=options.argparse_type(options.parse_confidence),
+                      default=None,
                       help="confidence level of the difference interval (default 0.95)")
     cmp_.add_argument("--store", default=".llaso", metavar="DIR",
                       help="store folder for saved baselines (default .llaso)")
@@ -108,58 +99,77 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _compare(args: argparse.Namespace) -> int:
     from llaso_pytest import compare as cmp
+<<<<<<< HEAD
     from llaso_pytest.record import RecordError, atomic_write_text
+    from llaso_pytest.provenance import redact_text
     from llaso_pytest.report import render
+=======
+    from llaso_pytest.record import RecordError, atomic_write_text, read_record
+    from llaso_pytest.report import format_for_path, render
+>>>>>>> 9c47f5b2c389eb0448783e6922f7fee25f24ef85
     from llaso_pytest.store import BaselineError, resolve_baseline
+
+    def options_for(fmt: str) -> dict[str, object]:
+        return {"details_url": args.details_url} if fmt == "md" else {}
 
     try:
         tolerances = cmp.parse_tolerances(args.tolerance)
-        outputs: list[tuple[Path, str]] = []
-        for out in args.output:
-            path = Path(out)
-            fmt = _SUFFIX_FORMAT.get(path.suffix.lower()) if len(args.output) > 1 or \
-                args.format is None else args.format
-            if fmt is None:
-                fmt = args.format or "text"
-            outputs.append((path, fmt))
+        # One output: --format may name its format; several: each by its suffix. A suffix
+        # no format claims (out.pdf) is refused, never written as text.
+        outputs = [(Path(out), args.format if args.format and len(args.output) == 1
+                    else format_for_path(out).name) for out in args.output]
         base_path = resolve_baseline(args.base, args.store)
         head_path = resolve_baseline(args.head, args.store)
         comparison = cmp.compare_records(
-            cmp.load_record(base_path), cmp.load_record(head_path), tolerances=tolerances,
+            read_record(base_path), read_record(head_path), tolerances=tolerances,
             n_boot=args.n_boot or cmp.DEFAULT_N_BOOT,
             seed=cmp.DEFAULT_SEED if args.seed is None else args.seed,
             confidence=args.confidence or cmp.DEFAULT_CONFIDENCE,
-            base_source=str(base_path), head_source=str(head_path))
+            base_source=str(base_path), head_source=str(head_path),
+            correction=args.correction)
     except (RecordError, BaselineError, ValueError) as exc:
         print(f"llaso compare: error: {exc}", file=sys.stderr)
         return EXIT_INPUT
     for path, fmt in outputs:
+<<<<<<< HEAD
         if fmt == "md":
             from llaso_pytest.report import markdown
 
-            text = markdown.render(comparison, details_url=args.details_url)
+            text = redact_text(markdown.render(comparison, details_url=args.details_url))
         else:
             text = render(comparison, fmt)
+=======
+>>>>>>> 9c47f5b2c389eb0448783e6922f7fee25f24ef85
         try:
-            atomic_write_text(path, text)
+            atomic_write_text(path, render(comparison, fmt, **options_for(fmt)))
         except OSError as exc:
             print(f"llaso compare: error: cannot write {path}: {exc.strerror or exc}",
                   file=sys.stderr)
             return EXIT_INPUT
     if not outputs:
         fmt = args.format or "text"
+<<<<<<< HEAD
         if fmt == "md":
             from llaso_pytest.report import markdown
 
-            sys.stdout.write(markdown.render(comparison, details_url=args.details_url))
+            sys.stdout.write(redact_text(markdown.render(comparison, details_url=args.details_url)))
         else:
             sys.stdout.write(render(comparison, fmt))
+=======
+        sys.stdout.write(render(comparison, fmt, **options_for(fmt)))
+>>>>>>> 9c47f5b2c389eb0448783e6922f7fee25f24ef85
     elif not args.quiet:
         sys.stdout.write(render(comparison, "text"))
-    if comparison.has_regression and args.fail_on_regression:
-        names = ", ".join(m.key for m in comparison.regressions)
-        print(f"llaso compare: significant regression: {names}", file=sys.stderr)
-        return EXIT_REGRESSION
+    if not args.fail_on_regression:
+        return EXIT_OK
+    gate = comparison.gate(fail_on_untested=options.parse_patterns(args.fail_on_untested))
+    if gate.failed:
+        if gate.kind == "regressed":
+            names = ", ".join(m.key for m in comparison.metrics if m.verdict == "regressed")
+            print(f"llaso compare: significant regression: {names}", file=sys.stderr)
+        for reason in gate.reasons:
+            print(f"llaso compare: {reason}", file=sys.stderr)
+        return gate.exit_code
     return EXIT_OK
 
 

@@ -7,27 +7,31 @@ NumPy, torch, the metric libraries and the LLM client load inside the functions 
 
 from __future__ import annotations
 
-import argparse
 import json
-import math
 import os
 import sys
-import warnings
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from llaso_pytest import hookspecs, provenance, seeding, store
+from llaso_pytest import hookspecs, options, provenance, report, seeding, store
 from llaso_pytest.errors import LlasoWarning
-from llaso_pytest.record import RunRecord, _json_default
+from llaso_pytest.options import CompareSettings, Settings
+from llaso_pytest.record import RunRecord, Selection, _json_default
 from llaso_pytest.session import (
     KEY_MARKERS,
     KEY_PROVENANCE,
     KEY_RESULT,
     RunCollector,
+    SessionOutcome,
+    build_selection,
+    check_result,
+    finish_session,
+    interruption,
+    new_run_id,
+    outcome_lines,
     utc_now,
 )
 
@@ -46,53 +50,14 @@ MARKERS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Parsed and validated ``--llaso-*`` options and ``llaso_*`` ini keys."""
-
-    store_dir: Path
-    out_path: Path
-    latest_path: Path
-    seed: int
-    deterministic: bool
-
-
-@dataclass(frozen=True)
-class CompareSettings:
-    """What to compare this run with, and what to do with the result (controller only)."""
-
-    baseline_path: Path | None
-    baseline: Any  # the baseline RunRecord, read and validated at start-up
-    save_name: str | None
-    fail_on_regression: bool
-    tolerances: Any  # dict[str, compare.Tolerance]
-    outputs: tuple[Path, ...]
-
-
 SETTINGS_KEY = pytest.StashKey[Settings]()
 COMPARE_SETTINGS_KEY = pytest.StashKey[CompareSettings]()
-COMPARISON_KEY = pytest.StashKey[Any]()
 COLLECTOR_KEY = pytest.StashKey[RunCollector]()
 PENDING_PROVENANCE_KEY = pytest.StashKey[dict[str, Any]]()
 DETERMINISM_KEY = pytest.StashKey[dict[str, Any]]()
 CUDA_KEY = pytest.StashKey[bool]()
-SAVED_KEY = pytest.StashKey[Path]()
-SAVE_REFUSED_KEY = pytest.StashKey[str]()
-COMPARE_ERROR_KEY = pytest.StashKey[str]()
-
-
-def _seed_type(text: str) -> int:
-    try:
-        value = int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--llaso-seed expects a non-negative integer, got {text!r}"
-        ) from None
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(
-            f"--llaso-seed expects an integer in [0, 2**63), got {value}"
-        )
-    return value
+DESELECTED_KEY = pytest.StashKey[set[str]]()
+OUTCOME_KEY = pytest.StashKey[SessionOutcome]()
 
 
 # -- wiring ------------------------------------------------------------------------------
@@ -112,7 +77,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="llaso store folder for runs and baselines (default: <rootdir>/.llaso)",
     )
     group.addoption(
-        "--llaso-seed", metavar="N", type=_seed_type, default=None,
+        "--llaso-seed", metavar="N", type=options.argparse_type(options.parse_seed),
+        default=None,
         help=f"session seed; each test is seeded from it and its node id (default "
         f"{seeding.DEFAULT_SEED})",
     )
@@ -127,11 +93,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--llaso-save", metavar="NAME", default=None,
-        help="also save this run's record as baseline NAME in <llaso dir>/baselines/",
+        help="also save this run's record as baseline NAME in <llaso dir>/baselines/ (refused "
+        "for an incomplete, empty or subset run)",
     )
     group.addoption(
         "--llaso-fail-on-regression", action="store_true", default=None,
-        help="exit non-zero when a metric regresses significantly against the baseline",
+        help="gate on the comparison: exit non-zero when a metric regresses significantly, "
+        "or the comparison is vacuous (docs/exit-codes.md)",
+    )
+    group.addoption(
+        "--llaso-fail-on-untested", metavar="PATTERNS", action="append", default=None,
+        help="with --llaso-fail-on-regression, also fail when one of these metrics (globs, "
+        "comma-separated; '*' for all) could not be tested statistically",
+    )
+    group.addoption(
+        "--llaso-correction", metavar="METHOD",
+        type=options.argparse_type(options.parse_correction), default=None,
+        help=f"multiple-comparison correction of the verdicts: "
+        f"{', '.join(options.CORRECTIONS)} (default {options.DEFAULT_CORRECTION})",
     )
     group.addoption(
         "--llaso-tolerance", metavar="METRIC:AMOUNT", action="append", default=None,
@@ -141,11 +120,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--llaso-compare-out", metavar="PATH", action="append", default=None,
         help="write the baseline comparison to PATH; format from the suffix "
-        "(.md, .json, .html, .txt); repeatable",
+        f"({report.suffixes_help().replace('%', '%%')}); repeatable",
     )
     parser.addini("llaso_baseline", "default for --llaso-baseline", type="string", default="")
     parser.addini("llaso_fail_on_regression", "default for --llaso-fail-on-regression",
                   type="bool", default=False)
+    parser.addini("llaso_fail_on_untested", "default for --llaso-fail-on-untested (metric "
+                  "globs, one per line or comma-separated)", type="linelist", default=[])
+    parser.addini("llaso_correction", "default for --llaso-correction", type="string",
+                  default="")
     parser.addini("llaso_tolerances", "tolerances, one METRIC:AMOUNT per line",
                   type="linelist", default=[])
     parser.addini("llaso_out", "default for --llaso-out", type="string", default="")
@@ -155,132 +138,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   default=False)
 
 
-def _settings(config: pytest.Config) -> Settings:
-    rootpath = config.rootpath
-    store = config.getoption("llaso_dir") or config.getini("llaso_dir") or ".llaso"
-    store_dir = (Path(config.invocation_params.dir) / store) if config.getoption("llaso_dir") \
-        else (rootpath / store)
-    seed = config.getoption("llaso_seed")
-    if seed is None:
-        ini_seed = str(config.getini("llaso_seed")).strip()
-        try:
-            seed = _seed_type(ini_seed) if ini_seed else seeding.DEFAULT_SEED
-        except argparse.ArgumentTypeError as exc:
-            raise pytest.UsageError(f"ini key llaso_seed: {exc}") from None
-    deterministic = config.getoption("llaso_deterministic")
-    if deterministic is None:
-        deterministic = bool(config.getini("llaso_deterministic"))
-    out = config.getoption("llaso_out") or config.getini("llaso_out") or None
-    runs = store_dir / "runs"
-    out_path = Path(config.invocation_params.dir, out) if out else runs / "pending.json"
-    return Settings(store_dir=store_dir, out_path=out_path, latest_path=runs / "latest.json",
-                    seed=seed, deterministic=deterministic)
-
-
-def _check_writable(path: Path, option: str) -> None:
-    if path.is_dir():
-        raise pytest.UsageError(
-            f"{option} {path}: is a directory; give a file path such as {path / 'run.json'}"
-        )
-    parent = path.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        probe = parent / f".llaso-write-probe-{os.getpid()}"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise pytest.UsageError(
-            f"{option} {path}: cannot write to {parent} ({exc.strerror or exc}); "
-            f"choose a writable location, e.g. {option}=.llaso/runs/run.json"
-        ) from None
-
-
-def _new_run_id(runs: Path, started: str) -> str:
-    base = started.replace("-", "").replace(":", "").replace("+0000", "Z").replace("+00:00", "Z")
-    run_id, n = base, 1
-    while (runs / f"{run_id}.json").exists():
-        n += 1
-        run_id = f"{base}-{n}"
-    return run_id
-
-
-_REPORT_SUFFIXES = {".md": "md", ".json": "json", ".html": "html", ".htm": "html", ".txt": "text"}
-
-
-def _compare_settings(config: pytest.Config, store_dir: Path) -> CompareSettings:
-    """Parse the baseline options; a bad baseline is a usage error before any model loads."""
-    value = config.getoption("llaso_baseline") or config.getini("llaso_baseline") or None
-    save = config.getoption("llaso_save")
-    fail = config.getoption("llaso_fail_on_regression")
-    if fail is None:
-        fail = bool(config.getini("llaso_fail_on_regression"))
-    cli_needs_baseline = bool(config.getoption("llaso_fail_on_regression")
-                              or config.getoption("llaso_tolerance")
-                              or config.getoption("llaso_compare_out"))
-    if value is None and save is None and not cli_needs_baseline:
-        return CompareSettings(baseline_path=None, baseline=None, save_name=None,
-                               fail_on_regression=False, tolerances={}, outputs=())
-    from llaso_pytest import compare
-    from llaso_pytest.record import RecordError, read_record
-
-    # Command-line entries replace ini entries for the same pattern (a stricter or looser
-    # tolerance for one run); within one source a pattern given twice stays an error.
-    tolerances: dict[str, compare.Tolerance] = {}
-    for source, entries in (("ini key llaso_tolerances", config.getini("llaso_tolerances")),
-                            ("--llaso-tolerance", config.getoption("llaso_tolerance") or [])):
-        try:
-            tolerances.update(compare.parse_tolerances(list(entries)))
-        except ValueError as exc:
-            raise pytest.UsageError(f"{source}: {exc}") from None
-    outputs = tuple(Path(config.invocation_params.dir, o)
-                    for o in config.getoption("llaso_compare_out") or ())
-    for out in outputs:
-        if out.suffix.lower() not in _REPORT_SUFFIXES:
-            raise pytest.UsageError(
-                f"--llaso-compare-out {out}: unknown report format {out.suffix!r}; "
-                f"use one of {', '.join(sorted(_REPORT_SUFFIXES))}"
-            )
-        _check_writable(out, "--llaso-compare-out")
-    if save is not None:
-        try:
-            store.check_name(save)
-        except ValueError as exc:
-            raise pytest.UsageError(f"--llaso-save {save!r}: {exc}") from None
-    baseline_path = baseline = None
-    if value is not None:
-        try:
-            baseline_path = store.resolve_baseline(value, store_dir=store_dir,
-                                                   cwd=Path(config.invocation_params.dir))
-        except store.BaselineNotFoundError as exc:
-            if exc.name != save:  # a typo in a baseline name stays an error
-                raise pytest.UsageError(f"--llaso-baseline: {exc}") from None
-            # The first run of `pytest --llaso-save main` with `llaso_baseline = main` in the
-            # ini file: there is nothing to compare with yet, and this run creates it.
-            config.issue_config_time_warning(LlasoWarning(
-                f"--llaso-baseline {exc.name!r}: no such baseline is saved yet, so this run is "
-                f"not compared with anything (and no comparison report is written); it will be "
-                f"saved as baseline {save!r} if it completes"), stacklevel=2)
-            return CompareSettings(baseline_path=None, baseline=None, save_name=save,
-                                   fail_on_regression=False, tolerances=tolerances, outputs=())
-        except ValueError as exc:
-            raise pytest.UsageError(f"--llaso-baseline: {exc}") from None
-        try:
-            baseline = read_record(baseline_path)
-            # Every result as the comparer will read it: a malformed baseline is refused now,
-            # not after the whole suite has run.
-            compare.check_record(baseline, source=str(baseline_path))
-        except RecordError as exc:
-            raise pytest.UsageError(
-                f"--llaso-baseline: {exc}. Pass another baseline, or save a new one with "
-                "`pytest --llaso-save NAME` (or `llaso baseline save NAME RECORD.json`)"
-            ) from None
-    elif cli_needs_baseline:
-        raise pytest.UsageError(
-            "--llaso-fail-on-regression, --llaso-tolerance and --llaso-compare-out need a "
-            "baseline: add --llaso-baseline PATH|NAME (or the llaso_baseline ini key)"
-        )
-    return CompareSettings(baseline_path=baseline_path, baseline=baseline, save_name=save,
-                           fail_on_regression=fail, tolerances=tolerances, outputs=outputs)
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser,
+                                  args: list[str]) -> None:
+    # The first hook after our options exist: refuse a root folder chosen from an option value.
+    value_options = [name for opt in parser.getgroup("llaso").options
+                     if opt.attrs().get("action") not in ("store_true", "store_false", "count")
+                     for name in opt.names() if name.startswith("--")]
+    ns = parser.parse_known_args(args)
+    problem = options.check_rootdir_leak(
+        args=args, positional=[str(a) for a in ns.file_or_dir or ()],
+        value_options=value_options, rootpath=early_config.rootpath,
+        inipath=early_config.inipath, inifile=ns.inifilename, override_ini=ns.override_ini,
+        rootdir_arg=ns.rootdir or None, invocation_dir=Path(early_config.invocation_params.dir))
+    if problem is not None:
+        raise pytest.UsageError(problem)
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -293,9 +165,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "filterwarnings", "default::llaso_pytest.errors.LlasoWarning"
     )
-    settings = _settings(config)
+    settings = options.plugin_settings(config)
     config.stash[SETTINGS_KEY] = settings
     config.stash[PENDING_PROVENANCE_KEY] = {}
+    config.stash[DESELECTED_KEY] = set()
     determinism: dict[str, Any] = {"enabled": False}
     if settings.deterministic:
         determinism = seeding.enable_determinism()
@@ -305,7 +178,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("collectonly", False):
         return  # no tests run, no record
     started = utc_now()
-    runs = settings.store_dir / "runs"
+    runs = settings.runs_dir
     try:
         store.ensure_store(settings.store_dir)
         runs.mkdir(exist_ok=True)
@@ -314,13 +187,10 @@ def pytest_configure(config: pytest.Config) -> None:
             f"--llaso-dir {settings.store_dir}: cannot create the llaso store "
             f"({exc.strerror or exc}); pass a writable --llaso-dir"
         ) from None
-    run_id = _new_run_id(runs, started)
-    out_path = settings.out_path
-    if out_path.name == "pending.json" and not config.getoption("llaso_out") \
-            and not config.getini("llaso_out"):
-        out_path = runs / f"{run_id}.json"
-    _check_writable(out_path, "--llaso-out")
-    cmp_settings = _compare_settings(config, settings.store_dir)
+    run_id = new_run_id(runs, started)
+    out_path = settings.out_path or runs / f"{run_id}.json"
+    options.check_writable(out_path, "--llaso-out")
+    cmp_settings = options.compare_settings(config, settings.store_dir)
     config.stash[COMPARE_SETTINGS_KEY] = cmp_settings
     prov = config.hook.pytest_llaso_generate_provenance(config=config)
     prov = dict(prov or {})
@@ -399,173 +269,109 @@ class _ReportListener:
         self.collector.add_report(report)
 
 
+# -- which tests were selected ---------------------------------------------------------
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    if items:
+        items[0].config.stash[DESELECTED_KEY].update(item.nodeid for item in items)
+
+
+def _selection(config: pytest.Config, *, selected: int, deselected: set[str]) -> Selection:
+    last_failed = bool(config.getoption("lf", False))
+    if last_failed and config.cache is not None:
+        last_failed = bool(config.cache.get("cache/lastfailed", {}))  # --lf narrowed the run
+    given = config.args_source == pytest.Config.ArgsSource.ARGS
+    return build_selection(
+        collected=selected + len(deselected), deselected=deselected,
+        args=list(config.args) if given else [], testpaths=config.getini("testpaths"),
+        rootdir=config.rootpath, invocation_dir=Path(config.invocation_params.dir),
+        keyword=config.getoption("keyword", None), markexpr=config.getoption("markexpr", None),
+        last_failed=last_failed)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    config = session.config
+    deselected = config.stash[DESELECTED_KEY]
+    if _is_worker(config):  # xdist: the controller reads this when the worker finishes
+        config.workeroutput["llaso_selection"] = {  # type: ignore[attr-defined]
+            "selected": len(session.items), "deselected": sorted(deselected)}
+        return
+    collector = config.stash.get(COLLECTOR_KEY, None)
+    if collector is not None:
+        collector.selection = _selection(config, selected=len(session.items),
+                                         deselected=deselected)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    collector = node.config.stash.get(COLLECTOR_KEY, None)
+    if collector is not None and collector.selection is None:
+        collector.selection = _selection(node.config, selected=len(ids), deselected=set())
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    config = node.config
+    collector = config.stash.get(COLLECTOR_KEY, None)
+    seen = getattr(node, "workeroutput", {}).get("llaso_selection")
+    if collector is None or not seen:
+        return
+    config.stash[DESELECTED_KEY].update(seen["deselected"])
+    collector.selection = _selection(config, selected=int(seen["selected"]),
+                                     deselected=config.stash[DESELECTED_KEY])
+
+
+# -- end of session ----------------------------------------------------------------------
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     collector = config.stash.get(COLLECTOR_KEY, None)
     if collector is None:
         return
-    interrupted = None
-    if exitstatus == pytest.ExitCode.INTERRUPTED:
-        interrupted = "KeyboardInterrupt" if session.shouldstop is False else str(session.shouldstop)
-    elif session.shouldfail:
-        interrupted = str(session.shouldfail)
-    elif exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
-                            pytest.ExitCode.NO_TESTS_COLLECTED):
-        try:
-            interrupted = pytest.ExitCode(exitstatus).name.lower().replace("_", " ")
-        except ValueError:
-            interrupted = f"exit status {exitstatus}"
-    complete = interrupted is None
-    exit_status = int(exitstatus)
-    cmp_settings = config.stash[COMPARE_SETTINGS_KEY]
-    if cmp_settings.baseline is not None:
-        # Whatever happens in the comparison, the run record is finished and saved below.
-        try:
-            comparison = _compare(collector, cmp_settings, complete=complete,
-                                  interrupted_by=interrupted)
-        except Exception as exc:  # noqa: BLE001 - reported, and the exit status says so
-            failed, status = _comparison_failure(exc, cmp_settings)
-            config.stash[COMPARE_ERROR_KEY] = failed
-            if exit_status in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
-                               pytest.ExitCode.NO_TESTS_COLLECTED):
-                exit_status = session.exitstatus = status
-        else:
-            config.stash[COMPARISON_KEY] = comparison
-            if cmp_settings.fail_on_regression and comparison.has_regression \
-                    and exit_status == pytest.ExitCode.OK:
-                exit_status = session.exitstatus = pytest.ExitCode.TESTS_FAILED
     usage: dict[str, Any] = {}
     for part in config.hook.pytest_llaso_collect_usage(config=config):
         usage.update(part or {})
-    record = collector.finish(complete=complete, exit_status=exit_status,
-                              interrupted_by=interrupted, usage=provenance.redact(usage))
-    if cmp_settings.save_name is not None:
-        if complete:
-            saved = store.save_baseline(collector.out_path, cmp_settings.save_name,
-                                        store_dir=config.stash[SETTINGS_KEY].store_dir)
-            config.stash[SAVED_KEY] = saved
-        else:
-            # A baseline must cover the whole suite: an interrupted run would turn every test
-            # it did not reach into "removed" in later comparisons.
-            why = (f"--llaso-save {cmp_settings.save_name}: not saved, because this run is "
-                   f"incomplete ({interrupted}). To save it anyway: llaso baseline save "
-                   f"{cmp_settings.save_name} {collector.out_path}")
-            config.stash[SAVE_REFUSED_KEY] = why
-            warnings.warn(LlasoWarning(why), stacklevel=1)
-    config.hook.pytest_llaso_record_written(
-        config=config, record=record, path=str(collector.out_path)
-    )
+    outcome = finish_session(
+        collector, config.stash[COMPARE_SETTINGS_KEY], exitstatus=int(exitstatus),
+        interrupted_by=interruption(exitstatus=int(exitstatus), shouldstop=session.shouldstop,
+                                    shouldfail=session.shouldfail),
+        usage=provenance.redact(usage), store_dir=config.stash[SETTINGS_KEY].store_dir)
+    config.stash[OUTCOME_KEY] = outcome
+    if outcome.exit_status != exitstatus:
+        session.exitstatus = outcome.exit_status
+    if outcome.record_error is None:
+        config.hook.pytest_llaso_record_written(
+            config=config, record=outcome.record, path=str(outcome.record_path))
 
 
-def _comparison_failure(exc: Exception, cmp_settings: CompareSettings) -> tuple[str, int]:
-    """The message and exit status for a comparison that could not be made.
-
-    Unusable input (a record the comparer refuses, no metric in either run, a report file that
-    cannot be written) is pytest's USAGE_ERROR (4), like ``llaso compare``'s exit status 2;
-    anything else is a bug: INTERNAL_ERROR (3), with the traceback.
-    """
-    from llaso_pytest.record import RecordError
-
-    what = f"llaso: the comparison with the baseline {cmp_settings.baseline_path} failed"
-    if isinstance(exc, (RecordError, ValueError)):
-        return f"{what}: {exc}", pytest.ExitCode.USAGE_ERROR
-    if isinstance(exc, OSError):
-        return f"{what}: cannot write a report: {exc}", pytest.ExitCode.USAGE_ERROR
-    import traceback
-
-    trace = "".join(traceback.format_exception(exc)).rstrip()
-    return f"{what} (an internal error, please report it):\n{trace}", \
-        pytest.ExitCode.INTERNAL_ERROR
-
-
-def _compare(collector: RunCollector, cmp_settings: CompareSettings, *, complete: bool,
-             interrupted_by: str | None) -> Any:
-    """Compare the finished run with the baseline and write the requested report files."""
-    from llaso_pytest import compare, report
-    from llaso_pytest.record import atomic_write_text
-
-    head = collector.build(complete=complete, exit_status=None, interrupted_by=interrupted_by)
-    # The bootstrap seed is compare.DEFAULT_SEED, not the session seed: `llaso compare` of the
-    # same two records then gives the same intervals and verdicts (docs/compare.md).
-    comparison = compare.compare_records(
-        cmp_settings.baseline, head, tolerances=cmp_settings.tolerances,
-        seed=compare.DEFAULT_SEED, base_source=str(cmp_settings.baseline_path),
-        head_source="this run",
-    )
-    for out in cmp_settings.outputs:
-        fmt = _REPORT_SUFFIXES[out.suffix.lower()]
-        atomic_write_text(out, report.render(comparison, fmt=fmt))
-    return comparison
+_STYLES: dict[str, dict[str, bool]] = {"plain": {}, "error": {"red": True, "bold": True},
+                                       "warning": {"yellow": True, "bold": True}}
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    collector = config.stash.get(COLLECTOR_KEY, None)
-    if collector is None or collector.record is None:
+    outcome = config.stash.get(OUTCOME_KEY, None)
+    if outcome is None:
         return
     from llaso_pytest.report.summary import render_results
 
-    record = collector.record
     tr = terminalreporter
-    lines = render_results(record)
+    lines = render_results(outcome.record)
     if lines:
         tr.write_sep("-", "llaso results")
         for line in lines:
             tr.write_line(line)
-    for sections in config.hook.pytest_llaso_report_sections(config=config, record=record):
+    for sections in config.hook.pytest_llaso_report_sections(config=config,
+                                                             record=outcome.record):
         for title, body in sections or ():
             tr.write_sep("-", title)
             for line in body:
                 tr.write_line(line)
-    comparison = config.stash.get(COMPARISON_KEY, None)
-    if comparison is not None:
-        from llaso_pytest.report import terminal
-
-        cmp_settings = config.stash[COMPARE_SETTINGS_KEY]
-        tr.write_sep("-", f"llaso comparison with {cmp_settings.baseline_path}")
-        for line in terminal.render(comparison):
-            tr.write_line(line)
-        if comparison.has_regression:
-            verdict = "failing the session" if cmp_settings.fail_on_regression else \
-                "not gating (add --llaso-fail-on-regression)"
-            tr.write_line(f"llaso: significant regression against the baseline: {verdict}",
-                          red=True, bold=True)
-        for out in cmp_settings.outputs:
-            tr.write_line(f"llaso: comparison written to {out}")
-    failed = config.stash.get(COMPARE_ERROR_KEY, None)
-    if failed is not None:
-        tr.write_sep("-", "llaso comparison failed")
-        for line in failed.splitlines():
-            tr.write_line(line, red=True, bold=True)
-    state = "complete" if record.complete else f"INCOMPLETE ({record.interrupted_by})"
-    tr.write_line(f"llaso: run record ({state}) written to {collector.out_path}")
-    saved = config.stash.get(SAVED_KEY, None)
-    if saved is not None:
-        tr.write_line(f"llaso: saved as baseline {saved}")
-    refused = config.stash.get(SAVE_REFUSED_KEY, None)
-    if refused is not None:
-        tr.write_line(f"llaso: {refused}", yellow=True, bold=True)
+    for style, text in outcome_lines(outcome):
+        if style == "section":
+            tr.write_sep("-", text)
+        else:
+            tr.write_line(text, **_STYLES[style])
 
 
 # -- fixtures ------------------------------------------------------------------------------
-def _check_result(result: dict[str, Any], *, nodeid: str) -> dict[str, Any]:
-    name = result.get("name")
-    value = result.get("value")
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"record_metric in {nodeid}: a result needs a non-empty string name")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(
-            f"record_metric in {nodeid}: value of {name!r} is {value!r}; a metric value must "
-            "be a finite number (raise where an undefined metric is computed instead)"
-        )
-    try:
-        text = json.dumps(result, allow_nan=False, default=_json_default)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"record_metric in {nodeid}: result {name!r} is not JSON-able: {exc}") \
-            from None
-    plain: dict[str, Any] = json.loads(text)
-    return plain
-
-
 @pytest.fixture
 def record_metric(request: pytest.FixtureRequest) -> Callable[..., dict[str, Any]]:
     """Record a metric result (or a plain value) for this test in the run record.
@@ -603,7 +409,8 @@ def record_metric(request: pytest.FixtureRequest) -> Callable[..., dict[str, Any
                               higher_is_better=higher_is_better, seed=seed)
         elif hasattr(result_or_name, "to_record"):
             if value is not None or items is not None:
-                raise TypeError("record_metric(result): value= and items= are only for plain values")
+                raise TypeError(
+                    "record_metric(result): value= and items= are only for plain values")
             res = result_or_name
         else:
             raise TypeError(
@@ -614,7 +421,7 @@ def record_metric(request: pytest.FixtureRequest) -> Callable[..., dict[str, Any
         if name is not None:
             data["name"] = name
         item.config.hook.pytest_llaso_update_result(item=item, result=data)
-        data = _check_result(data, nodeid=item.nodeid)
+        data = check_result(data, nodeid=item.nodeid)
         if data["name"] in names:
             raise ValueError(
                 f"record_metric in {item.nodeid}: a result named {data['name']!r} was already "
@@ -667,7 +474,8 @@ def llaso_rng(request: pytest.FixtureRequest) -> Any:
     )
 
 
-def pytest_assertrepr_compare(config: pytest.Config, op: str, left: Any, right: Any) -> list[str] | None:
+def pytest_assertrepr_compare(config: pytest.Config, op: str, left: Any, right: Any
+                              ) -> list[str] | None:
     if "llaso_pytest.metrics.base" not in sys.modules:
         return None  # no metric result exists, nothing to explain
     from llaso_pytest.assertions import assertrepr_compare

@@ -7,6 +7,7 @@ redacted: values of credential-like environment variables never enter a record.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -27,6 +28,8 @@ __all__ = [
     "package_versions",
     "redact",
     "redact_argv",
+    "redact_text",
+    "redact_tree",
     "torch_info",
 ]
 
@@ -76,7 +79,8 @@ SECRET_ENV_PATTERNS: tuple[str, ...] = (
 # environment patterns so that e.g. ``max_tokens`` or the ``tokenizers`` package stay visible.
 _SECRET_KEY = re.compile(
     r"(^|[_\-.])(api[_\-]?key|apikey|token|access[_\-]?token|auth|authorization|secret|"
-    r"client[_\-]?secret|password|passwd|credentials?|private[_\-]?key)$",
+    r"client[_\-]?secret|password|passwd|credentials?|private[_\-]?key|cookie|set[_\-]cookie|"
+    r"subscription[_\-]?key|functions[_\-]?key|auth[_\-]?key)$",
     re.IGNORECASE,
 )
 
@@ -90,7 +94,9 @@ _SECRET_VALUE = re.compile(
 def _glob_to_search(pattern: str) -> str:
     """A ``*``-only glob as an unanchored-search regex (``*X*`` -> ``X``, ``*X`` -> ``X$``)."""
     parts = [re.escape(p) for p in pattern.split("*")]
-    core = ".*".join(parts).removeprefix(".*") if pattern.startswith("*") else "^" + ".*".join(parts)
+    core = (
+        ".*".join(parts).removeprefix(".*") if pattern.startswith("*") else "^" + ".*".join(parts)
+    )
     return core.removesuffix(".*") if pattern.endswith("*") else core + "$"
 
 
@@ -116,6 +122,71 @@ def _secret_values(environ: Mapping[str, str]) -> list[str]:
     )
 
 
+# Credentials that travel inside text whatever the variable they came from: an HTTP
+# ``Authorization`` value echoed in an error body, ``user:password@`` in a URL, a secret-named
+# query parameter (``?key=...``, Azure Functions' ``?code=...``).
+_BEARER = re.compile(
+    r"\b([Bb]earer|BEARER)(\s+)[A-Za-z0-9._~+/=\-]{6,}|\b(Basic)(\s+)[A-Za-z0-9+/]{16,}={0,2}"
+)
+_USERINFO = re.compile(r"(?<=://)[^/\s@:\"'<>]+(?::[^/\s@\"'<>]*)?@")
+_QUERY_SECRET = re.compile(
+    r"(?i)([?&](?:api[_\-]?key|key|code|token|access[_\-]?token|sig|signature|password|"
+    r"subscription[_\-]?key)=)[^&#\s\"'<>]+"
+)
+
+
+def redact_text(
+    text: str, *, environ: Mapping[str, str] | None = None, extra: Iterable[str] = ()
+) -> str:
+    """``text`` with every known secret replaced by ``[REDACTED]``: a pure function.
+
+    Scrubbed: values of credential-named environment variables present in ``environ``
+    (default ``os.environ``), also in their JSON-escaped spelling; ``extra`` values (a client's
+    own key and header values); bearer/basic tokens; URL userinfo; secret-named query
+    parameters; key-shaped strings (``sk-...``, ``ghp_...``, ``hf_...``, ``AKIA...``). Applied
+    to whole documents (a serialised record, a report), so one pass covers every field.
+    """
+    env = os.environ if environ is None else environ
+    secrets = set(_secret_values(env)) | {s for s in extra if isinstance(s, str) and len(s) >= 4}
+    spelled: set[str] = set()
+    for s in secrets:
+        spelled.add(s)
+        spelled.add(json.dumps(s)[1:-1])
+        spelled.add(json.dumps(s, ensure_ascii=False)[1:-1])
+    for s in sorted(spelled, key=len, reverse=True):
+        if s in text:
+            text = text.replace(s, REDACTED)
+    text = _BEARER.sub(
+        lambda m: f"{m.group(1) or m.group(3)}{m.group(2) or m.group(4)}{REDACTED}", text
+    )
+    text = _USERINFO.sub("***@", text)
+    text = _QUERY_SECRET.sub(lambda m: m.group(1) + REDACTED, text)
+    return _SECRET_VALUE.sub(REDACTED, text)
+
+
+def redact_tree(
+    value: Any, *, environ: Mapping[str, str] | None = None, extra: Iterable[str] = ()
+) -> Any:
+    """A copy of a JSON-able tree with :func:`redact_text` applied to every string (keys too).
+
+    Value-based only: unlike :func:`redact` it never hides a value for its key's name, so
+    record fields (item ids, metric names) are kept unless they hold a secret.
+    """
+    extra = tuple(extra)
+    if isinstance(value, Mapping):
+        return {
+            (
+                redact_text(k, environ=environ, extra=extra) if isinstance(k, str) else k
+            ): redact_tree(v, environ=environ, extra=extra)
+            for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [redact_tree(v, environ=environ, extra=extra) for v in value]
+    if isinstance(value, str):
+        return redact_text(value, environ=environ, extra=extra)
+    return value
+
+
 def redact(value: Any, *, environ: Mapping[str, str] | None = None) -> Any:
     """Return ``value`` with secrets replaced by ``[REDACTED]``.
 
@@ -129,16 +200,17 @@ def redact(value: Any, *, environ: Mapping[str, str] | None = None) -> Any:
 def _redact(value: Any, secrets: Sequence[str]) -> Any:
     if isinstance(value, Mapping):
         return {
-            k: (REDACTED if isinstance(k, str) and is_secret_name(k) and v not in (None, "")
-                else _redact(v, secrets))
+            k: (
+                REDACTED
+                if isinstance(k, str) and is_secret_name(k) and v not in (None, "")
+                else _redact(v, secrets)
+            )
             for k, v in value.items()
         }
     if isinstance(value, (list, tuple)):
         return [_redact(v, secrets) for v in value]
     if isinstance(value, str):
-        for s in secrets:
-            value = value.replace(s, REDACTED)
-        return _SECRET_VALUE.sub(REDACTED, value)
+        return redact_text(value, environ={}, extra=secrets)
     return value
 
 
@@ -166,9 +238,7 @@ def redact_argv(argv: Iterable[str]) -> list[str]:
 
 def _run(cmd: Sequence[str], cwd: str) -> str | None:
     try:
-        proc = subprocess.run(
-            cmd, cwd=cwd, capture_output=True, text=True, timeout=10, check=False
-        )
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     return proc.stdout.strip() if proc.returncode == 0 else None
@@ -260,7 +330,9 @@ def torch_info(*, import_if_installed: bool = False) -> dict[str, Any] | None:
     info: dict[str, Any] = {"version": getattr(torch, "__version__", None)}
     try:
         info["cuda"] = torch.version.cuda
-        info["cudnn"] = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+        info["cudnn"] = (
+            torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+        )
         info["cuda_available"] = bool(torch.cuda.is_available())
         if info["cuda_available"]:
             info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
@@ -309,8 +381,15 @@ def collect(*, rootdir: str, argv: Sequence[str]) -> dict[str, Any]:
         "packages": package_versions(),
         "environment": {
             k: os.environ[k]
-            for k in ("CUDA_VISIBLE_DEVICES", "CUBLAS_WORKSPACE_CONFIG", "PYTHONHASHSEED",
-                      "OMP_NUM_THREADS", "MKL_NUM_THREADS", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+            for k in (
+                "CUDA_VISIBLE_DEVICES",
+                "CUBLAS_WORKSPACE_CONFIG",
+                "PYTHONHASHSEED",
+                "OMP_NUM_THREADS",
+                "MKL_NUM_THREADS",
+                "HF_HUB_OFFLINE",
+                "TRANSFORMERS_OFFLINE",
+            )
             if k in os.environ
         },
     }

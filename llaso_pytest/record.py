@@ -24,6 +24,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "RecordError",
     "RunRecord",
+    "Selection",
     "TestRecord",
     "atomic_write_text",
     "read_record",
@@ -71,6 +72,34 @@ class TestRecord:
 
 
 @dataclass(frozen=True)
+class Selection:
+    """Which tests the session was asked to run, so a comparison can tell a test that was not
+    run (deselected, a subset of the suite) from one that was removed, and so an empty or
+    partial run is never saved as a baseline. Optional: records before it have none."""
+
+    collected: int
+    deselected: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    keyword: str | None = None
+    markexpr: str | None = None
+    last_failed: bool = False
+    subset: bool = False
+    empty: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"collected": self.collected, "deselected": list(self.deselected),
+                "args": list(self.args), "keyword": self.keyword, "markexpr": self.markexpr,
+                "last_failed": self.last_failed, "subset": self.subset, "empty": self.empty}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Selection:
+        return cls(collected=int(data["collected"]), deselected=tuple(data["deselected"]),
+                   args=tuple(data["args"]), keyword=data.get("keyword"),
+                   markexpr=data.get("markexpr"), last_failed=bool(data["last_failed"]),
+                   subset=bool(data["subset"]), empty=bool(data["empty"]))
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """A whole session: provenance, per-test records, and whether it ran to the end."""
 
@@ -84,6 +113,7 @@ class RunRecord:
     interrupted_by: str | None = None
     summary: Mapping[str, int] = field(default_factory=dict)
     usage: Mapping[str, Any] = field(default_factory=dict)
+    selection: Selection | None = None
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -98,6 +128,7 @@ class RunRecord:
             "exit_status": self.exit_status,
             "summary": dict(self.summary),
             "usage": dict(self.usage),
+            **({"selection": self.selection.to_dict()} if self.selection is not None else {}),
             "provenance": dict(self.provenance),
             "tests": [t.to_dict() for t in self.tests],
         }
@@ -115,6 +146,8 @@ class RunRecord:
             interrupted_by=data.get("interrupted_by"),
             summary=dict(data.get("summary", {})),
             usage=dict(data.get("usage", {})),
+            selection=Selection.from_dict(data["selection"])
+            if data.get("selection") is not None else None,
             schema_version=int(data["schema_version"]),
         )
 
@@ -160,6 +193,7 @@ def parse_record(data: Any, *, source: str = "<record>") -> RunRecord:
             f"\"kind\": \"{RECORD_KIND}\"); pass a file written by --llaso-out or --llaso-save"
         )
     data = _migrate(dict(data), source)
+    check_values(data, source=source)
     missing = [k for k in ("run_id", "started_at", "complete", "tests") if k not in data]
     if missing:
         raise RecordError(f"{source}: run record lacks required field(s) {', '.join(missing)}")
@@ -185,6 +219,7 @@ def _check_shape(data: Mapping[str, Any], source: str) -> None:
     for key in ("provenance", "summary", "usage"):
         if data.get(key) is not None and not isinstance(data[key], dict):
             raise bad(f"'{key}'", "an object", data[key])
+    _check_selection(data.get("selection"), bad)
     tests = data["tests"]
     if not isinstance(tests, list):
         raise bad("'tests'", "a list of test objects", tests)
@@ -205,6 +240,88 @@ def _check_shape(data: Mapping[str, Any], source: str) -> None:
             raise bad(f"'markers' of {nodeid}", "a list", markers)
 
 
+#: Deepest nesting a record may have (a record is about 8 levels deep; result extras add a few).
+MAX_DEPTH = 64
+#: Largest integer magnitude a record may hold (seeds are below 2**63; counts far below).
+MAX_INT = 2**64
+
+
+def _field(path: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out or "the document"
+
+
+def check_values(data: Any, *, source: str) -> None:
+    """Refuse what no consumer can use, naming the file and the field: nesting deeper than
+    :data:`MAX_DEPTH`, NaN or infinite numbers (``1e400`` parses as infinity), integers beyond
+    :data:`MAX_INT`, and result names with lone surrogates (a name keys verdicts, seeds and
+    reports; item ids may hold them: file names decoded with ``surrogateescape`` are real, and
+    reports escape them). Iterative, so a crafted document cannot exhaust the stack."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(data, ())]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, dict):
+            if len(path) >= MAX_DEPTH:
+                raise RecordError(f"{source}: {_field(path)} is nested deeper than {MAX_DEPTH} "
+                                  "levels; this is not a run record llaso-pytest wrote")
+            stack.extend((item, (*path, key)) for key, item in value.items())
+        elif isinstance(value, list):
+            if len(path) >= MAX_DEPTH:
+                raise RecordError(f"{source}: {_field(path)} is nested deeper than {MAX_DEPTH} "
+                                  "levels; this is not a run record llaso-pytest wrote")
+            stack.extend((item, (*path, i)) for i, item in enumerate(value))
+        elif isinstance(value, str):
+            if len(path) == 5 and path[-1] == "name" and path[2] == "results" and \
+                    not (value.isascii() or _utf8(value)):
+                raise RecordError(f"{source}: {_field(path)} is not valid text "
+                                  f"({_short_repr(value)}: a lone surrogate?)")
+        elif isinstance(value, float):
+            if value != value or value in (_INF, -_INF):
+                raise RecordError(f"{source}: {_field(path)} is {value!r}, not a finite number "
+                                  "(NaN, Infinity or a literal beyond the float range)")
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= MAX_INT:
+            raise RecordError(f"{source}: {_field(path)} is an integer out of range "
+                              f"({len(str(abs(value)))} digits)")
+
+
+_INF = float("inf")
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _short_repr(value: str) -> str:
+    text = ascii(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_selection(sel: Any, bad: Any) -> None:
+    if sel is None:
+        return  # written before selections were recorded
+    if not isinstance(sel, dict):
+        raise bad("'selection'", "an object", sel)
+    collected = sel.get("collected")
+    if not isinstance(collected, int) or isinstance(collected, bool) or collected < 0:
+        raise bad("selection.collected", "a non-negative integer", collected)
+    for key in ("deselected", "args"):
+        value = sel.get(key)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise bad(f"selection.{key}", "a list of strings", value)
+    for key in ("keyword", "markexpr"):
+        if sel.get(key) is not None and not isinstance(sel[key], str):
+            raise bad(f"selection.{key}", "a string or null", sel[key])
+    for key in ("last_failed", "subset", "empty"):
+        if not isinstance(sel.get(key), bool):
+            raise bad(f"selection.{key}", "true or false", sel.get(key))
+
+
 def read_record(path: str | os.PathLike[str]) -> RunRecord:
     """Read a run record, raising :class:`RecordError` naming the file if it is unusable."""
     p = Path(path)
@@ -216,14 +333,24 @@ def read_record(path: str | os.PathLike[str]) -> RunRecord:
         raise RecordError(f"{p}: cannot read run record: {exc.strerror}") from exc
     if not text.strip():
         raise RecordError(f"{p}: run record file is empty")
+    return parse_record(loads_document(text, source=str(p)), source=str(p))
+
+
+def loads_document(text: str, *, source: str) -> Any:
+    """Decode a JSON document, :class:`RecordError` naming ``source`` for anything that is not
+    JSON a consumer can use (see :func:`check_values`, which :func:`parse_record` applies)."""
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise RecordError(
-            f"{p}: not valid JSON (truncated or corrupt?) at line {exc.lineno} column {exc.colno}: "
-            f"{exc.msg}"
+            f"{source}: not valid JSON (truncated or corrupt?) at line {exc.lineno} column "
+            f"{exc.colno}: {exc.msg}"
         ) from exc
-    return parse_record(data, source=str(p))
+    except RecursionError:
+        raise RecordError(f"{source}: nested too deeply to read (more than {MAX_DEPTH} levels "
+                          "is never a run record llaso-pytest wrote)") from None
+    except ValueError as exc:  # e.g. an integer literal beyond Python's digit limit
+        raise RecordError(f"{source}: not usable JSON: {exc}") from None
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
@@ -254,7 +381,16 @@ def _umask() -> int:
 
 def dumps_record(record: RunRecord | Mapping[str, Any]) -> str:
     data = record.to_dict() if isinstance(record, RunRecord) else dict(record)
-    return json.dumps(data, indent=1, sort_keys=False, allow_nan=False, default=_json_default) + "\n"
+<<<<<<< HEAD
+    text = json.dumps(data, indent=1, sort_keys=False, allow_nan=False, default=_json_default)
+    # one redaction pass over the whole document: assertion text, judge errors, provenance
+    from llaso_pytest.provenance import redact_text
+
+    return redact_text(text) + "\n"
+=======
+    return json.dumps(data, indent=1, sort_keys=False, allow_nan=False,
+                      default=_json_default) + "\n"
+>>>>>>> 9c47f5b2c389eb0448783e6922f7fee25f24ef85
 
 
 def write_record(record: RunRecord, path: str | os.PathLike[str]) -> None:

@@ -21,6 +21,8 @@ from typing import Any, Literal
 from llaso_pytest.record import atomic_write_text
 
 __all__ = [
+    "calibration_signature",
+    "labels_sha256",
     "Agreement",
     "LabelError",
     "agreement",
@@ -247,6 +249,30 @@ def load_human_labels(path: str | Path, *, allowed: Sequence[str] | None = None)
     if not out:
         raise LabelError(f"{p}: no labelled rows")
     return out
+
+
+def labels_sha256(labels: Mapping[str, str]) -> str:
+    """sha256 of the labels as canonical JSON (sorted ids): relabelling any item changes it,
+    reordering the file or its line endings does not."""
+    import hashlib
+    import json
+
+    blob = json.dumps(dict(sorted(labels.items())), ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def calibration_signature(judge: Any, human: Mapping[str, str], *, predictions_sha256: str,
+                          data_sha256: str) -> dict[str, Any]:
+    """Signature fields for a judge-vs-human metric: the judge's own fields (model served,
+    prompt, decoding) and the hashes of the human labels, the rated predictions and the data.
+
+    Without them, relabelling the items or judging other predictions would compare as
+    "unchanged"; with them the comparer reports the metric ``incomparable``, naming the field.
+    """
+    fields = {f"judge_{k}" if not k.startswith("judge") else k: v
+              for k, v in judge.signature_fields().items()}
+    return {**fields, "labels_sha256": labels_sha256(human)[:12], "labels_n": len(human),
+            "predictions_sha256": predictions_sha256[:12], "data_sha256": data_sha256[:12]}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

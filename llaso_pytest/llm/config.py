@@ -25,6 +25,9 @@ DEFAULT_CONCURRENCY = 8
 DEFAULT_BACKOFF_BASE_S = 0.5
 DEFAULT_BACKOFF_MAX_S = 30.0
 DEFAULT_MAX_RETRY_AFTER_S = 120.0
+DEFAULT_DEADLINE_S = 300.0
+DEFAULT_MAX_REPLY_BYTES = 8 * 1024 * 1024
+DEFAULT_BREAKER_THRESHOLD = 3
 
 
 def redact_url(url: str | None) -> str | None:
@@ -55,7 +58,9 @@ class EndpointConfig:
     take longer); the openai client's 600 s default is never used. ``endpoint_id`` names what a
     local server serves, for the response cache (:attr:`cache_identity`). ``max_retries`` counts our retries (the client's own are disabled);
     ``price_in``/``price_out`` are USD per million tokens, ``None`` when unknown (cost is then
-    reported as unknown, not 0).
+    reported as unknown, not 0). ``deadline`` bounds a whole reply (headers and body, seconds);
+    ``max_reply_bytes`` caps its size; ``breaker_threshold`` consecutive connect failures with no
+    reply in between stop a batch (0 disables the circuit breaker).
     """
 
     role: Role
@@ -72,15 +77,24 @@ class EndpointConfig:
     price_in: float | None = None
     price_out: float | None = None
     endpoint_id: str | None = None
+    deadline: float = DEFAULT_DEADLINE_S
+    max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES
+    breaker_threshold: int = DEFAULT_BREAKER_THRESHOLD
 
     def __post_init__(self) -> None:
         prefix = f"llaso_{self.role}"
-        for name in ("timeout", "connect_timeout"):
+        for name in ("timeout", "connect_timeout", "deadline"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise ConfigError(f"{prefix}_{name} must be a positive number of seconds, got {v!r}")
         if not isinstance(self.max_retries, int) or self.max_retries < 0:
             raise ConfigError(f"{prefix}_max_retries must be an integer >= 0, got {self.max_retries!r}")
+        if not isinstance(self.max_reply_bytes, int) or self.max_reply_bytes < 1024:
+            raise ConfigError(f"{prefix}_max_reply_bytes must be an integer >= 1024, got "
+                              f"{self.max_reply_bytes!r}")
+        if not isinstance(self.breaker_threshold, int) or self.breaker_threshold < 0:
+            raise ConfigError(f"{prefix}_breaker_threshold must be an integer >= 0 (0: off), got "
+                              f"{self.breaker_threshold!r}")
         if not isinstance(self.concurrency, int) or not 1 <= self.concurrency <= 1024:
             raise ConfigError(f"{prefix}_concurrency must be an integer in 1..1024, got {self.concurrency!r}")
         for name in ("backoff_base", "backoff_max", "max_retry_after"):
@@ -161,14 +175,17 @@ class EndpointConfig:
             "connect_timeout_s": self.connect_timeout,
             "max_retries": self.max_retries,
             "concurrency": self.concurrency,
+            "deadline_s": self.deadline,
+            "max_reply_bytes": self.max_reply_bytes,
             "price_in_per_mtok": self.price_in,
             "price_out_per_mtok": self.price_out,
             "endpoint_id": self.endpoint_id,
         }
 
 
-_FLOAT_KEYS = ("timeout", "connect_timeout", "backoff_base", "backoff_max", "max_retry_after", "price_in", "price_out")
-_INT_KEYS = ("max_retries", "concurrency")
+_FLOAT_KEYS = ("timeout", "connect_timeout", "backoff_base", "backoff_max", "max_retry_after",
+               "price_in", "price_out", "deadline")
+_INT_KEYS = ("max_retries", "concurrency", "max_reply_bytes", "breaker_threshold")
 _STR_KEYS = ("base_url", "model", "endpoint_id")
 
 

@@ -37,7 +37,9 @@ __all__ = [
     "parse_fault",
 ]
 
-FaultKind = Literal["rate_limit", "server_error", "malformed_json", "truncated", "slow", "reset"]
+FaultKind = Literal["rate_limit", "server_error", "malformed_json", "truncated", "slow", "reset",
+                    "retry_after_nan", "null_choice", "string_message", "dict_choices",
+                    "bad_usage", "int_content", "cut_by_length", "echo_auth", "trickle", "huge"]
 FAULT_KINDS: tuple[str, ...] = (
     "rate_limit",
     "server_error",
@@ -45,7 +47,35 @@ FAULT_KINDS: tuple[str, ...] = (
     "truncated",
     "slow",
     "reset",
+    "retry_after_nan",  # 429 with ``Retry-After: nan``
+    "null_choice",  # 200, ``choices: [null]``
+    "string_message",  # 200, ``message: "str"``
+    "dict_choices",  # 200, ``choices: {}``
+    "bad_usage",  # 200, ``usage.prompt_tokens: "many"``
+    "int_content",  # 200, ``content: 7``
+    "cut_by_length",  # 200, the reply cut at the token limit (``finish_reason: length``)
+    "echo_auth",  # 403 whose message echoes the request's headers (``Bearer ...``)
+    "trickle",  # 200 whose body arrives one byte every ``delay`` seconds
+    "huge",  # 200 with a completion of ``size`` bytes
 )
+
+
+def _cut(body: dict[str, Any]) -> None:
+    choice = body["choices"][0]
+    text = choice["message"]["content"]
+    choice["message"]["content"] = text[: max(1, len(text) // 2)]
+    choice["finish_reason"] = "length"
+
+
+# 200 replies that are JSON but not a usable chat completion: how each one mangles a good body
+_MANGLE: dict[str, Callable[[dict[str, Any]], None]] = {
+    "null_choice": lambda b: b.__setitem__("choices", [None]),
+    "string_message": lambda b: b["choices"][0].__setitem__("message", "str"),
+    "dict_choices": lambda b: b.__setitem__("choices", {}),
+    "bad_usage": lambda b: b.setdefault("usage", {}).__setitem__("prompt_tokens", "many"),
+    "int_content": lambda b: b["choices"][0]["message"].__setitem__("content", 7),
+    "cut_by_length": _cut,
+}
 
 Responder = Callable[[Mapping[str, Any]], str]
 
@@ -66,7 +96,8 @@ class Fault:
     match: str | None = None
     retry_after: float | None = 0.05  # seconds, for rate_limit; None sends no header
     retry_after_header: Literal["retry-after", "retry-after-ms"] = "retry-after"
-    delay: float = 5.0  # seconds, for slow
+    delay: float = 5.0  # seconds, for slow; per byte for trickle
+    size: int = 60_000_000  # bytes of completion, for huge
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -96,7 +127,7 @@ def parse_fault(spec: str) -> Fault:
         k, sep, v = part.partition("=")
         if not sep:
             raise ValueError(f"fault option {part!r} in {spec!r} is not key=value")
-        if k in ("first_n",):
+        if k in ("first_n", "size"):
             kwargs[k] = int(v)
         elif k in ("rate", "retry_after", "delay"):
             kwargs[k] = float(v)
@@ -269,7 +300,7 @@ class _Handler(BaseHTTPRequestHandler):
         attempt = owner._next_attempt(key)
         self._pending = (key, attempt, started, None, None)
         try:
-            if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
+            if self.path.split("?")[0].rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
                 self._error(404, f"no route POST {self.path}", "invalid_request_error")
                 return
             if owner.api_key is not None and self.headers.get("Authorization") != f"Bearer {owner.api_key}":
@@ -293,7 +324,10 @@ class _Handler(BaseHTTPRequestHandler):
             fault = owner._pick_fault(key, attempt, raw)
             if fault is not None:
                 self._pending = (key, attempt, started, fault.kind, model if isinstance(model, str) else None)
-                self._inject(fault)
+                if fault.kind in _MANGLE or fault.kind in ("trickle", "huge"):
+                    self._inject_reply(fault, owner._completion(request, owner.responder(request)))
+                else:
+                    self._inject(fault)
                 return
             if owner.latency > 0:
                 owner._stopping.wait(owner.latency)
@@ -302,7 +336,42 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             self._commit(0)  # only if nothing was sent (an exception)
 
+    def _inject_reply(self, fault: Fault, body: dict[str, Any]) -> None:
+        """A 200 reply that is malformed, cut, trickled or huge (built from the real reply)."""
+        if fault.kind == "huge":
+            body["choices"][0]["message"]["content"] = "x" * fault.size
+        elif fault.kind in _MANGLE:
+            _MANGLE[fault.kind](body)
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self._commit(200)
+        self.end_headers()
+        try:
+            if fault.kind != "trickle":
+                self.wfile.write(data)
+                return
+            for i in range(len(data)):
+                if self.server.owner._stopping.wait(fault.delay):
+                    return
+                self.wfile.write(data[i:i + 1])
+                self.wfile.flush()
+        except OSError:  # the client gave up
+            self.close_connection = True
+
     def _inject(self, fault: Fault) -> int:
+        if fault.kind == "retry_after_nan":
+            self._error(429, "Rate limit reached (fake server)", "rate_limit_error", {"Retry-After": "nan"})
+            return 429
+        if fault.kind == "echo_auth":
+            boring = {"host", "accept", "accept-encoding", "connection", "content-type", "content-length",
+                      "user-agent"}
+            seen = "; ".join(f"{k}: {v}" for k, v in self.headers.items()
+                             if k.lower() not in boring and not k.lower().startswith("x-stainless"))
+            self._error(403, f"forbidden for request with headers {seen} (path {self.path})",
+                        "permission_error")
+            return 403
         if fault.kind == "rate_limit":
             headers: dict[str, str] = {}
             if fault.retry_after is not None:
@@ -373,6 +442,8 @@ class FakeOpenAIServer:
         seed: int = 0,
         port: int = 0,
         usage: bool = True,
+        served_model: str | None = None,
+        system_fingerprint: str | None = "fp_llaso_fake",
     ) -> None:
         if latency < 0:
             raise ValueError(f"latency must be >= 0, got {latency}")
@@ -386,6 +457,8 @@ class FakeOpenAIServer:
         self.api_key = api_key
         self.seed = seed
         self.usage = usage
+        self.served_model = served_model  # the "model" a reply names (default: the one asked for)
+        self.system_fingerprint = system_fingerprint
         self._port = port
         self._lock = threading.Lock()
         self._attempts: dict[str, int] = {}
@@ -493,8 +566,8 @@ class FakeOpenAIServer:
             "id": f"chatcmpl-fake-{n}",
             "object": "chat.completion",
             "created": 0,
-            "model": request.get("model") or "fake",
-            "system_fingerprint": "fp_llaso_fake",
+            "model": self.served_model or request.get("model") or "fake",
+            "system_fingerprint": self.system_fingerprint,
             "choices": [
                 {
                     "index": 0,

@@ -17,13 +17,12 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from llaso_pytest.llm.client import CallOutcome, ChatRequest, LLMClient
+from llaso_pytest.llm.client import CallOutcome, ChatRequest, LLMClient, public_params
 from llaso_pytest.llm.prompts import PromptTemplate, load_prompt
-from llaso_pytest.provenance import redact
 
 __all__ = [
     "ERROR_KINDS",
@@ -55,6 +54,54 @@ def _snippet(text: str, n: int = 80) -> str:
     return t if len(t) <= n else t[:n] + "..."
 
 
+def _score(v: Any, scale: tuple[int, int] | None, snippet: str) -> int:
+    if scale is None:
+        raise ValueError("a rubric verdict needs a scale")
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise VerdictError("missing_field", f"reply lacks a numeric 'score': {snippet!r}")
+    if isinstance(v, float) and not (math.isfinite(v) and v.is_integer()):
+        raise VerdictError("out_of_scale", f"score {v!r} is not an integer on the scale {scale[0]}..{scale[1]}")
+    if not scale[0] <= v <= scale[1]:
+        raise VerdictError("out_of_scale", f"score {v!r} is outside the declared scale {scale[0]}..{scale[1]}")
+    return int(v)
+
+
+def _choice(field_name: str, allowed: Mapping[str, str]) -> Callable[[Any, Any, str], str]:
+    """A parser of a string field whose (case-insensitive) value must be one of ``allowed``."""
+
+    def parse(v: Any, _scale: Any, snippet: str) -> str:
+        if not isinstance(v, str):
+            raise VerdictError("missing_field", f"reply lacks a string {field_name!r}: {snippet!r}")
+        norm = allowed.get(v.strip().lower())
+        if norm is None:
+            names = ", ".join(repr(a) for a in dict.fromkeys(allowed.values()))
+            raise VerdictError("out_of_scale", f"{field_name} {v!r} is not one of {names}")
+        return norm
+
+    return parse
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """What differs between the judge kinds; everything else is one code path."""
+
+    field: str  # the JSON field holding the verdict
+    parse: Callable[[Any, tuple[int, int] | None, str], Any]  # (raw value, scale, snippet) -> value
+    enum: Callable[[tuple[int, int] | None], list[Any]]  # the values the schema allows
+    orders: tuple[str | None, ...]  # pairwise: both position orders
+    aggregates: tuple[str, ...]  # the first is the default
+
+
+KINDS: Mapping[str, _Kind] = {
+    "rubric": _Kind("score", _score, lambda s: list(range((s or (1, 5))[0], (s or (1, 5))[1] + 1)),
+                    (None,), ("mean", "majority")),
+    "binary": _Kind("verdict", _choice("verdict", {"pass": "pass", "fail": "fail"}),
+                    lambda s: ["pass", "fail"], (None,), ("majority",)),
+    "pairwise": _Kind("winner", _choice("winner", {"a": "A", "b": "B", "tie": "tie"}),
+                      lambda s: ["A", "B", "tie"], ("AB", "BA"), ("majority",)),
+}
+
+
 def parse_verdict(content: str, *, kind: JudgeKind, scale: tuple[int, int] | None = None) -> tuple[Any, str]:
     """Parse one judge reply into ``(value, reason)``.
 
@@ -62,6 +109,9 @@ def parse_verdict(content: str, *, kind: JudgeKind, scale: tuple[int, int] | Non
     ``"A"``/``"B"``/``"tie"``. A reply wrapped in one Markdown code fence is accepted; anything
     else that is not a JSON object raises :class:`VerdictError`.
     """
+    spec = KINDS.get(kind)
+    if spec is None:
+        raise ValueError(f"unknown judge kind {kind!r}")
     text = content.strip()
     m = _FENCE.match(text)
     if m:
@@ -75,34 +125,7 @@ def parse_verdict(content: str, *, kind: JudgeKind, scale: tuple[int, int] | Non
     reason = data.get("reason")
     if not isinstance(reason, str):
         raise VerdictError("missing_field", f"reply lacks a string 'reason': {_snippet(content)!r}")
-    if kind == "rubric":
-        if scale is None:
-            raise ValueError("a rubric verdict needs a scale")
-        score = data.get("score")
-        if isinstance(score, bool) or not isinstance(score, (int, float)):
-            raise VerdictError("missing_field", f"reply lacks a numeric 'score': {_snippet(content)!r}")
-        if isinstance(score, float) and not (math.isfinite(score) and score.is_integer()):
-            raise VerdictError("out_of_scale", f"score {score!r} is not an integer on the scale {scale[0]}..{scale[1]}")
-        if not scale[0] <= score <= scale[1]:
-            raise VerdictError("out_of_scale", f"score {score!r} is outside the declared scale {scale[0]}..{scale[1]}")
-        return int(score), reason
-    if kind == "binary":
-        verdict = data.get("verdict")
-        if not isinstance(verdict, str):
-            raise VerdictError("missing_field", f"reply lacks a string 'verdict': {_snippet(content)!r}")
-        if verdict.strip().lower() not in ("pass", "fail"):
-            raise VerdictError("out_of_scale", f"verdict {verdict!r} is not 'pass' or 'fail'")
-        return verdict.strip().lower(), reason
-    if kind == "pairwise":
-        winner = data.get("winner")
-        if not isinstance(winner, str):
-            raise VerdictError("missing_field", f"reply lacks a string 'winner': {_snippet(content)!r}")
-        w = winner.strip()
-        norm = {"a": "A", "b": "B", "tie": "tie"}.get(w.lower())
-        if norm is None:
-            raise VerdictError("out_of_scale", f"winner {winner!r} is not 'A', 'B' or 'tie'")
-        return norm, reason
-    raise ValueError(f"unknown judge kind {kind!r}")
+    return spec.parse(data.get(spec.field), scale, _snippet(content)), reason
 
 
 def response_format_for(kind: JudgeKind, scale: tuple[int, int] | None, mode: ResponseFormat) -> dict[str, Any] | None:
@@ -111,19 +134,12 @@ def response_format_for(kind: JudgeKind, scale: tuple[int, int] | None, mode: Re
         return None
     if mode == "json_object":
         return {"type": "json_object"}
+    spec = KINDS[kind]
     props: dict[str, Any] = {"reason": {"type": "string"}}
-    if kind == "rubric":
-        assert_scale = scale or (1, 5)
-        props["score"] = {"type": "integer", "enum": list(range(assert_scale[0], assert_scale[1] + 1))}
-        name = "llaso_rubric_verdict"
-    elif kind == "binary":
-        props["verdict"] = {"type": "string", "enum": ["pass", "fail"]}
-        name = "llaso_binary_verdict"
-    else:
-        props["winner"] = {"type": "string", "enum": ["A", "B", "tie"]}
-        name = "llaso_pairwise_verdict"
+    props[spec.field] = {"type": "integer" if kind == "rubric" else "string", "enum": spec.enum(scale)}
     schema = {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
-    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
+    return {"type": "json_schema",
+            "json_schema": {"name": f"llaso_{kind}_verdict", "schema": schema, "strict": True}}
 
 
 @dataclass(frozen=True)
@@ -305,6 +321,8 @@ class JudgeResult:
             "k": self.k,
             "agg": self.aggregate,
             "format": j.get("response_format"),
+            "judge_served_model": j.get("served_model"),
+            "judge_fingerprint": j.get("system_fingerprint"),
             **({"extra_params": json.dumps(j["extra_params"], sort_keys=True)} if j.get("extra_params") else {}),
         }
 
@@ -399,39 +417,53 @@ class Judge:
         params.update(self.extra_params)  # e.g. {"max_completion_tokens": 512} for reasoning models
         return params
 
-    def _describe(self, t: PromptTemplate) -> dict[str, Any]:
+    def _describe(self, outcomes: Sequence[CallOutcome]) -> dict[str, Any]:
         ep = self.client.endpoint
         out: dict[str, Any] = {"base_url": ep.public_url, "model": ep.model, "temperature": self.temperature,
-               "seed": self.seed, "max_tokens": self.max_tokens, "response_format": self.response_format}
+                               "seed": self.seed, "max_tokens": self.max_tokens,
+                               "response_format": self.response_format}
+        # what the server says it served: a snapshot swapped behind an alias changes the verdicts
+        served = sorted({o.response_model for o in outcomes if o.response_model})
+        prints = sorted({o.system_fingerprint for o in outcomes if o.system_fingerprint})
+        out["served_model"] = ",".join(served) or None
+        out["system_fingerprint"] = ",".join(prints) or None
         if self.extra_params:
-            # e.g. extra_headers={"api-key": ...}: never into signatures, records or reports
-            out["extra_params"] = redact(dict(self.extra_params))
+            # header and query values (keys, cookies) never: names only (see public_params)
+            out["extra_params"] = public_params(self.extra_params)
         return out
 
     def _run(self, kind: JudgeKind, t: PromptTemplate, items: list[tuple[str, Mapping[str, str]]], k: int,
-             orders: Sequence[str | None]) -> dict[str, list[JudgeSample]]:
+             ) -> tuple[dict[str, list[JudgeSample]], list[CallOutcome]]:
         requests: list[ChatRequest] = []
         index: list[tuple[str, int, str | None]] = []
+
+        def accept(content: str) -> str | None:  # an unusable verdict is returned, never cached
+            try:
+                parse_verdict(content, kind=kind, scale=t.scale)
+            except VerdictError as exc:
+                return exc.message
+            return None
+
         for item_id, variables in items:
             for r in range(k):
-                for order in orders:
+                for order in KINDS[kind].orders:
                     v = dict(variables)
                     if order == "BA":
                         v["response_a"], v["response_b"] = variables["response_b"], variables["response_a"]
                     messages = tuple(t.render(v))
                     ref = t.ref if r == 0 else f"{t.ref}#repeat{r}"
                     requests.append(ChatRequest(id=f"{item_id}\x1f{r}\x1f{order}", messages=messages,
-                                                params=self._params(kind, t, r), prompt_ref=ref))
+                                                params=self._params(kind, t, r), prompt_ref=ref,
+                                                accept=accept))
                     index.append((item_id, r, order))
         outcomes: list[CallOutcome] = self.client.complete(requests)
         samples: dict[str, list[JudgeSample]] = {item_id: [] for item_id, _ in items}
         for (item_id, r, order), out in zip(index, outcomes, strict=True):
-            samples[item_id].append(self._parse(kind, t, r, order, out, item_id))
-        return samples
+            samples[item_id].append(self._parse(kind, t, r, order, out))
+        return samples, outcomes
 
     @staticmethod
-    def _parse(kind: JudgeKind, t: PromptTemplate, r: int, order: str | None, out: CallOutcome,
-               item_id: str) -> JudgeSample:
+    def _parse(kind: JudgeKind, t: PromptTemplate, r: int, order: str | None, out: CallOutcome) -> JudgeSample:
         if not out.ok or out.content is None:
             msg = out.error or "no content"
             return JudgeSample(r, order, None, cached=out.cached, error_kind="api_error", error=msg)
@@ -441,10 +473,14 @@ class Judge:
             extra = f" (finish_reason={out.finish_reason})" if out.finish_reason not in (None, "stop") else ""
             return JudgeSample(r, order, out.content, cached=out.cached, error_kind=exc.kind,
                                error=exc.message + extra)
+        if out.finish_reason == "length":  # a verdict cut by the token limit is not the verdict
+            return JudgeSample(r, order, out.content, cached=out.cached, error_kind="unparsable",
+                               error="reply cut at the token limit (finish_reason=length); raise max_tokens")
         return JudgeSample(r, order, out.content, value=value, reason=reason, cached=out.cached)
 
     def _result(self, name: str | None, kind: JudgeKind, t: PromptTemplate, verdicts: list[ItemVerdict], k: int,
-                aggregate: str, before: Mapping[str, Any], labels: tuple[str, str] | None = None) -> JudgeResult:
+                aggregate: str, before: Mapping[str, Any], outcomes: Sequence[CallOutcome],
+                labels: tuple[str, str] | None = None) -> JudgeResult:
         after = self.client.stats.snapshot()
         usage = {key: after[key] - before[key] for key in
                  ("api_calls", "retries", "cache_hits", "cache_misses", "prompt_tokens", "completion_tokens",
@@ -454,7 +490,7 @@ class Judge:
         else:
             usage["cost_usd"] = None
         result = JudgeResult(name=name or t.name, kind=kind, verdicts=tuple(verdicts),
-                             prompt=t.provenance(), judge=self._describe(t), k=k, aggregate=aggregate,
+                             prompt=t.provenance(), judge=self._describe(outcomes), k=k, aggregate=aggregate,
                              labels=labels, usage=usage)
         if result.n_errors:
             import warnings
@@ -465,65 +501,34 @@ class Judge:
             ids = ", ".join(v.id for v in result.errors[:5]) + (" ..." if result.n_errors > 5 else "")
             warnings.warn(LlasoWarning(
                 f"judged set {result.name!r}: {result.n_errors} of {result.n_items} items are in an error state "
-                f"({kinds}) and are excluded from the score: {ids}"), stacklevel=3)
+                f"({kinds}) and are excluded from the score: {ids}"), stacklevel=4)
         return result
+
+    def _judge(self, kind: JudgeKind, items: ItemsArg, *, prompt: PromptTemplate | str, k: int | None,
+               aggregate: str | None, name: str | None,
+               labels: tuple[str, str] | None = None) -> JudgeResult:
+        """The one path of every kind: render, call (cached), parse, decide per item."""
+        spec = KINDS[kind]
+        t = self._template(prompt, kind)
+        k = self.default_k if k is None else k
+        aggregate = aggregate or spec.aggregates[0]
+        _check_k(k, aggregate, spec.aggregates)
+        pairs = _items(items)
+        before = self.client.stats.snapshot()
+        samples, outcomes = self._run(kind, t, pairs, k)
+        verdicts = [_decide(kind, item_id, samples[item_id], k, aggregate, labels) for item_id, _ in pairs]
+        return self._result(name, kind, t, verdicts, k, aggregate, before, outcomes, labels=labels)
 
     # ------------------------------------------------------------------ public API
     def rubric(self, items: ItemsArg, *, prompt: PromptTemplate | str, k: int | None = None,
                aggregate: Literal["mean", "majority"] = "mean", name: str | None = None) -> JudgeResult:
         """Score each item on the template's declared scale (mean of k by default)."""
-        t = self._template(prompt, "rubric")
-        k = self.default_k if k is None else k
-        _check_k(k, aggregate, ("mean", "majority"))
-        pairs = _items(items)
-        before = self.client.stats.snapshot()
-        samples = self._run("rubric", t, pairs, k, (None,))
-        verdicts = []
-        for item_id, _ in pairs:
-            ss = samples[item_id]
-            bad = _first_error(item_id, ss)
-            if bad is not None:
-                verdicts.append(bad)
-                continue
-            scores = [int(s.value) for s in ss]
-            modal, modal_count = _mode(scores)
-            if aggregate == "mean":
-                value: float = sum(scores) / len(scores)
-                label = f"{value:g}"
-            else:
-                if modal is None:
-                    verdicts.append(_no_majority(item_id, ss, scores))
-                    continue
-                value, label = float(modal), str(modal)
-            reason = next((s.reason for s in ss if s.value == modal), ss[0].reason) if modal is not None else ss[0].reason
-            verdicts.append(ItemVerdict(item_id, value, label, reason, tuple(ss), agreement=modal_count / len(ss)))
-        return self._result(name, "rubric", t, verdicts, k, aggregate, before)
+        return self._judge("rubric", items, prompt=prompt, k=k, aggregate=aggregate, name=name)
 
     def binary(self, items: ItemsArg, *, prompt: PromptTemplate | str, k: int | None = None,
                name: str | None = None) -> JudgeResult:
         """Pass/fail per item (majority of k; a tie is a ``no_majority`` error). Value = pass rate."""
-        t = self._template(prompt, "binary")
-        k = self.default_k if k is None else k
-        _check_k(k, "majority", ("majority",))
-        pairs = _items(items)
-        before = self.client.stats.snapshot()
-        samples = self._run("binary", t, pairs, k, (None,))
-        verdicts = []
-        for item_id, _ in pairs:
-            ss = samples[item_id]
-            bad = _first_error(item_id, ss)
-            if bad is not None:
-                verdicts.append(bad)
-                continue
-            labels = [str(s.value) for s in ss]
-            modal, count = _mode(labels)
-            if modal is None:
-                verdicts.append(_no_majority(item_id, ss, labels))
-                continue
-            reason = next(s.reason for s in ss if s.value == modal)
-            verdicts.append(ItemVerdict(item_id, 1.0 if modal == "pass" else 0.0, modal, reason, tuple(ss),
-                                        agreement=count / len(ss)))
-        return self._result(name, "binary", t, verdicts, k, "majority", before)
+        return self._judge("binary", items, prompt=prompt, k=k, aggregate="majority", name=name)
 
     def pairwise(self, items: ItemsArg, *, prompt: PromptTemplate | str, k: int | None = None,
                  labels: tuple[str, str] = ("a", "b"), name: str | None = None) -> JudgeResult:
@@ -534,32 +539,45 @@ class Judge:
         """
         if len(labels) != 2 or labels[0] == labels[1] or "tie" in labels or "inconsistent" in labels:
             raise ValueError(f"labels must be two distinct system names (not 'tie'), got {labels!r}")
-        t = self._template(prompt, "pairwise")
-        k = self.default_k if k is None else k
-        _check_k(k, "majority", ("majority",))
-        pairs = _items(items)
-        before = self.client.stats.snapshot()
-        samples = self._run("pairwise", t, pairs, k, ("AB", "BA"))
-        verdicts = []
-        for item_id, _ in pairs:
-            ss = samples[item_id]
-            bad = _first_error(item_id, ss)
-            if bad is not None:
-                verdicts.append(bad)
-                continue
-            per_rep: list[str] = []
-            for r in range(k):
-                ab = next(s.value for s in ss if s.repeat == r and s.order == "AB")
-                ba = next(s.value for s in ss if s.repeat == r and s.order == "BA")
-                per_rep.append(_combine_orders(ab, ba, labels))
-            modal, count = _mode(per_rep)
-            if modal is None:
-                verdicts.append(_no_majority(item_id, ss, per_rep))
-                continue
-            value = 1.0 if modal == labels[0] else 0.0 if modal == labels[1] else 0.5
-            reason = " | ".join(f"{s.order}: {s.reason}" for s in ss if s.repeat == 0)
-            verdicts.append(ItemVerdict(item_id, value, modal, reason, tuple(ss), agreement=count / len(per_rep)))
-        return self._result(name, "pairwise", t, verdicts, k, "majority", before, labels=labels)
+        return self._judge("pairwise", items, prompt=prompt, k=k, aggregate="majority", name=name,
+                           labels=labels)
+
+
+def _decide(kind: JudgeKind, item_id: str, ss: Sequence[JudgeSample], k: int, aggregate: str,
+            labels: tuple[str, str] | None) -> ItemVerdict:
+    """One item's verdict from its k (x orders) samples."""
+    bad = _first_error(item_id, ss)
+    if bad is not None:
+        return bad
+    if kind == "pairwise":
+        names = labels or ("a", "b")
+        per_rep: list[Any] = []
+        for r in range(k):
+            ab = next(s.value for s in ss if s.repeat == r and s.order == "AB")
+            ba = next(s.value for s in ss if s.repeat == r and s.order == "BA")
+            per_rep.append(_combine_orders(ab, ba, names))
+        reason: str | None = " | ".join(f"{s.order}: {s.reason}" for s in ss if s.repeat == 0)
+    else:
+        per_rep = [s.value for s in ss]
+        reason = None
+    modal, count = _mode(per_rep)
+    if aggregate == "mean":
+        value: float = sum(per_rep) / len(per_rep)
+        label = f"{value:g}"
+    else:
+        if modal is None:
+            return _no_majority(item_id, ss, per_rep)
+        label = str(modal)
+        if kind == "rubric":
+            value = float(modal)
+        elif kind == "binary":
+            value = 1.0 if modal == "pass" else 0.0
+        else:
+            names = labels or ("a", "b")
+            value = 1.0 if modal == names[0] else 0.0 if modal == names[1] else 0.5
+    if reason is None:
+        reason = next((s.reason for s in ss if s.value == modal), ss[0].reason)
+    return ItemVerdict(item_id, value, label, reason, tuple(ss), agreement=count / len(per_rep))
 
 
 def _check_k(k: int, aggregate: str, allowed: Sequence[str]) -> None:

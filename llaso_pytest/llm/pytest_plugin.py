@@ -13,7 +13,8 @@ that use them. Fixtures (all session-scoped):
 
 Cache and usage counters (hits, misses, API calls, retries, tokens, cost) travel from xdist
 workers to the controller on ``report.user_properties`` under ``"llaso_llm_usage"``;
-:func:`usage_summary` returns the aggregate for the run record and terminal summary.
+:func:`usage_summary` returns the aggregate for the run record and terminal summary (summing
+and rendering live in the pytest-free :mod:`llaso_pytest.llm.usage`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ __all__ = ["KEY_USAGE", "LLMSettings", "usage_summary"]
 KEY_USAGE = "llaso_llm_usage"
 FAKE_JUDGE_MODEL = "fake-judge"
 _ENDPOINT_KEYS = ("base_url", "model", "endpoint_id", "timeout", "connect_timeout", "max_retries",
-                  "concurrency", "max_retry_after", "price_in", "price_out")
+                  "concurrency", "max_retry_after", "price_in", "price_out", "deadline",
+                  "max_reply_bytes", "breaker_threshold")
 _RESPONSE_FORMATS = ("json_schema", "json_object", "none")
 _MODES = ("auto", "predictions", "live")
 
@@ -177,6 +179,7 @@ def _stats(config: pytest.Config, role: str) -> UsageStats:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
+    _redact_report(report)
     reg = item.config.stash.get(STATS_KEY, None)
     if reg:
         snap = {role: s.snapshot() for role, s in reg.items()}
@@ -186,6 +189,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             # cumulative per process: the controller keeps the latest per worker and sums workers
             report.user_properties.append((KEY_USAGE, {"worker": _worker_id(item.config), "usage": snap}))
     return report
+
+
+def _redact_report(report: pytest.TestReport) -> None:
+    """Secrets out of what pytest prints and writes for a test (terminal, JUnit XML, records):
+    assertion text that shows a key, captured output that echoes one."""
+    from llaso_pytest.provenance import redact_text
+
+    if report.longrepr is not None:
+        text = str(report.longrepr)
+        clean = redact_text(text)
+        if clean != text:
+            report.longrepr = clean
+    if report.sections:
+        report.sections = [(name, redact_text(content)) for name, content in report.sections]
 
 
 class _UsageCollector:
@@ -216,74 +233,32 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def usage_summary(config: pytest.Config) -> dict[str, Any] | None:
     """Aggregated LLM usage of the run per role (``judge``, ``llm``), or ``None`` when no LLM was called.
 
-    Each role: api_calls, retries, cache_hits, cache_misses, items_ok, items_failed,
-    prompt_tokens, completion_tokens, cost_usd (``None`` when no price is configured),
-    calls_without_usage (replies without token counts, whose cost is unknown), errors_by_type. Safe to call on the controller after the last test report.
+    See :func:`llaso_pytest.llm.usage.aggregate`. On the controller this process's own live
+    counters replace its last sent snapshot: after Ctrl-C the interrupted test never sent its
+    report, yet every call it made is counted.
     """
-    totals = config.stash.get(TOTALS_KEY, {})
-    if not totals:
-        return None
-    out: dict[str, dict[str, Any]] = {}
-    for usage in totals.values():
-        for role, snap in usage.items():
-            acc = out.setdefault(role, {"cost_usd": None, "errors_by_type": {}})
-            for k, v in snap.items():
-                if k == "cost_usd":
-                    if v is not None:
-                        acc["cost_usd"] = (acc["cost_usd"] or 0.0) + v
-                elif k == "errors_by_type":
-                    for et, n in v.items():
-                        acc["errors_by_type"][et] = acc["errors_by_type"].get(et, 0) + n
-                else:
-                    acc[k] = acc.get(k, 0) + v
-    return {role: out[role] for role in sorted(out)}
+    from llaso_pytest.llm.usage import aggregate
 
-
-def render_usage(summary: dict[str, Any]) -> list[str]:
-    """One line per role for the terminal summary."""
-    lines = []
-    for role, u in summary.items():
-        no_usage = u.get("calls_without_usage", 0)
-        if u.get("cost_usd") is None:
-            cost = "unknown (no price configured)" if not no_usage else f"unknown ({no_usage} replies had no usage)"
-        else:
-            cost = f"${u['cost_usd']:.4f}" + (f" + unknown ({no_usage} replies had no usage)" if no_usage else "")
-        errs = ", ".join(f"{k}={v}" for k, v in sorted(u.get("errors_by_type", {}).items())) or "none"
-        lines.append(
-            f"{role}: {u.get('api_calls', 0)} API calls ({u.get('retries', 0)} retries), cache "
-            f"{u.get('cache_hits', 0)} hits / {u.get('cache_misses', 0)} misses, tokens "
-            f"{u.get('prompt_tokens', 0)} in / {u.get('completion_tokens', 0)} out, est. cost {cost}, "
-            f"failed items {u.get('items_failed', 0)} (errors: {errs})"
-        )
-    return lines
-
-
-def judge_error_lines(record: Any) -> list[str]:
-    """One line per recorded judge result with items in an error state (from the run record)."""
-    data = record if isinstance(record, dict) else record.to_dict()
-    lines = []
-    for t in data.get("tests", []):
-        for res in t.get("results", []) or []:
-            judge = ((res.get("extra") or {}).get("judge") or {}) if isinstance(res, dict) else {}
-            if judge.get("n_errors"):
-                kinds = ", ".join(f"{k}={n}" for k, n in sorted(judge.get("errors_by_kind", {}).items()))
-                ids = ", ".join(str(e["id"]) for e in judge.get("error_items", [])[:5])
-                lines.append(f"{t.get('nodeid')} {res.get('name')}: {judge['n_errors']} of {judge['n_items']} "
-                             f"judged items in an error state ({kinds}), not scored: {ids}")
-    return lines
+    totals = dict(config.stash.get(TOTALS_KEY, {}))
+    live = config.stash.get(STATS_KEY, {})
+    if live and not _is_worker(config):
+        totals[_worker_id(config)] = {role: s.snapshot() for role, s in live.items()}
+    return aggregate(totals.values())
 
 
 def pytest_llaso_report_sections(config: pytest.Config, record: Any) -> list[tuple[str, list[str]]] | None:
+    from llaso_pytest.llm.usage import judge_error_lines, render_usage
+
     sections = []
     summary = usage_summary(config)
+    data = record if isinstance(record, dict) else record.to_dict()
     if summary:
         lines = render_usage(summary)
-        data = record if isinstance(record, dict) else record.to_dict()
         judge = (data.get("provenance") or {}).get("llm_judge")
         if isinstance(judge, dict):
             lines.append(f"judge endpoint: {judge.get('model')} at {judge.get('base_url')} ({judge.get('source')})")
         sections.append(("llaso llm usage", lines))
-    errors = judge_error_lines(record)
+    errors = judge_error_lines(data)
     if errors:
         sections.append(("llaso judge errors", errors))
     return sections or None

@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from llaso_pytest.llm.calibration import agreement, load_human_labels
+from llaso_pytest.llm.calibration import agreement, calibration_signature, load_human_labels
 from llaso_pytest.llm.judge import Judge, JudgeResult
 from llaso_pytest.llm.predictions import load_manifest, load_predictions, sha256_file
+from llaso_pytest.metrics import from_values
 
 Outputs = Any  # suites/llm/conftest.py: Outputs (dataset, system, predictions, signature_extra)
 
@@ -96,7 +97,8 @@ def test_qa_pairwise_preference_in_both_orders(judge: Judge, outputs: Callable[[
 
 def test_judge_agreement_with_human_labels(judge: Judge, prompt: Callable[..., Any],
                                            record_metric: Callable[..., Any], record_provenance: Callable[..., Any],
-                                           dataset: Callable[..., Any], llm_fixtures: Any) -> None:
+                                           dataset: Callable[..., Any], llm_fixtures: Any,
+                                           llaso_seed: int) -> None:
     """Calibration: how far the judge's pass/fail agrees with a human rater on pinned answers."""
     ds = dataset("qa")
     pinned = load_predictions(load_manifest(llm_fixtures / "qa"), "model-b", ids=ds.ids)
@@ -109,10 +111,15 @@ def test_judge_agreement_with_human_labels(judge: Judge, prompt: Callable[..., A
     ag = agreement(result, human)
     record_provenance("human_labels", {"qa/model-b": {"path": "fixtures/llm/qa/human_labels.model-b.csv",
                                                       "sha256": sha256_file(labels_path), "n": len(human)}})
-    record_metric("judge_human_accuracy",
-                  items={i: float(result.by_id()[i].label == human[i]) for i in human if result.by_id()[i].ok},
-                  higher_is_better=True)
-    record_metric("judge_human_kappa", ag.kappa, higher_is_better=True)
+    # the labels, the rated predictions, the data and the judge served name what these numbers mean:
+    # relabelling items or a swapped judge snapshot makes them incomparable, never "unchanged"
+    sig = calibration_signature(result, human, predictions_sha256=pinned.sha256, data_sha256=ds.sha256)
+    record_metric(from_values(
+        "judge_human_accuracy",
+        items={i: float(result.by_id()[i].label == human[i]) for i in human if result.by_id()[i].ok},
+        higher_is_better=True, seed=llaso_seed, signature_extra=sig))
+    record_metric(from_values("judge_human_kappa", ag.kappa, higher_is_better=True, seed=llaso_seed,
+                              signature_extra=sig))
     assert ag.n == len(human)
     # above 0.2 is at least "fair" agreement (Landis & Koch); the shipped heuristic fake judge reaches
     # about 0.3 on these labels, a real judge should do far better - raise the bar for your own judge.

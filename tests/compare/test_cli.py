@@ -230,3 +230,74 @@ def test_a_folder_named_like_a_saved_baseline_does_not_hide_it(
         store.resolve_baseline("other", st, cwd=tmp_path)
     with pytest.raises(store.BaselineError, match="is a directory"):
         store.resolve_baseline("./main", st, cwd=tmp_path)  # clearly a path: no fallback
+
+
+def test_unknown_output_suffix_is_refused_listing_the_known_ones(
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for extra in ([], ["-o", str(tmp_path / "also.md")]):
+        assert main(["compare", str(runs["base"]), str(runs["worse"]), "--n-boot", "200",
+                     "-o", str(tmp_path / "out.pdf"), *extra]) == 2
+        err = capsys.readouterr().err
+        assert "unknown report suffix '.pdf'; use one of .txt (text), .md/.markdown (md), " \
+            ".json (json), .html/.htm (html)" in err
+        assert not (tmp_path / "out.pdf").exists()
+    assert main(["compare", str(runs["base"]), str(runs["worse"]), "--n-boot", "200",
+                 "-o", str(tmp_path / "a.markdown"), "-o", str(tmp_path / "a.htm")]) == 0
+    assert (tmp_path / "a.markdown").read_text().startswith("<!-- llaso-pytest-report -->")
+    assert (tmp_path / "a.htm").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_help_and_choices_come_from_the_format_table(capsys: pytest.CaptureFixture[str]
+                                                     ) -> None:
+    from llaso_pytest.report import FORMAT_TABLE
+
+    assert main(["compare", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for fmt in FORMAT_TABLE:
+        assert f"{'/'.join(fmt.suffixes)} ({fmt.name})" in text
+        assert f"{fmt.name}: {fmt.description}" in text
+
+
+def test_cli_and_plugin_share_one_validator_per_value(
+    runs: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from llaso_pytest import options
+
+    base, worse = str(runs["base"]), str(runs["worse"])
+    for flag, value, validator in (("--seed", "-1", options.parse_seed),
+                                   ("--seed", "0x", options.parse_seed),
+                                   ("--n-boot", "99", options.parse_n_boot),
+                                   ("--confidence", "nan", options.parse_confidence),
+                                   ("--correction", "fdr", options.parse_correction)):
+        assert main(["compare", base, worse, flag, value]) == 2
+        err = capsys.readouterr().err
+        with pytest.raises(options.OptionError) as exc:
+            validator(value)
+        assert str(exc.value) in err, (flag, value)
+    assert options.parse_seed("0x10") == 16 and options.parse_seed("0") == 0
+    assert options.parse_patterns(["wer*, bleu", "judge_*\nwer*"]) == ("wer*", "bleu", "judge_*")
+
+
+def test_correction_and_fail_on_untested_reach_the_gate(
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from compare_testutil import record, result
+
+    def tiny(errors: list[int]) -> dict[str, object]:
+        return record({"suites/t.py::test_tiny": [
+            result("tiny", stats={"errors": errors, "words": [5, 5, 5]})]})
+
+    a = write_json(tmp_path / "tiny_a.json", tiny([1, 0, 1]))
+    b = write_json(tmp_path / "tiny_b.json", tiny([0, 1, 0]))  # 3 items: no test possible
+    args = ["compare", str(a), str(b), "--n-boot", "200", "--fail-on-regression"]
+    assert main(args) == 0
+    assert main([*args, "--fail-on-untested", "tin*"]) == 1
+    assert "tiny" in capsys.readouterr().err
+    out = tmp_path / "c.json"
+    assert main(["compare", str(runs["base"]), str(runs["worse"]), "--n-boot", "200",
+                 "--correction", "holm", "-o", str(out)]) == 0
+    assert json.loads(out.read_text())["settings"]["correction"] == "holm"
+    # a baseline sharing no test with the head: vacuous, exit 6
+    assert main(["compare", str(a), str(runs["worse"]), "--n-boot", "200",
+                 "--fail-on-regression"]) == 6

@@ -338,7 +338,6 @@ def test_all_incomparable_is_vacuous_too() -> None:
     assert "1 incomparable" in c.gate().reasons[0]
 
 
-@pytest.mark.xfail(strict=False, reason="the record's selection section lands with h2's branch")
 def test_a_subset_run_marks_deselected_tests_not_run_and_fails_the_gate() -> None:
     nodes = [f"t.py::test_{i}" for i in range(4)]
     a = _wer_rec(nodes)
