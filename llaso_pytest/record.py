@@ -381,16 +381,11 @@ def _umask() -> int:
 
 def dumps_record(record: RunRecord | Mapping[str, Any]) -> str:
     data = record.to_dict() if isinstance(record, RunRecord) else dict(record)
-<<<<<<< HEAD
     text = json.dumps(data, indent=1, sort_keys=False, allow_nan=False, default=_json_default)
     # one redaction pass over the whole document: assertion text, judge errors, provenance
     from llaso_pytest.provenance import redact_text
 
     return redact_text(text) + "\n"
-=======
-    return json.dumps(data, indent=1, sort_keys=False, allow_nan=False,
-                      default=_json_default) + "\n"
->>>>>>> 9c47f5b2c389eb0448783e6922f7fee25f24ef85
 
 
 def write_record(record: RunRecord, path: str | os.PathLike[str]) -> None:
