@@ -99,14 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _compare(args: argparse.Namespace) -> int:
     from llaso_pytest import compare as cmp
-<<<<<<< HEAD
-    from llaso_pytest.record import RecordError, atomic_write_text
-    from llaso_pytest.provenance import redact_text
-    from llaso_pytest.report import render
-=======
     from llaso_pytest.record import RecordError, atomic_write_text, read_record
     from llaso_pytest.report import format_for_path, render
->>>>>>> 9c47f5b2c389eb0448783e6922f7fee25f24ef85
     from llaso_pytest.store import BaselineError, resolve_baseline
 
     def options_for(fmt: str) -> dict[str, object]:
@@ -131,15 +125,6 @@ def _compare(args: argparse.Namespace) -> int:
         print(f"llaso compare: error: {exc}", file=sys.stderr)
         return EXIT_INPUT
     for path, fmt in outputs:
-<<<<<<< HEAD
-        if fmt == "md":
-            from llaso_pytest.report import markdown
-
-            text = redact_text(markdown.render(comparison, details_url=args.details_url))
-        else:
-            text = render(comparison, fmt)
-=======
->>>>>>> 9c47f5b2c389eb0448783e6922f7fee25f24ef85
         try:
             atomic_write_text(path, render(comparison, fmt, **options_for(fmt)))
         except OSError as exc:
@@ -148,16 +133,7 @@ def _compare(args: argparse.Namespace) -> int:
             return EXIT_INPUT
     if not outputs:
         fmt = args.format or "text"
-<<<<<<< HEAD
-        if fmt == "md":
-            from llaso_pytest.report import markdown
-
-            sys.stdout.write(redact_text(markdown.render(comparison, details_url=args.details_url)))
-        else:
-            sys.stdout.write(render(comparison, fmt))
-=======
         sys.stdout.write(render(comparison, fmt, **options_for(fmt)))
->>>>>>> 9c47f5b2c389eb0448783e6922f7fee25f24ef85
     elif not args.quiet:
         sys.stdout.write(render(comparison, "text"))
     if not args.fail_on_regression:

@@ -43,23 +43,9 @@ __all__ = ["FORMATS", "FORMAT_TABLE", "VERDICT_ORDER", "ReportFormat", "counts_l
 Renderer = Callable[..., str]
 
 
-<<<<<<< HEAD
-def render(comparison: Comparison, fmt: str) -> str:
-    """The comparison as one document in ``fmt`` (``text``, ``md``, ``json`` or ``html``),
-    with every known secret redacted (:func:`llaso_pytest.provenance.redact_text`)."""
-    from llaso_pytest.provenance import redact_text
-
-    return redact_text(_render(comparison, fmt))
-
-
-def _render(comparison: Comparison, fmt: str) -> str:
-    if fmt == "text":
-        from llaso_pytest.report import terminal
-=======
 @dataclass(frozen=True)
 class ReportFormat:
     """One report format: its name (``--format``), file suffixes, renderer and description.
->>>>>>> 9c47f5b2c389eb0448783e6922f7fee25f24ef85
 
     ``renderer(comparison, **options)`` returns the whole document as ``str``; it imports its
     module when called, so nothing is rendered or imported at plugin start-up.
@@ -135,9 +121,12 @@ def format_for_path(path: str | os.PathLike[str]) -> ReportFormat:
 
 
 def render(comparison: Comparison, fmt: str, **options: Any) -> str:
-    """The comparison as one document in ``fmt`` (a name in :data:`FORMATS`); ``options`` go
-    to the renderer (e.g. ``details_url=`` for ``md``)."""
+    """The comparison as one document in ``fmt`` (a name in :data:`FORMATS`), with every known
+    secret redacted (:func:`llaso_pytest.provenance.redact_text`); ``options`` go to the
+    renderer (e.g. ``details_url=`` for ``md``)."""
+    from llaso_pytest.provenance import redact_text
+
     text = get_format(fmt).renderer(comparison, **options)
     if not isinstance(text, str):  # pragma: no cover - a renderer breaking the contract
         raise TypeError(f"report format {fmt!r}: renderer returned {type(text).__name__}")
-    return text
+    return redact_text(text)
