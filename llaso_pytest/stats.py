@@ -851,7 +851,7 @@ def _stack_columns(blocks: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list
     for block in blocks:
         idx = []
         for j in range(block.shape[1]):
-            c = np.ascontiguousarray(block[:, j])
+            c = block[:, j]  # a view: the columns are centred into float32 one at a time
             key = (float(c[0]), float(c[-1]), float(c.sum()))
             found = next((g for g in seen.get(key, ()) if np.array_equal(columns[g], c)), None)
             if found is None:
