@@ -235,3 +235,15 @@ def test_counts_strategy_makes_no_float64_copy_of_the_stacked_columns() -> None:
     own_columns = m * units * 2 * 8  # each comparison's (head - base, count) columns
     float32_matrix = units * (m + 1) * 4
     assert peak < own_columns + 1.5 * float32_matrix + 2e6, peak / 1e6
+
+
+def test_distinct_row_strategy_only_where_it_is_the_faster_one() -> None:
+    """Measured crossover (see DISTINCT_COST): one multinomial category costs about as much
+    as 27 drawn units, so 2,000 distinct rows among 20,000 units take the counts matrix
+    (the old threshold of 8 units per row took the 2.2x slower multinomial) and 500 take the
+    distinct-row multinomial."""
+    rng = np.random.default_rng(3)
+    for distinct, expected in ((2000, False), (500, True)):
+        rows = np.column_stack([rng.integers(0, distinct, 20_000), np.ones(20_000)])
+        rows[:distinct, 0] = np.arange(distinct)  # every value present
+        assert (stats.distinct_rows(rows) is not None) is expected, distinct
