@@ -408,10 +408,11 @@ def compare_records(
     _check_settings(n_boot, confidence, correction)
     if isinstance(tolerances, str) or tolerances is None:
         tolerances = parse_tolerances(tolerances)
-    rec_a = record_dict(base, source=base_source)
-    rec_b = record_dict(head, source=head_source)
-    res_a = read_results(rec_a, source=base_source)
-    res_b = read_results(rec_b, source=head_source)
+    # each record parsed (and its values checked) once: read_results takes the parsed one
+    run_a, run_b = _parsed(base, base_source), _parsed(head, head_source)
+    rec_a, rec_b = record_dict(run_a, source=base_source), record_dict(run_b, source=head_source)
+    res_a = read_results(run_a, source=base_source)
+    res_b = read_results(run_b, source=head_source)
     info_a, info_b = _run_info(rec_a, base_source), _run_info(rec_b, head_source)
     if not res_a and not res_b:
         raise RecordError(
@@ -524,6 +525,14 @@ def compare_records(
         n_boot=n_boot, seed=seed, confidence=confidence, correction=correction,
         tolerances=tuple(t.text for t in tolerances.values()), warnings=tuple(warnings),
         problems=tuple(problems))
+
+
+def _parsed(record: Mapping[str, Any] | RunRecord, source: str) -> RunRecord:
+    from llaso_pytest.record import RunRecord, parse_record
+
+    if isinstance(record, RunRecord):
+        return record
+    return parse_record(dict(record), source=source)
 
 
 def _judge(keys: Sequence[tuple[str, str]], diffs: dict[tuple[str, str], MetricDiff],
