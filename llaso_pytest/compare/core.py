@@ -11,6 +11,7 @@ before verdicts, and tolerances apply on top. This module never imports pytest.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -150,7 +151,7 @@ class _Pairs:
     n_head_only: int
     ids: Sequence[str]
 
-    @property
+    @functools.cached_property
     def identity(self) -> bool:
         return self.n_base_only == 0 and self.n_head_only == 0 and \
             bool((self.ia == self.ib).all())
@@ -189,13 +190,21 @@ def _item_views(a: ResultRecord, b: ResultRecord, pairs: _Pairs
 
     if a.scores is None or b.scores is None:
         return None, (), ()
-    sa = a.scores[pairs.ia]
-    sb = b.scores[pairs.ib]
+    # same items in the same order: no copies of the score columns
+    sa = a.scores if pairs.identity else a.scores[pairs.ia]
+    sb = b.scores if pairs.identity else b.scores[pairs.ib]
     ids = pairs.ids
     sign = 1.0 if b.higher_is_better else -1.0
-    finite = np.isfinite(sa) & np.isfinite(sb)
-    binary = bool(finite.any()) and all(
-        bool(((x == 0.0) | (x == 1.0) | ~finite).all()) for x in (sa, sb))
+    finite = np.isfinite(sa)
+    finite &= np.isfinite(sb)
+    all_finite = bool(finite.all())
+
+    def is_binary(x: np.ndarray) -> bool:
+        if all_finite:  # one pass: 0 and 1 are the only values with x * (1 - x) == 0
+            return not bool(np.any(x * (1.0 - x)))
+        return bool(((x == 0.0) | (x == 1.0) | ~finite).all())
+
+    binary = bool(finite.any()) and is_binary(sa) and is_binary(sb)
     flips = None
     if binary:
         good = 1.0 if b.higher_is_better else 0.0
@@ -204,7 +213,11 @@ def _item_views(a: ResultRecord, b: ResultRecord, pairs: _Pairs
         flips = Flips(n_fixed=int(fixed.size), n_broken=int(broken.size),
                       fixed=tuple(str(ids[i]) for i in fixed[:MAX_FLIPS_KEPT]),
                       broken=tuple(str(ids[i]) for i in broken[:MAX_FLIPS_KEPT]))
-    change = np.where(finite, (sb - sa) * sign, 0.0)
+    change = sb - sa
+    if sign < 0:
+        np.negative(change, out=change)
+    if not all_finite:
+        change[~finite] = 0.0
     k = min(MAX_CHANGES_KEPT, change.size)
     low = np.argpartition(change, k - 1)[:k] if k < change.size else np.arange(change.size)
     high = np.argpartition(-change, k - 1)[:k] if k < change.size else np.arange(change.size)
@@ -395,10 +408,11 @@ def compare_records(
     _check_settings(n_boot, confidence, correction)
     if isinstance(tolerances, str) or tolerances is None:
         tolerances = parse_tolerances(tolerances)
-    rec_a = record_dict(base, source=base_source)
-    rec_b = record_dict(head, source=head_source)
-    res_a = read_results(rec_a, source=base_source)
-    res_b = read_results(rec_b, source=head_source)
+    # each record parsed (and its values checked) once: read_results takes the parsed one
+    run_a, run_b = _parsed(base, base_source), _parsed(head, head_source)
+    rec_a, rec_b = record_dict(run_a, source=base_source), record_dict(run_b, source=head_source)
+    res_a = read_results(run_a, source=base_source)
+    res_b = read_results(run_b, source=head_source)
     info_a, info_b = _run_info(rec_a, base_source), _run_info(rec_b, head_source)
     if not res_a and not res_b:
         raise RecordError(
@@ -511,6 +525,14 @@ def compare_records(
         n_boot=n_boot, seed=seed, confidence=confidence, correction=correction,
         tolerances=tuple(t.text for t in tolerances.values()), warnings=tuple(warnings),
         problems=tuple(problems))
+
+
+def _parsed(record: Mapping[str, Any] | RunRecord, source: str) -> RunRecord:
+    from llaso_pytest.record import RunRecord, parse_record
+
+    if isinstance(record, RunRecord):
+        return record
+    return parse_record(dict(record), source=source)
 
 
 def _judge(keys: Sequence[tuple[str, str]], diffs: dict[tuple[str, str], MetricDiff],
