@@ -49,7 +49,9 @@ def corpus(n: int, *, seed: int = 0, err: float = 0.1, vocab: int = 5000,
     rng = np.random.default_rng(seed)
     words = np.array([f"w{i}" for i in range(vocab)], dtype=object)
     if punct:
-        words[:: 97] = "," ; words[1:: 89] = "." ; words[2:: 83] = "3.5"
+        words[::97] = ","
+        words[1::89] = "."
+        words[2::83] = "3.5"
     p = 1.0 / np.arange(1, vocab + 1)
     p /= p.sum()
     lens = rng.integers(3, 30, size=n)
@@ -247,7 +249,7 @@ def bench_rouge(n: int, repeat: int) -> None:
     variants = ["rouge1", "rouge2", "rougeL"]
     print(f"[rouge] {n} pairs, {variants}", flush=True)
     scorer = rouge_scorer.RougeScorer(variants)
-    t_ref, out = best_time(lambda: [scorer.score(r, h) for r, h in zip(refs, hyps)], repeat)
+    t_ref, out = best_time(lambda: [scorer.score(r, h) for r, h in zip(refs, hyps, strict=True)], repeat)
     t_ours, res = best_time(lambda: metrics.rouge_all(refs, hyps, variants=variants, n_boot=0),
                             repeat)
     t_ci, med_ci = interval_time(lambda: metrics.rouge_all(refs, hyps, variants=variants),

@@ -16,7 +16,8 @@ RATIO = aggregate_fn("ratio")
 MEAN = aggregate_fn("mean")
 
 
-def _wer_rows(n: int, rate: float, seed: int, lengths: tuple[int, ...] = (5, 10, 15, 20)) -> np.ndarray:
+def _wer_rows(n: int, rate: float, seed: int,
+              lengths: tuple[int, ...] = (5, 10, 15, 20)) -> np.ndarray:
     rng = np.random.default_rng(seed)
     length = rng.choice(lengths, size=n)
     errors = rng.binomial(length, rate)
