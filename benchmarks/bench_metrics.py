@@ -249,7 +249,8 @@ def bench_rouge(n: int, repeat: int) -> None:
     variants = ["rouge1", "rouge2", "rougeL"]
     print(f"[rouge] {n} pairs, {variants}", flush=True)
     scorer = rouge_scorer.RougeScorer(variants)
-    t_ref, out = best_time(lambda: [scorer.score(r, h) for r, h in zip(refs, hyps, strict=True)], repeat)
+    t_ref, out = best_time(
+        lambda: [scorer.score(r, h) for r, h in zip(refs, hyps, strict=True)], repeat)
     t_ours, res = best_time(lambda: metrics.rouge_all(refs, hyps, variants=variants, n_boot=0),
                             repeat)
     t_ci, med_ci = interval_time(lambda: metrics.rouge_all(refs, hyps, variants=variants),
