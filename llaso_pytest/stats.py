@@ -90,9 +90,12 @@ Resample = Literal["items", "groups"]
 BATCH_BYTES = 8 * 1024 * 1024
 #: Resamples per chunk of the counts matrix (memory per thread: about rows x units x 6 bytes).
 CHUNK_ROWS = 128
-#: A multinomial category costs about this many drawn units (measured): the distinct-row
-#: strategy is used when ``distinct rows * DISTINCT_COST < units``.
-DISTINCT_COST = 8
+#: A multinomial category costs about this many drawn units: the distinct-row strategy is
+#: used when ``distinct rows * DISTINCT_COST < units``. Measured (CPU time, 1,000 resamples,
+#: 10k and 100k units): distinct/counts time 0.33 at units/rows = 64, 0.84-0.87 at 32,
+#: 1.5-1.7 at 16, 1.9-2.35 at 8 (the old setting) - the crossover is near 27; 24 leaves room
+#: for the counts product running on two threads.
+DISTINCT_COST = 24
 
 Statistic = Callable[[np.ndarray], np.ndarray]
 
@@ -330,8 +333,9 @@ def _count_tables(units: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
     """Tables for :func:`multinomial_counts` (pure, cached by ``units``).
 
     Marsaglia's table method for a *pair* of iid Poisson(lam) counts on 16 random bits: value
-    ``v < A`` of the 16 bits indexes ``pairs[v]`` (the two counts as float32, packed in one
-    uint64); ``v >= A`` (a fraction ~1e-3) draws the pair from the residual distribution
+    ``v < A`` of the 16 bits indexes ``pairs[v]`` (the two counts as uint8, packed in one
+    uint16: a 128 KiB table stays in cache, where float32 pairs in a 512 KiB one made the
+    gather 2.4x slower); ``v >= A`` (a fraction ~1e-3) draws the pair from the residual distribution
     ``rcdf`` over ``codes`` with a double-precision uniform. Each pair has its exact
     probability. Returns ``(A, pairs, rcdf, codes)``.
     """
@@ -343,7 +347,7 @@ def _count_tables(units: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
     slots = np.floor(joint * 65536.0).astype(np.int64)
     a = int(slots.sum())
     combos = np.repeat(np.arange(joint.size), slots)
-    pairs = np.zeros((65536, 2), dtype=np.float32)
+    pairs = np.zeros((65536, 2), dtype=np.uint8)
     pairs[:a, 0] = combos // kmax
     pairs[:a, 1] = combos % kmax
     residual = np.clip(joint - slots / 65536.0, 0.0, None)
@@ -351,7 +355,7 @@ def _count_tables(units: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
     rcdf = np.cumsum(residual[keep]) / residual[keep].sum()
     rcdf[-1] = 1.0
     codes = np.stack([keep // kmax, keep % kmax], axis=1).astype(np.float32)
-    return a, pairs.view(np.uint64).ravel(), rcdf, codes
+    return a, pairs.view(np.uint16).ravel(), rcdf, codes
 
 
 def multinomial_counts(rng: np.random.Generator, rows: int, units: int) -> np.ndarray:
@@ -372,7 +376,7 @@ def multinomial_counts(rng: np.random.Generator, rows: int, units: int) -> np.nd
     n_pairs = -(-size // 2)
     raw = rng.bit_generator.random_raw(-(-n_pairs // 4))  # 16 random bits per pair of cells
     v = raw.view(np.uint16)[:n_pairs]
-    flat = pairs[v].view(np.float32)[:size]
+    flat = np.take(pairs, v).view(np.uint8).astype(np.float32)[:size]
     odd = np.flatnonzero(v >= a)
     if odd.size:
         drawn = codes[np.searchsorted(rcdf, rng.random(odd.size), side="right")]
@@ -435,18 +439,31 @@ def counts_sums(columns: np.ndarray, *, n_boot: int, seed: int | None) -> np.nda
     in float64); integer columns are rounded back to their exact integer sums (a count of 0
     must stay 0: BLEU takes logs of precisions).
     """
+    mat = np.asarray(columns, dtype=np.float64)
+    return _counts_sums_of([mat[:, j] for j in range(mat.shape[1])], mat.shape[0],
+                           n_boot=n_boot, seed=seed)
+
+
+def _counts_sums_of(cols: Sequence[np.ndarray], units: int, *, n_boot: int, seed: int | None
+                    ) -> np.ndarray:
+    """:func:`counts_sums` of columns given one by one: each is centred straight into one
+    float32 ``(units, K)`` matrix (no float64 ``(units, K)`` copy is made)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    mat = np.asarray(columns, dtype=np.float64)
-    units, k = mat.shape
-    pad = k == 1  # keep the product a matrix product (gemm), as in a batch
-    if pad:
-        mat = np.column_stack([mat, np.zeros(units)])
-    # each column summed on its own (a matrix-vector product would sum a column in an order
-    # that depends on the other columns, and batched results would differ in the last bit)
-    means = np.array([np.ascontiguousarray(mat[:, j]).sum() for j in range(mat.shape[1])]) / units
-    centred = (mat - means).astype(np.float32)
-    out = np.empty((n_boot, mat.shape[1]), dtype=np.float64)
+    k = len(cols)
+    width = max(k, 2)  # keep the product a matrix product (gemm), as in a batch
+    centred = np.zeros((units, width), dtype=np.float32)
+    means = np.zeros(width)
+    integral = np.zeros(width, dtype=bool)
+    for j, col in enumerate(cols):
+        c = np.ascontiguousarray(col, dtype=np.float64)
+        # each column summed on its own (a matrix-vector product would sum a column in an
+        # order that depends on the other columns, and batched results would differ)
+        means[j] = c.sum() / units
+        integral[j] = bool(np.array_equal(c, np.rint(c)))
+        np.subtract(c, means[j], out=centred[:, j], casting="same_kind")
+    integral[k:] = True
+    out = np.empty((n_boot, width), dtype=np.float64)
     n_chunks = -(-n_boot // CHUNK_ROWS)
     seeds = _stream(seed, units, _COUNTS).spawn(n_chunks)
 
@@ -469,10 +486,9 @@ def counts_sums(columns: np.ndarray, *, n_boot: int, seed: int | None) -> np.nda
                 ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(work, range(n_chunks)))
     out += units * means
-    integral = np.all(mat == np.rint(mat), axis=0)
     if integral.any():
         out[:, integral] = np.rint(out[:, integral])
-    return out[:, :k] if pad else out
+    return out[:, :k] if width != k else out
 
 
 def distinct_sums(uniq: np.ndarray, counts: np.ndarray, *, n_boot: int, seed: int | None
@@ -658,8 +674,6 @@ def _prepare(job: PairedInput, confidence: float) -> _Prepared:
                 f"only {n_groups} groups ({differing_groups} differ between the runs): too few "
                 f"for a clustered test at {alpha:g} (it needs {need} differing groups); items "
                 "are resampled instead, which assumes they are independent")
-    n_differing = int((ua != ub).any(axis=1).sum()) if ua.shape[1] == ub.shape[1] else \
-        ua.shape[0]
     diff_form = (
         isinstance(job.aggregate, str)
         and job.aggregate.strip() in ("ratio", "mean")
@@ -669,8 +683,16 @@ def _prepare(job: PairedInput, confidence: float) -> _Prepared:
     )
     # Same ratio/mean aggregate over the same denominators: the difference depends only on
     # (num_b - num_a, den), which has far fewer distinct rows.
-    columns = (np.column_stack([ub[:, 0] - ua[:, 0], ua[:, 1]]) if diff_form
-               else np.hstack([ua, ub]))
+    if diff_form:
+        columns = np.empty((ua.shape[0], 2))
+        np.subtract(ub[:, 0], ua[:, 0], out=columns[:, 0])
+        columns[:, 1] = ua[:, 1]
+        # the denominators agree, so a unit differs exactly where its numerators do
+        n_differing = int(np.count_nonzero(columns[:, 0]))
+    else:
+        columns = np.hstack([ua, ub])
+        n_differing = int((ua != ub).any(axis=1).sum()) if ua.shape[1] == ub.shape[1] \
+            else ua.shape[0]
     prep = _Prepared(job, fa, fb, va, vb, n, ua, ub, resample, n_differing, columns,
                      diff_form, notes)
     units = ua.shape[0]
@@ -815,24 +837,24 @@ def paired_tests(
         else:
             batches.setdefault(units, []).append(i)
     for idx in batches.values():
-        matrix, where = _stack_columns([preps[i].columns for i in idx])
-        out = counts_sums(matrix, n_boot=int(n_boot), seed=seed)
+        cols, where = _stack_columns([preps[i].columns for i in idx])
+        out = _counts_sums_of(cols, preps[idx[0]].ua.shape[0], n_boot=int(n_boot), seed=seed)
         for i, cols in zip(idx, where, strict=True):
             sums[i] = out[:, cols]
     return [_finish(p, s, n_boot=int(n_boot), seed=seed, confidence=float(confidence))
             for p, s in zip(preps, sums, strict=True)]
 
 
-def _stack_columns(blocks: Sequence[np.ndarray]) -> tuple[np.ndarray, list[list[int]]]:
-    """Stack column blocks, each distinct column once (e.g. the reference length that many
-    metrics share); returns the matrix and each block's column indices into it."""
+def _stack_columns(blocks: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[list[int]]]:
+    """The distinct columns of column blocks, each once (e.g. the reference length that many
+    metrics share), and each block's column indices into them."""
     columns: list[np.ndarray] = []
     seen: dict[tuple[float, float, float], list[int]] = {}
     where: list[list[int]] = []
     for block in blocks:
         idx = []
         for j in range(block.shape[1]):
-            c = np.ascontiguousarray(block[:, j])
+            c = block[:, j]  # a view: the columns are centred into float32 one at a time
             key = (float(c[0]), float(c[-1]), float(c.sum()))
             found = next((g for g in seen.get(key, ()) if np.array_equal(columns[g], c)), None)
             if found is None:
@@ -841,7 +863,7 @@ def _stack_columns(blocks: Sequence[np.ndarray]) -> tuple[np.ndarray, list[list[
                 columns.append(c)
             idx.append(found)
         where.append(idx)
-    return np.column_stack(columns), where
+    return columns, where
 
 
 def paired_bootstrap(

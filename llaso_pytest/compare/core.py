@@ -11,6 +11,7 @@ before verdicts, and tolerances apply on top. This module never imports pytest.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -150,7 +151,7 @@ class _Pairs:
     n_head_only: int
     ids: Sequence[str]
 
-    @property
+    @functools.cached_property
     def identity(self) -> bool:
         return self.n_base_only == 0 and self.n_head_only == 0 and \
             bool((self.ia == self.ib).all())
@@ -189,13 +190,21 @@ def _item_views(a: ResultRecord, b: ResultRecord, pairs: _Pairs
 
     if a.scores is None or b.scores is None:
         return None, (), ()
-    sa = a.scores[pairs.ia]
-    sb = b.scores[pairs.ib]
+    # same items in the same order: no copies of the score columns
+    sa = a.scores if pairs.identity else a.scores[pairs.ia]
+    sb = b.scores if pairs.identity else b.scores[pairs.ib]
     ids = pairs.ids
     sign = 1.0 if b.higher_is_better else -1.0
-    finite = np.isfinite(sa) & np.isfinite(sb)
-    binary = bool(finite.any()) and all(
-        bool(((x == 0.0) | (x == 1.0) | ~finite).all()) for x in (sa, sb))
+    finite = np.isfinite(sa)
+    finite &= np.isfinite(sb)
+    all_finite = bool(finite.all())
+
+    def is_binary(x: np.ndarray) -> bool:
+        if all_finite:  # one pass: 0 and 1 are the only values with x * (1 - x) == 0
+            return not bool(np.any(x * (1.0 - x)))
+        return bool(((x == 0.0) | (x == 1.0) | ~finite).all())
+
+    binary = bool(finite.any()) and is_binary(sa) and is_binary(sb)
     flips = None
     if binary:
         good = 1.0 if b.higher_is_better else 0.0
@@ -204,7 +213,11 @@ def _item_views(a: ResultRecord, b: ResultRecord, pairs: _Pairs
         flips = Flips(n_fixed=int(fixed.size), n_broken=int(broken.size),
                       fixed=tuple(str(ids[i]) for i in fixed[:MAX_FLIPS_KEPT]),
                       broken=tuple(str(ids[i]) for i in broken[:MAX_FLIPS_KEPT]))
-    change = np.where(finite, (sb - sa) * sign, 0.0)
+    change = sb - sa
+    if sign < 0:
+        np.negative(change, out=change)
+    if not all_finite:
+        change[~finite] = 0.0
     k = min(MAX_CHANGES_KEPT, change.size)
     low = np.argpartition(change, k - 1)[:k] if k < change.size else np.arange(change.size)
     high = np.argpartition(-change, k - 1)[:k] if k < change.size else np.arange(change.size)
@@ -268,7 +281,8 @@ def _paired_outcome(t: PairedTest) -> TestOutcome:
 def _verdict(d: MetricDiff, tol: Tolerance | None, alpha: float) -> MetricDiff:
     """The verdict of a tested metric from its adjusted p-value, with the tolerance on top."""
     test = d.test
-    assert test is not None and d.delta is not None  # noqa: S101 - callers guarantee it
+    if test is None or d.delta is None:
+        raise ValueError(f"{d.key}: a verdict needs a test and a difference")
     notes = list(d.notes)
     hib = d.higher_is_better
     worse = -d.delta if hib else d.delta  # > 0: head is worse
@@ -297,15 +311,6 @@ def _verdict(d: MetricDiff, tol: Tolerance | None, alpha: float) -> MetricDiff:
 
 # ----------------------------------------------------------------------------------------
 # the comparison
-
-
-@dataclass
-class _Pending:
-    """A metric whose paired test is in the batch."""
-
-    key: tuple[str, str]
-    diff: MetricDiff
-    index: int  # into the batch
 
 
 def _check_settings(n_boot: int, confidence: float, correction: str) -> None:
@@ -371,6 +376,99 @@ def _problems(rec_a: Mapping[str, Any], rec_b: Mapping[str, Any], base: RunInfo,
     return out
 
 
+def _run_warnings(rec_a: Mapping[str, Any], rec_b: Mapping[str, Any], info_a: RunInfo,
+                  info_b: RunInfo, any_a: bool, any_b: bool) -> list[str]:
+    warnings: list[str] = []
+    for label, rec, info in (("base", rec_a, info_a), ("head", rec_b, info_b)):
+        if not info.complete:
+            warnings.append(f"the {label} run ({info.source}) is incomplete (the session was "
+                            f"interrupted: {rec.get('interrupted_by') or 'unknown cause'})")
+    if not any_a:
+        warnings.append(f"the base run {info_a.source} holds no recorded metric: everything is "
+                        "new")
+    if not any_b:
+        warnings.append(f"the head run {info_b.source} holds no recorded metric")
+    return warnings
+
+
+def _start_diff(key: tuple[str, str], a: ResultRecord | None, b: ResultRecord | None, *,
+                rec_b: Mapping[str, Any], head_ids: set[str],
+                pairings: dict[tuple[int, int], _Pairs | str], confidence: float
+                ) -> tuple[MetricDiff, PairedInput | None]:
+    """The diff of one metric as far as it goes without the batched paired test, and that
+    test's input when it needs one (``pairings`` caches pairs of id lists shared by metrics)."""
+    from llaso_pytest.metrics.base import aggregate_fn
+    from llaso_pytest.stats import PairedInput
+
+    nodeid, name = key
+    ref = b if b is not None else a
+    if ref is None:  # pragma: no cover - every key comes from one of the two runs
+        raise KeyError(key)
+    d = MetricDiff(
+        nodeid=nodeid, name=name, verdict="unchanged", higher_is_better=ref.higher_is_better,
+        family=family_of(ref),
+        base=None if a is None else SideValues(a.value, a.ci, a.n),
+        head=None if b is None else SideValues(b.value, b.ci, b.n),
+        signature=ref.signature.text)
+    if a is None:
+        return replace(d, verdict="new"), None
+    if b is None:
+        verdict, why = _missing_verdict(nodeid, rec_b, head_ids)
+        return replace(d, verdict=verdict, notes=(why,) if why else ()), None
+    d = replace(d, delta=b.value - a.value)
+    sig = _signature_diffs(a, b)
+    if sig:
+        return replace(d, verdict="incomparable", signature_diffs=sig), None
+    pkey = (id(a.item_ids), id(b.item_ids))
+    pairs = pairings.get(pkey)
+    if pairs is None or not a.stats or not b.stats:
+        pairs = _pair(a, b)
+        if a.stats and b.stats:
+            pairings[pkey] = pairs
+    try:
+        aggregate_fn(a.aggregate)
+    except ValueError as exc:
+        pairs = f"cannot recompute the value from item statistics: {exc}"
+    if isinstance(pairs, str):
+        outcome, why = _unpaired(a, b, confidence, pairs)
+        if outcome is None:
+            return replace(d, verdict="untested", untested_reason=why, notes=(why,)), None
+        return replace(d, test=outcome, notes=(why,)), None
+    notes: list[str] = []
+    if pairs.n_base_only or pairs.n_head_only:
+        notes.append(
+            f"{pairs.ia.size} items paired; {pairs.n_base_only} only in the base, "
+            f"{pairs.n_head_only} only in the head (left out of the paired test)")
+    flips, worst, best = _item_views(a, b, pairs)
+    sa, sb = a.stat_matrix(), b.stat_matrix()
+    if not pairs.identity:
+        sa, sb = sa[pairs.ia], sb[pairs.ib]
+    groups = None
+    if a.groups is not None and b.groups is not None:
+        ga = [a.groups[i] for i in pairs.ia]
+        gb = [b.groups[i] for i in pairs.ib]
+        if ga == gb:
+            groups = ga
+        else:
+            notes.append("groups differ between the runs: items resampled, not groups")
+    job = PairedInput(sa, sb, a.aggregate, a.higher_is_better, groups=groups,
+                      label=f"{nodeid}::{name}")
+    d = replace(d, pairing=Pairing(int(pairs.ia.size), pairs.n_base_only, pairs.n_head_only),
+                flips=flips, worst_changes=worst, best_changes=best, notes=tuple(notes))
+    return d, job
+
+
+def _with_test(d: MetricDiff, t: PairedTest) -> MetricDiff:
+    """``d`` completed with its paired test (``untested`` when no test was possible)."""
+    notes = list(d.notes) + list(t.notes)
+    if d.pairing is not None and (d.pairing.n_base_only or d.pairing.n_head_only):
+        notes.append(f"delta {t.delta:+.4g} is over the {d.pairing.n_paired} paired items")
+    if t.p_value is None:
+        return replace(d, delta=t.delta, test=_paired_outcome(t), verdict="untested",
+                       untested_reason=t.untested, notes=tuple(notes))
+    return replace(d, delta=t.delta, test=_paired_outcome(t), notes=tuple(notes))
+
+
 def compare_records(
     base: Mapping[str, Any] | RunRecord,
     head: Mapping[str, Any] | RunRecord,
@@ -388,116 +486,40 @@ def compare_records(
     Raises :class:`~llaso_pytest.record.RecordError` (naming ``base_source``/``head_source``)
     when a record is malformed; never returns a silently empty comparison.
     """
-    from llaso_pytest.metrics.base import aggregate_fn
     from llaso_pytest.record import RecordError
-    from llaso_pytest.stats import PairedInput, paired_tests
+    from llaso_pytest.stats import paired_tests
 
     _check_settings(n_boot, confidence, correction)
     if isinstance(tolerances, str) or tolerances is None:
         tolerances = parse_tolerances(tolerances)
-    rec_a = record_dict(base, source=base_source)
-    rec_b = record_dict(head, source=head_source)
-    res_a = read_results(rec_a, source=base_source)
-    res_b = read_results(rec_b, source=head_source)
+    # each record parsed (and its values checked) once: read_results takes the parsed one
+    run_a, run_b = _parsed(base, base_source), _parsed(head, head_source)
+    rec_a, rec_b = record_dict(run_a, source=base_source), record_dict(run_b, source=head_source)
+    res_a = read_results(run_a, source=base_source)
+    res_b = read_results(run_b, source=head_source)
     info_a, info_b = _run_info(rec_a, base_source), _run_info(rec_b, head_source)
     if not res_a and not res_b:
         raise RecordError(
             f"neither {base_source} nor {head_source} holds any recorded metric; nothing to "
             "compare (did the tests call record_metric?)")
-    warnings: list[str] = []
-    for label, rec, info in (("base", rec_a, info_a), ("head", rec_b, info_b)):
-        if not info.complete:
-            warnings.append(f"the {label} run ({info.source}) is incomplete (the session was "
-                            f"interrupted: {rec.get('interrupted_by') or 'unknown cause'})")
-    if not res_a:
-        warnings.append(f"the base run {base_source} holds no recorded metric: everything is new")
-    if not res_b:
-        warnings.append(f"the head run {head_source} holds no recorded metric")
-
+    warnings = _run_warnings(rec_a, rec_b, info_a, info_b, bool(res_a), bool(res_b))
     alpha = 1.0 - confidence
     head_ids = _tested_nodeids(rec_b)
     keys = list(res_a) + [k for k in res_b if k not in res_a]
     diffs: dict[tuple[str, str], MetricDiff] = {}
     jobs: list[PairedInput] = []
-    pending: list[_Pending] = []
+    pending: list[tuple[int, tuple[str, str]]] = []  # (index into jobs, key)
     pairings: dict[tuple[int, int], _Pairs | str] = {}
     for key in keys:
-        nodeid, name = key
-        a, b = res_a.get(key), res_b.get(key)
-        ref = b if b is not None else a
-        assert ref is not None  # noqa: S101 - the key comes from one of them
-        d = MetricDiff(
-            nodeid=nodeid, name=name, verdict="unchanged", higher_is_better=ref.higher_is_better,
-            family=family_of(ref),
-            base=None if a is None else SideValues(a.value, a.ci, a.n),
-            head=None if b is None else SideValues(b.value, b.ci, b.n),
-            signature=ref.signature.text)
-        if a is None:
-            diffs[key] = replace(d, verdict="new")
-            continue
-        if b is None:
-            verdict, why = _missing_verdict(nodeid, rec_b, head_ids)
-            diffs[key] = replace(d, verdict=verdict, notes=(why,) if why else ())
-            continue
-        d = replace(d, delta=b.value - a.value)
-        sig = _signature_diffs(a, b)
-        if sig:
-            diffs[key] = replace(d, verdict="incomparable", signature_diffs=sig)
-            continue
-        pkey = (id(a.item_ids), id(b.item_ids))
-        pairs = pairings.get(pkey)
-        if pairs is None or not a.stats or not b.stats:
-            pairs = _pair(a, b)
-            if a.stats and b.stats:
-                pairings[pkey] = pairs
-        try:
-            aggregate_fn(a.aggregate)
-        except ValueError as exc:
-            pairs = f"cannot recompute the value from item statistics: {exc}"
-        if isinstance(pairs, str):
-            outcome, why = _unpaired(a, b, confidence, pairs)
-            if outcome is None:
-                diffs[key] = replace(d, verdict="untested", untested_reason=why, notes=(why,))
-            else:
-                diffs[key] = replace(d, test=outcome, notes=(why,))
-            continue
-        notes: list[str] = []
-        if pairs.n_base_only or pairs.n_head_only:
-            notes.append(
-                f"{pairs.ia.size} items paired; {pairs.n_base_only} only in the base, "
-                f"{pairs.n_head_only} only in the head (left out of the paired test)")
-        flips, worst, best = _item_views(a, b, pairs)
-        sa, sb = a.stat_matrix(), b.stat_matrix()
-        if not pairs.identity:
-            sa, sb = sa[pairs.ia], sb[pairs.ib]
-        groups = None
-        if a.groups is not None and b.groups is not None:
-            ga = [a.groups[i] for i in pairs.ia]
-            gb = [b.groups[i] for i in pairs.ib]
-            if ga == gb:
-                groups = ga
-            else:
-                notes.append("groups differ between the runs: items resampled, not groups")
-        jobs.append(PairedInput(sa, sb, a.aggregate, a.higher_is_better, groups=groups,
-                                label=f"{nodeid}::{name}"))
-        pending.append(_Pending(key, replace(
-            d, pairing=Pairing(int(pairs.ia.size), pairs.n_base_only, pairs.n_head_only),
-            flips=flips, worst_changes=worst, best_changes=best, notes=tuple(notes)),
-            len(jobs) - 1))
-
+        d, job = _start_diff(key, res_a.get(key), res_b.get(key), rec_b=rec_b,
+                             head_ids=head_ids, pairings=pairings, confidence=confidence)
+        diffs[key] = d
+        if job is not None:
+            pending.append((len(jobs), key))
+            jobs.append(job)
     tests = paired_tests(jobs, n_boot=n_boot, seed=seed, confidence=confidence) if jobs else []
-    for p in pending:
-        t = tests[p.index]
-        d = p.diff
-        notes = list(d.notes) + list(t.notes)
-        if (d.pairing is not None and (d.pairing.n_base_only or d.pairing.n_head_only)):
-            notes.append(f"delta {t.delta:+.4g} is over the {d.pairing.n_paired} paired items")
-        if t.p_value is None:
-            diffs[p.key] = replace(d, delta=t.delta, test=_paired_outcome(t), verdict="untested",
-                                   untested_reason=t.untested, notes=tuple(notes))
-        else:
-            diffs[p.key] = replace(d, delta=t.delta, test=_paired_outcome(t),
-                                   notes=tuple(notes))
+    for index, key in pending:
+        diffs[key] = _with_test(diffs[key], tests[index])
 
     metrics = _judge(keys, diffs, tolerances, correction, alpha)
     unused = [t.text for t in tolerances.values() if not any(t.matches(*k) for k in keys)]
@@ -511,6 +533,14 @@ def compare_records(
         n_boot=n_boot, seed=seed, confidence=confidence, correction=correction,
         tolerances=tuple(t.text for t in tolerances.values()), warnings=tuple(warnings),
         problems=tuple(problems))
+
+
+def _parsed(record: Mapping[str, Any] | RunRecord, source: str) -> RunRecord:
+    from llaso_pytest.record import RunRecord, parse_record
+
+    if isinstance(record, RunRecord):
+        return record
+    return parse_record(dict(record), source=source)
 
 
 def _judge(keys: Sequence[tuple[str, str]], diffs: dict[tuple[str, str], MetricDiff],
@@ -533,7 +563,8 @@ def _judge(keys: Sequence[tuple[str, str]], diffs: dict[tuple[str, str], MetricD
         adjusted = adjust_pvalues(raw, correction)  # type: ignore[arg-type]
         for k, p_adj in zip(members, adjusted, strict=True):
             d = diffs[k]
-            assert d.test is not None  # noqa: S101
+            if d.test is None:  # pragma: no cover - only tested metrics enter a family
+                raise ValueError(f"{d.key}: no test to adjust")
             d = replace(d, test=replace(d.test, p_adjusted=float(p_adj)))
             diffs[k] = _verdict(d, find_tolerance(tolerances, *k), alpha)
     return [diffs[k] for k in keys]

@@ -14,8 +14,6 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from llaso_pytest.github import COMMENT_LIMIT as GITHUB_LIMIT
-from llaso_pytest.github import MARKER
 from llaso_pytest.report.labels import (
     counts_line,
     detectable_text,
@@ -37,6 +35,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from llaso_pytest.compare import Comparison, MetricDiff
 
 __all__ = ["GITHUB_LIMIT", "MARKER", "ZWJ", "escape", "render"]
+
+#: The hidden first line by which the poster (``llaso_pytest/github.py``, which runs as a plain
+#: script in the comment workflow and so keeps its own copy; a test checks they agree) finds
+#: and updates its own comment.
+MARKER = "<!-- llaso-pytest-report -->"
+#: GitHub's limit on the size of a comment body, in characters.
+GITHUB_LIMIT = 65_536
 
 
 _ICON = {"regressed": "🔴", "improved": "🟢", "unchanged": "⚪", "untested": "🟠",

@@ -264,3 +264,12 @@ def test_a_redirect_within_the_api_is_followed(gh: FakeGitHub) -> None:
     old = StickyCommenter(repo="octo/old-name", token=TOKEN, api_url=gh.url)
     assert [c["body"] for c in old.comments(PR)] == ["hello"]
     assert set(gh.auth_headers) == {f"Bearer {TOKEN}"} and len(gh.auth_headers) == 2
+
+
+def test_the_poster_and_the_markdown_report_agree_on_marker_and_limit() -> None:
+    """github.py runs as a plain script, so it keeps its own copy of the two constants."""
+    from llaso_pytest import github
+    from llaso_pytest.report import markdown
+
+    assert github.MARKER == markdown.MARKER
+    assert github.COMMENT_LIMIT == markdown.GITHUB_LIMIT

@@ -16,7 +16,8 @@ RATIO = aggregate_fn("ratio")
 MEAN = aggregate_fn("mean")
 
 
-def _wer_rows(n: int, rate: float, seed: int, lengths: tuple[int, ...] = (5, 10, 15, 20)) -> np.ndarray:
+def _wer_rows(n: int, rate: float, seed: int,
+              lengths: tuple[int, ...] = (5, 10, 15, 20)) -> np.ndarray:
     rng = np.random.default_rng(seed)
     length = rng.choice(lengths, size=n)
     errors = rng.binomial(length, rate)
@@ -208,3 +209,42 @@ def test_paired_difference_form_matches_generic_path() -> None:
     width = slow.ci[1] - slow.ci[0]
     assert fast.ci[0] == pytest.approx(slow.ci[0], abs=0.05 * width)
     assert fast.ci[1] == pytest.approx(slow.ci[1], abs=0.05 * width)
+
+
+def test_counts_strategy_makes_no_float64_copy_of_the_stacked_columns() -> None:
+    """Many paired tests over the same units share one counts product; its columns are
+    centred straight into one float32 matrix. Besides the comparisons' own columns, the
+    memory used is that matrix and small per-column temporaries - never a float64
+    (units x K) stack (the old engine peaked at 46 MB here, this bound is 29 MB)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    units, m = 20_000, 60
+    jobs = []
+    for _ in range(m):
+        a = np.column_stack([rng.random(units), np.ones(units)])
+        b = a.copy()
+        b[:, 0] = rng.random(units)
+        jobs.append(stats.PairedInput(a, b, "mean", True))
+    tracemalloc.start()
+    try:
+        (first, *_) = stats.paired_tests(jobs, n_boot=16, seed=0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert first.test == "sign-flip" or first.test == "bootstrap"
+    own_columns = m * units * 2 * 8  # each comparison's (head - base, count) columns
+    float32_matrix = units * (m + 1) * 4
+    assert peak < own_columns + 1.5 * float32_matrix + 2e6, peak / 1e6
+
+
+def test_distinct_row_strategy_only_where_it_is_the_faster_one() -> None:
+    """Measured crossover (see DISTINCT_COST): one multinomial category costs about as much
+    as 27 drawn units, so 2,000 distinct rows among 20,000 units take the counts matrix
+    (the old threshold of 8 units per row took the 2.2x slower multinomial) and 500 take the
+    distinct-row multinomial."""
+    rng = np.random.default_rng(3)
+    for distinct, expected in ((2000, False), (500, True)):
+        rows = np.column_stack([rng.integers(0, distinct, 20_000), np.ones(20_000)])
+        rows[:distinct, 0] = np.arange(distinct)  # every value present
+        assert (stats.distinct_rows(rows) is not None) is expected, distinct
