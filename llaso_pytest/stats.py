@@ -758,7 +758,8 @@ def _finish(prep: _Prepared, sums: np.ndarray | None, *, n_boot: int, seed: int 
     delta = prep.vb - prep.va
     units = prep.ua.shape[0]
     alpha = 1.0 - confidence
-    base = dict(value_a=prep.va, value_b=prep.vb, delta=delta, confidence=float(confidence),
+    base: dict[str, Any] = dict(
+                value_a=prep.va, value_b=prep.vb, delta=delta, confidence=float(confidence),
                 higher_is_better=bool(job.higher_is_better), n=prep.n, n_units=units,
                 n_differing=prep.n_differing, n_boot=int(n_boot), seed=seed,
                 resample=prep.resample)
@@ -806,7 +807,7 @@ def _finish(prep: _Prepared, sums: np.ndarray | None, *, n_boot: int, seed: int 
             p_value = min(1.0, 2.0 * (min(le, ge) + 1) / (boot.size + 1))
             test = "bootstrap"
     return PairedTest(ci=ci, p_improve=p_improve, p_value=p_value, test=test, se=se, mde=mde,
-                      untested=untested, notes=tuple(notes), **base)  # type: ignore[arg-type]
+                      untested=untested, notes=tuple(notes), **base)
 
 
 def paired_tests(
@@ -839,8 +840,8 @@ def paired_tests(
     for idx in batches.values():
         cols, where = _stack_columns([preps[i].columns for i in idx])
         out = _counts_sums_of(cols, preps[idx[0]].ua.shape[0], n_boot=int(n_boot), seed=seed)
-        for i, cols in zip(idx, where, strict=True):
-            sums[i] = out[:, cols]
+        for i, at in zip(idx, where, strict=True):
+            sums[i] = out[:, at]
     return [_finish(p, s, n_boot=int(n_boot), seed=seed, confidence=float(confidence))
             for p, s in zip(preps, sums, strict=True)]
 
