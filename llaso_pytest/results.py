@@ -52,9 +52,10 @@ class ResultRecord:
         return self.nodeid, self.name
 
     def stat_matrix(self) -> np.ndarray:
+        """The ``(n, k)`` float64 matrix of the per-item statistics."""
         import numpy as np
 
-        return np.column_stack(list(self.stats.values()))
+        return np.column_stack(list(self.stats.values())).astype(np.float64, copy=False)
 
 
 def _short(value: Any, limit: int = 60) -> str:
@@ -125,10 +126,13 @@ def _array(value: Any, what: str) -> np.ndarray:
 
     if not isinstance(value, (list, np.ndarray)):
         raise _error(f"{what} must be a list of numbers, not {_short(value)}")
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise _error(f"{what} must be a list of numbers: {exc}") from None
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iuf":
+        arr = value  # a record built in memory: its numeric arrays are used as they are
+    else:
+        try:
+            arr = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise _error(f"{what} must be a list of numbers: {exc}") from None
     if arr.ndim != 1:
         raise _error(f"{what} must be a flat list of numbers")
     return arr
