@@ -409,13 +409,6 @@ def multinomial_counts(rng: np.random.Generator, rows: int, units: int) -> np.nd
     return counts
 
 
-def _colsums(m: np.ndarray) -> np.ndarray:
-    """Column sums of a tall C-ordered matrix (a matrix-vector product: ``sum(axis=0)`` on
-    such a matrix walks it row by row and is many times slower)."""
-    out: np.ndarray = np.ones(m.shape[0], dtype=np.float64) @ np.asarray(m, dtype=np.float64)
-    return out
-
-
 def _worker_threads(n_chunks: int) -> int:
     """Threads for the resampling: one per core (at most 4), when ``threadpoolctl`` can pin
     BLAS to one thread each; otherwise one (and BLAS threads do the parallel work)."""
@@ -661,17 +654,14 @@ def _prepare(job: PairedInput, confidence: float) -> _Prepared:
     resample: Resample = "items"
     ua, ub = a, b
     if job.groups is not None:
-        inv, n_groups = _group_index(job.groups, n)
-        ga = np.zeros((n_groups, a.shape[1]))
-        gb = np.zeros((n_groups, b.shape[1]))
-        np.add.at(ga, inv, a)
-        np.add.at(gb, inv, b)
+        ga, _ = group_sums(a, job.groups)
+        gb, _ = group_sums(b, job.groups)
         differing_groups = int((ga != gb).any(axis=1).sum())
         if differing_groups >= need:
             ua, ub, resample = ga, gb, "groups"
         else:
             notes.append(
-                f"only {n_groups} groups ({differing_groups} differ between the runs): too few "
+                f"only {ga.shape[0]} groups ({differing_groups} differ between the runs): too few "
                 f"for a clustered test at {alpha:g} (it needs {need} differing groups); items "
                 "are resampled instead, which assumes they are independent")
     diff_form = (

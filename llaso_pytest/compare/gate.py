@@ -9,9 +9,10 @@ one table that the plugin, the CLI and docs/exit-codes.md follow.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
+
+from llaso_pytest.compare.tolerances import glob_pattern
 
 if TYPE_CHECKING:  # pragma: no cover
     from llaso_pytest.compare.types import Comparison, MetricDiff
@@ -39,17 +40,12 @@ class Gate:
         return EXIT_CODES[self.kind]
 
 
-def _pattern(glob: str) -> re.Pattern[str]:
-    return re.compile("".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch)
-                              for ch in glob), re.DOTALL)
-
-
 def matches_untested(m: MetricDiff, patterns: tuple[str, ...]) -> bool:
     """Whether ``m`` is selected by ``--llaso-fail-on-untested`` globs (a metric name, or
     ``nodeid_glob::name``; only ``*`` and ``?`` are wildcards)."""
     for p in patterns:
         subject = m.key if "::" in p else m.name
-        if _pattern(p).fullmatch(subject):
+        if glob_pattern(p).fullmatch(subject):
             return True
     return False
 

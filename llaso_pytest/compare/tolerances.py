@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["Tolerance", "find_tolerance", "parse_tolerances"]
+__all__ = ["Tolerance", "find_tolerance", "glob_pattern", "parse_tolerances"]
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class Tolerance:
         literal, so the brackets of a parametrized id (``test_wer[noisy]``) match themselves
         (``fnmatch`` would read ``[noisy]`` as a character class).
         """
-        return _glob(self.pattern).fullmatch(self._subject(nodeid, name)) is not None
+        return glob_pattern(self.pattern).fullmatch(self._subject(nodeid, name)) is not None
 
     def specificity(self, nodeid: str, name: str) -> tuple[int, int]:
         """Sort key of a matching tolerance, most specific first: the exact ``nodeid::name``,
@@ -67,7 +67,7 @@ class Tolerance:
 
 
 @functools.lru_cache(maxsize=256)
-def _glob(pattern: str) -> re.Pattern[str]:
+def glob_pattern(pattern: str) -> re.Pattern[str]:
     """``pattern`` as a regular expression in which only ``*`` and ``?`` are wildcards."""
     return re.compile("".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch)
                               for ch in pattern), re.DOTALL)
