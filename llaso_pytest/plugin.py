@@ -28,6 +28,7 @@ from llaso_pytest.session import (
     SessionOutcome,
     build_selection,
     check_result,
+    compact_results,
     finish_session,
     interruption,
     new_run_id,
@@ -260,13 +261,20 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 class _ReportListener:
-    """Feeds test reports to the collector (registered on the controller only)."""
+    """Feeds test reports to the collector (registered on the controller only).
+
+    Runs first, then leaves on the report only a one-line summary of each result (value,
+    interval, n, signature): JUnit XML and other report readers see that, not the per-item
+    data the run record holds (50k items were 1 MB of XML per test).
+    """
 
     def __init__(self, collector: RunCollector) -> None:
         self.collector = collector
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.collector.add_report(report)
+        compact_results(report)
 
 
 # -- which tests were selected ---------------------------------------------------------
