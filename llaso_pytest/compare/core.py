@@ -36,7 +36,7 @@ from llaso_pytest.compare.types import (
     Verdict,
 )
 from llaso_pytest.multiplicity import CORRECTIONS, Correction, adjust_pvalues
-from llaso_pytest.provenance_diff import diff_provenance
+from llaso_pytest.provenance_diff import diff_provenance, environment_warnings
 from llaso_pytest.results import ResultRecord, read_results, record_dict
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -527,6 +527,7 @@ def compare_records(
         warnings.append(f"tolerance {text!r} matches no compared metric")
     prov = tuple(diff_provenance(rec_a.get("provenance") or {}, rec_b.get("provenance") or {}))
     warnings.extend(_data_warnings(prov))
+    warnings.extend(environment_warnings(prov))
     problems = _problems(rec_a, rec_b, info_a, info_b, metrics)
     return Comparison(
         base=info_a, head=info_b, metrics=tuple(metrics), provenance_diffs=prov,
