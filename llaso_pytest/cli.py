@@ -16,6 +16,7 @@ vacuous comparison with ``--fail-on-regression``.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +32,12 @@ EXIT_INPUT = 2
 #: A vacuous comparison under ``--fail-on-regression`` (nothing in common, an empty or subset
 #: head run, another suite): ``gate.exit_code`` of the compare package; see docs/exit-codes.md.
 EXIT_VACUOUS = 6  # == llaso_pytest.compare.EXIT_CODES["vacuous"] (checked by a test)
+
+#: Subcommands defined in their own modules (see llaso_pytest/commands/__init__.py):
+#: name -> module with ``HELP``, ``configure(parser)`` and ``run(args) -> int``.
+COMMANDS: dict[str, str] = {
+    "leakage": "llaso_pytest.commands.leakage",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("comment", add_help=False,
                    help="create or update the sticky PR comment (see --help of it)")
+    for name, module in COMMANDS.items():
+        mod = importlib.import_module(module)
+        mod.configure(sub.add_parser(name, help=mod.HELP, description=mod.__doc__))
     return parser
 
 
@@ -182,6 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _compare(args)
     if args.command == "baseline":
         return _baseline(args)
+    if args.command in COMMANDS:
+        return int(importlib.import_module(COMMANDS[args.command]).run(args))
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover
     return EXIT_INPUT  # pragma: no cover
 
