@@ -398,7 +398,7 @@ def _start_diff(key: tuple[str, str], a: ResultRecord | None, b: ResultRecord | 
     """The diff of one metric as far as it goes without the batched paired test, and that
     test's input when it needs one (``pairings`` caches pairs of id lists shared by metrics)."""
     from llaso_pytest.metrics.base import aggregate_fn
-    from llaso_pytest.stats import PairedInput
+    from llaso_pytest.stats import ItemColumns, PairedInput
 
     nodeid, name = key
     ref = b if b is not None else a
@@ -440,17 +440,20 @@ def _start_diff(key: tuple[str, str], a: ResultRecord | None, b: ResultRecord | 
             f"{pairs.ia.size} items paired; {pairs.n_base_only} only in the base, "
             f"{pairs.n_head_only} only in the head (left out of the paired test)")
     flips, worst, best = _item_views(a, b, pairs)
-    sa, sb = a.stat_matrix(), b.stat_matrix()
-    if not pairs.identity:
-        sa, sb = sa[pairs.ia], sb[pairs.ib]
-    groups = None
+    # the records' own arrays, rows picked when the test runs: the batch holds no copies
+    sa = ItemColumns(tuple(a.stats.values()), None if pairs.identity else pairs.ia)
+    sb = ItemColumns(tuple(b.stats.values()), None if pairs.identity else pairs.ib)
+    groups: Sequence[str] | None = None
     if a.groups is not None and b.groups is not None:
-        ga = [a.groups[i] for i in pairs.ia]
-        gb = [b.groups[i] for i in pairs.ib]
-        if ga == gb:
-            groups = ga
+        if pairs.identity and a.groups == b.groups:
+            groups = a.groups
         else:
-            notes.append("groups differ between the runs: items resampled, not groups")
+            ga = [a.groups[i] for i in pairs.ia]
+            gb = [b.groups[i] for i in pairs.ib]
+            if ga == gb:
+                groups = ga
+    if a.groups is not None and b.groups is not None and groups is None:
+        notes.append("groups differ between the runs: items resampled, not groups")
     job = PairedInput(sa, sb, a.aggregate, a.higher_is_better, groups=groups,
                       label=f"{nodeid}::{name}")
     d = replace(d, pairing=Pairing(int(pairs.ia.size), pairs.n_base_only, pairs.n_head_only),
