@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from llaso_pytest import hookspecs, options, provenance, report, seeding, store
+from llaso_pytest.cases import core as cases_core
 from llaso_pytest.errors import LlasoWarning
 from llaso_pytest.options import CompareSettings, Settings
 from llaso_pytest.record import RunRecord, Selection, _json_default
@@ -31,6 +32,7 @@ from llaso_pytest.session import (
     compact_results,
     finish_session,
     interruption,
+    merge_provenance,
     new_run_id,
     outcome_lines,
     utc_now,
@@ -62,6 +64,7 @@ DETERMINISM_KEY = pytest.StashKey[dict[str, Any]]()
 CUDA_KEY = pytest.StashKey[bool]()
 DESELECTED_KEY = pytest.StashKey[set[str]]()
 OUTCOME_KEY = pytest.StashKey[SessionOutcome]()
+CASES_LISTENER_KEY = pytest.StashKey[Any]()
 
 
 # -- wiring ------------------------------------------------------------------------------
@@ -174,6 +177,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if settings.deterministic:
         determinism = seeding.enable_determinism()
     config.stash[DETERMINISM_KEY] = determinism
+    pending = config.stash[PENDING_PROVENANCE_KEY]
+    config.stash[CASES_LISTENER_KEY] = cases_core.listen(
+        lambda ds: _add_provenance(pending, "datasets", {ds.name: ds.provenance()}))
     if _is_worker(config):
         return
     if config.getoption("collectonly", False):
@@ -206,6 +212,18 @@ def pytest_configure(config: pytest.Config) -> None:
         out_path=out_path, latest_path=settings.latest_path,
         provenance=provenance.redact(prov), run_id=run_id, started_at=started,
     )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    token = config.stash.get(CASES_LISTENER_KEY, None)
+    if token is not None:
+        cases_core.unlisten(token)
+        del config.stash[CASES_LISTENER_KEY]
+
+
+def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
+    """A case from ``cases.load`` is named by its id, so ``-k qa-001`` selects it."""
+    return val.id if isinstance(val, cases_core.Case) else None
 
 
 @pytest.hookimpl(trylast=True)
@@ -334,6 +352,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     collector = config.stash.get(COLLECTOR_KEY, None)
     if collector is None:
         return
+    pending = config.stash[PENDING_PROVENANCE_KEY]
+    if pending:  # recorded after the last test report (or with no test run): not lost
+        merge_provenance(collector.provenance, dict(pending), source="the session")
+        pending.clear()
     usage: dict[str, Any] = {}
     for part in config.hook.pytest_llaso_collect_usage(config=config):
         usage.update(part or {})
@@ -452,18 +474,23 @@ def record_provenance(pytestconfig: pytest.Config) -> Callable[[str, Any], None]
     pending = pytestconfig.stash[PENDING_PROVENANCE_KEY]
 
     def record(key: str, value: Any) -> None:
-        try:
-            text = json.dumps(value, allow_nan=False, default=_json_default)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"record_provenance({key!r}): value is not JSON-able: {exc}") \
-                from None
-        value = provenance.redact(json.loads(text))
-        if isinstance(value, dict) and isinstance(pending.get(key), dict):
-            pending[key].update(value)
-        else:
-            pending[key] = value
+        _add_provenance(pending, key, value)
 
     return record
+
+
+def _add_provenance(pending: dict[str, Any], key: str, value: Any) -> None:
+    """Queue ``key: value`` for the next test report (dicts under one key merge)."""
+    try:
+        text = json.dumps(value, allow_nan=False, default=_json_default)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"record_provenance({key!r}): value is not JSON-able: {exc}") \
+            from None
+    value = provenance.redact(json.loads(text))
+    if isinstance(value, dict) and isinstance(pending.get(key), dict):
+        pending[key].update(value)
+    else:
+        pending[key] = value
 
 
 @pytest.fixture(scope="session")
