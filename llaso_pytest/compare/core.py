@@ -440,6 +440,9 @@ def _start_diff(key: tuple[str, str], a: ResultRecord | None, b: ResultRecord | 
             f"{pairs.ia.size} items paired; {pairs.n_base_only} only in the base, "
             f"{pairs.n_head_only} only in the head (left out of the paired test)")
     flips, worst, best = _item_views(a, b, pairs)
+    from llaso_pytest.compare.items import item_views
+
+    texts = item_views(a, b, flips=flips, worst=worst)
     sa, sb = a.stat_matrix(), b.stat_matrix()
     if not pairs.identity:
         sa, sb = sa[pairs.ia], sb[pairs.ib]
@@ -454,7 +457,8 @@ def _start_diff(key: tuple[str, str], a: ResultRecord | None, b: ResultRecord | 
     job = PairedInput(sa, sb, a.aggregate, a.higher_is_better, groups=groups,
                       label=f"{nodeid}::{name}")
     d = replace(d, pairing=Pairing(int(pairs.ia.size), pairs.n_base_only, pairs.n_head_only),
-                flips=flips, worst_changes=worst, best_changes=best, notes=tuple(notes))
+                flips=flips, worst_changes=worst, best_changes=best, item_texts=texts,
+                notes=tuple(notes))
     return d, job
 
 
