@@ -129,6 +129,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="write the baseline comparison to PATH; format from the suffix "
         f"({report.suffixes_help().replace('%', '%%')}); repeatable",
     )
+    group.addoption(
+        "--llaso-item-text", metavar="MODE",
+        type=options.argparse_type(options.parse_item_text), default=None,
+        help="what the run record keeps of each item's texts (reference, hypothesis, judge's "
+        "reason) for reports: none, truncate (each cut to 200 characters; the default) or full",
+    )
+    parser.addini("llaso_item_text", "default for --llaso-item-text", type="string",
+                  default="")
     parser.addini("llaso_baseline", "default for --llaso-baseline", type="string", default="")
     parser.addini("llaso_fail_on_regression", "default for --llaso-fail-on-regression",
                   type="bool", default=False)
@@ -413,6 +421,8 @@ def record_metric(request: pytest.FixtureRequest) -> Callable[..., dict[str, Any
     """
     item = request.node
     names: set[str] = set()
+    settings = request.config.stash[SETTINGS_KEY]
+    from llaso_pytest.metrics.base import MetricResult
 
     def record(
         result_or_name: Any,
@@ -447,7 +457,10 @@ def record_metric(request: pytest.FixtureRequest) -> Callable[..., dict[str, Any
                 f"record_metric expects a metric result or a name, got "
                 f"{type(result_or_name).__name__}"
             )
-        data: dict[str, Any] = res.to_record()
+        if isinstance(res, MetricResult):
+            data: dict[str, Any] = res.to_record(item_text=settings.item_text)
+        else:
+            data = res.to_record()
         if name is not None:
             data["name"] = name
         item.config.hook.pytest_llaso_update_result(item=item, result=data)

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from llaso_pytest.compare.items import item_views
 from llaso_pytest.compare.tolerances import Tolerance, find_tolerance, parse_tolerances
 from llaso_pytest.compare.types import (
     Comparison,
@@ -440,6 +441,7 @@ def _start_diff(key: tuple[str, str], a: ResultRecord | None, b: ResultRecord | 
             f"{pairs.ia.size} items paired; {pairs.n_base_only} only in the base, "
             f"{pairs.n_head_only} only in the head (left out of the paired test)")
     flips, worst, best = _item_views(a, b, pairs)
+    texts = item_views(a, b, flips=flips, worst=worst)
     # the records' own arrays, rows picked when the test runs: the batch holds no copies
     sa = ItemColumns(tuple(a.stats.values()), None if pairs.identity else pairs.ia)
     sb = ItemColumns(tuple(b.stats.values()), None if pairs.identity else pairs.ib)
@@ -457,7 +459,8 @@ def _start_diff(key: tuple[str, str], a: ResultRecord | None, b: ResultRecord | 
     job = PairedInput(sa, sb, a.aggregate, a.higher_is_better, groups=groups,
                       label=f"{nodeid}::{name}")
     d = replace(d, pairing=Pairing(int(pairs.ia.size), pairs.n_base_only, pairs.n_head_only),
-                flips=flips, worst_changes=worst, best_changes=best, notes=tuple(notes))
+                flips=flips, worst_changes=worst, best_changes=best, item_texts=texts,
+                notes=tuple(notes))
     return d, job
 
 

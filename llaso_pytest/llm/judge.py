@@ -225,6 +225,8 @@ class JudgeResult:
     aggregate: str
     labels: tuple[str, str] | None = None  # pairwise: names of the two systems
     usage: Mapping[str, Any] = field(default_factory=dict)
+    #: The template variables each item was judged with (for the texts reports show).
+    inputs: Mapping[str, Mapping[str, str]] = field(default_factory=dict, repr=False)
 
     # -- counts
     @property
@@ -567,6 +569,7 @@ class Judge:
         before: Mapping[str, Any],
         outcomes: Sequence[CallOutcome],
         labels: tuple[str, str] | None = None,
+        inputs: Mapping[str, Mapping[str, str]] | None = None,
     ) -> JudgeResult:
         after = self.client.stats.snapshot()
         usage = {
@@ -595,6 +598,7 @@ class Judge:
             aggregate=aggregate,
             labels=labels,
             usage=usage,
+            inputs=dict(inputs or {}),
         )
         if result.n_errors:
             import warnings
@@ -638,7 +642,8 @@ class Judge:
         verdicts = [
             _decide(kind, item_id, samples[item_id], k, aggregate, labels) for item_id, _ in pairs
         ]
-        return self._result(name, kind, t, verdicts, k, aggregate, before, outcomes, labels=labels)
+        return self._result(name, kind, t, verdicts, k, aggregate, before, outcomes, labels=labels,
+                            inputs=dict(pairs))
 
     # ------------------------------------------------------------------ public API
     def rubric(

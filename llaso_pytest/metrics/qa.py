@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from llaso_pytest.errors import MetricInputError
+from llaso_pytest.itemtext import ItemTexts
 from llaso_pytest.metrics.base import MetricResult, check_ids, mean_result
 
 __all__ = ["exact_match", "regex_match", "squad_normalize", "token_f1"]
@@ -128,11 +129,13 @@ def _f1(pred: str, gold: str) -> float:
 def _mean_result(
     name: str, scores: np.ndarray, id_t: tuple[str, ...], grp: tuple[str, ...] | None,
     confidence: float, n_boot: int, seed: int | None, sig: dict[str, Any],
-    signature_extra: Mapping[str, Any] | None,
+    signature_extra: Mapping[str, Any] | None, refs: list[list[str]], hyps: list[str],
 ) -> MetricResult:
+    # the answers as given (alternatives joined), the prediction as given
+    texts = ItemTexts("pair", {"ref": [" | ".join(a) for a in refs], "hyp": hyps})
     return mean_result(name, scores, item_ids=id_t, groups=grp, higher_is_better=True,
                        confidence=confidence, n_boot=n_boot, seed=seed, signature_fields=sig,
-                       signature_extra=signature_extra, stat="score")
+                       signature_extra=signature_extra, stat="score", texts=texts)
 
 
 def exact_match(
@@ -156,7 +159,7 @@ def exact_match(
         dtype=np.float64,
     )
     return _mean_result("exact_match", scores, id_t, grp, confidence, n_boot, seed,
-                        {"normalizer": nname, "answers": "squad2"}, signature_extra)
+                        {"normalizer": nname, "answers": "squad2"}, signature_extra, refs, hyps)
 
 
 def token_f1(
@@ -181,7 +184,7 @@ def token_f1(
         dtype=np.float64,
     )
     return _mean_result("token_f1", scores, id_t, grp, confidence, n_boot, seed,
-                        {"normalizer": nname, "answers": "squad2"}, signature_extra)
+                        {"normalizer": nname, "answers": "squad2"}, signature_extra, refs, hyps)
 
 
 _MODES = ("search", "match", "fullmatch")
@@ -227,4 +230,4 @@ def regex_match(
                 break
         scores[i] = float(ok)
     return _mean_result("regex_match", scores, id_t, grp, confidence, n_boot, seed,
-                        {"mode": mode, "flags": int(flags)}, signature_extra)
+                        {"mode": mode, "flags": int(flags)}, signature_extra, refs, hyps)
