@@ -4,6 +4,8 @@
                   [--fail-on-regression] [--fail-on-untested 'wer*'] [--correction bh|holm|none]
                   [--tolerance wer:+0.5pp] [--n-boot N] [--seed N]
     llaso baseline save NAME RECORD | llaso baseline list
+    llaso export mlflow RECORD --tracking-uri URI [--experiment NAME] [--baseline BASE]
+    llaso export wandb RECORD --dir DIR [--project NAME] [--baseline BASE]
     llaso comment --repo OWNER/NAME --pr N --body-file comment.md     (see llaso_pytest.github)
 
 ``BASE`` and ``HEAD`` are run record files or names of baselines saved in the store
@@ -20,6 +22,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from llaso_pytest import options
 from llaso_pytest.report import FORMAT_TABLE, FORMATS, suffixes_help
@@ -99,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     lst = bsub.add_parser("list", help="list saved baselines")
     lst.add_argument("--store", default=".llaso", metavar="DIR")
 
+    _add_export(sub)
     sub.add_parser("comment", add_help=False,
                    help="create or update the sticky PR comment (see --help of it)")
     for name, module in COMMANDS.items():
@@ -159,6 +163,51 @@ def _compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_export(sub: Any) -> None:
+    from llaso_pytest.tracking import EXPORTERS
+
+    exp = sub.add_parser("export", help="log a run record to an experiment tracker "
+                         f"({', '.join(EXPORTERS)})")
+    esub = exp.add_subparsers(dest="tracker", metavar="TRACKER", required=True)
+    for e in EXPORTERS.values():
+        p = esub.add_parser(e.name, help=e.target_help.replace("the session", "the record"))
+        p.add_argument("record", metavar="RECORD", help="run record file or saved name")
+        p.add_argument(e.cli_target, dest="target", required=True, metavar=e.target_metavar,
+                       help=e.target_help)
+        p.add_argument(f"--{e.group}", dest="group", default=e.default_group, metavar="NAME",
+                       help=f"{e.group} (default {e.default_group!r})")
+        p.add_argument("--baseline", default=None, metavar="BASE",
+                       help="also log the comparison with this baseline (file or saved name)")
+        p.add_argument("--again", action="store_true",
+                       help="log a record that was already exported there a second time")
+        p.add_argument("--store", default=".llaso", metavar="DIR")
+
+
+def _export(args: argparse.Namespace) -> int:
+    from llaso_pytest import compare as cmp
+    from llaso_pytest.record import RecordError, read_record
+    from llaso_pytest.store import BaselineError, resolve_baseline
+    from llaso_pytest.tracking import EXPORTERS, TrackingError, exporter_module
+
+    module = exporter_module(EXPORTERS[args.tracker])
+    try:
+        path = resolve_baseline(args.record, args.store)
+        record = read_record(path)
+        comparison = None
+        if args.baseline is not None:
+            base = resolve_baseline(args.baseline, args.store)
+            comparison = cmp.compare_records(read_record(base), record, base_source=str(base),
+                                             head_source=str(path))
+        line = module.run_export(record, target=module.check_target(args.target),
+                                 group=args.group, comparison=comparison, source=str(path),
+                                 again=args.again)
+    except (RecordError, BaselineError, TrackingError, ValueError) as exc:
+        print(f"llaso export {args.tracker}: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    print(f"llaso export {args.tracker}: logged {path} as {line}")
+    return EXIT_OK
+
+
 def _baseline(args: argparse.Namespace) -> int:
     from llaso_pytest.record import RecordError
     from llaso_pytest.store import BaselineError, list_baselines, save_baseline
@@ -192,6 +241,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _compare(args)
     if args.command == "baseline":
         return _baseline(args)
+    if args.command == "export":
+        return _export(args)
     if args.command in COMMANDS:
         return int(importlib.import_module(COMMANDS[args.command]).run(args))
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover

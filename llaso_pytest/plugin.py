@@ -42,7 +42,8 @@ from llaso_pytest.session import (
 pytest.register_assert_rewrite("llaso_pytest.assertions")
 
 # Area plugins (speech, LLM) with their own fixtures and options; import-light too.
-pytest_plugins = ["llaso_pytest.speech.pytest_plugin", "llaso_pytest.llm.pytest_plugin"]
+pytest_plugins = ["llaso_pytest.speech.pytest_plugin", "llaso_pytest.llm.pytest_plugin",
+                  "llaso_pytest.tracking.pytest_plugin", "llaso_pytest.lineage.pytest_plugin"]
 
 MARKERS: dict[str, str] = {
     "llm": "an evaluation of a language model",
@@ -377,7 +378,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = outcome.exit_status
     if outcome.record_error is None:
         config.hook.pytest_llaso_record_written(
-            config=config, record=outcome.record, path=str(outcome.record_path))
+            config=config, record=outcome.record, path=str(outcome.record_path),
+            comparison=outcome.comparison)
 
 
 _STYLES: dict[str, dict[str, bool]] = {"plain": {}, "error": {"red": True, "bold": True},
