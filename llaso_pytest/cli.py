@@ -40,6 +40,7 @@ EXIT_VACUOUS = 6  # == llaso_pytest.compare.EXIT_CODES["vacuous"] (checked by a 
 #: name -> module with ``HELP``, ``configure(parser)`` and ``run(args) -> int``.
 COMMANDS: dict[str, str] = {
     "leakage": "llaso_pytest.commands.leakage",
+    "human": "llaso_pytest.commands.human",
 }
 
 
