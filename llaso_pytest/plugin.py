@@ -405,10 +405,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     usage: dict[str, Any] = {}
     for part in config.hook.pytest_llaso_collect_usage(config=config):
         usage.update(part or {})
+    interrupted_by = interruption(exitstatus=int(exitstatus), shouldstop=session.shouldstop,
+                                  shouldfail=session.shouldfail)
+    if interrupted_by is None:  # ran to its end, yet not everything was evaluated
+        interrupted_by = "; ".join(
+            r for r in config.hook.pytest_llaso_incomplete(config=config) if r) or None
     outcome = finish_session(
         collector, config.stash[COMPARE_SETTINGS_KEY], exitstatus=int(exitstatus),
-        interrupted_by=interruption(exitstatus=int(exitstatus), shouldstop=session.shouldstop,
-                                    shouldfail=session.shouldfail),
+        interrupted_by=interrupted_by,
         usage=provenance.redact(usage), store_dir=config.stash[SETTINGS_KEY].store_dir)
     config.stash[OUTCOME_KEY] = outcome
     if outcome.exit_status != exitstatus:
