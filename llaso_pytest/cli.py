@@ -6,6 +6,7 @@
     llaso baseline save NAME RECORD | llaso baseline list
     llaso export mlflow RECORD --tracking-uri URI [--experiment NAME] [--baseline BASE]
     llaso export wandb RECORD --dir DIR [--project NAME] [--baseline BASE]
+    llaso merge SHARD.json... -o RECORD.json      (the records of `pytest --llaso-shard K/N`)
     llaso comment --repo OWNER/NAME --pr N --body-file comment.md     (see llaso_pytest.github)
 
 ``BASE`` and ``HEAD`` are run record files or names of baselines saved in the store
@@ -104,6 +105,16 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--store", default=".llaso", metavar="DIR")
 
     _add_export(sub)
+    merge = sub.add_parser(
+        "merge", help="merge the records of N shards (--llaso-shard K/N) into one run record",
+        description="Merge the run records of the N shards of one run (pytest --llaso-shard "
+        "K/N) into the record the unsharded run would have written. Refused (exit 2, naming "
+        "the files): shards of different commits, seeds, configurations or collections, an "
+        "incomplete shard, a shard missing or given twice (docs/sharding.md).")
+    merge.add_argument("shards", metavar="SHARD", nargs="+", help="shard run record files")
+    merge.add_argument("--output", "-o", required=True, metavar="RECORD",
+                       help="write the merged run record here (atomically)")
+
     sub.add_parser("comment", add_help=False,
                    help="create or update the sticky PR comment (see --help of it)")
     for name, module in COMMANDS.items():
@@ -226,6 +237,29 @@ def _baseline(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _merge(args: argparse.Namespace) -> int:
+    from llaso_pytest.merge import merge_records
+    from llaso_pytest.record import RecordError, read_record, write_record
+    from llaso_pytest.session import utc_now
+
+    try:
+        records = [(path, read_record(path)) for path in args.shards]
+        now = utc_now()
+        merged = merge_records(records, run_id="merged-" + now.replace("-", "").replace(
+            ":", "").replace("+00:00", "Z"), now=now)
+        write_record(merged, args.output)
+    except RecordError as exc:
+        print(f"llaso merge: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except OSError as exc:
+        print(f"llaso merge: error: cannot write {args.output}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return EXIT_INPUT
+    n = len(merged.tests)
+    print(f"merged {len(records)} shards ({n} tests) into {args.output}")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``llaso`` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -246,6 +280,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _export(args)
     if args.command in COMMANDS:
         return int(importlib.import_module(COMMANDS[args.command]).run(args))
+    if args.command == "merge":
+        return _merge(args)
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover
     return EXIT_INPUT  # pragma: no cover
 

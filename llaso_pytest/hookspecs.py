@@ -58,6 +58,16 @@ def pytest_llaso_collect_usage(config: pytest.Config) -> dict[str, Any] | None:
 
 
 @hookspec
+def pytest_llaso_incomplete(config: pytest.Config) -> str | None:
+    """Return why the run is incomplete although the session ran to its end (e.g. a spent
+    ``--llaso-budget-usd``: items were not evaluated), or ``None``.
+
+    Called on the controller at session end, before the record is written; any reason marks
+    the record ``"complete": false`` with the reasons in ``interrupted_by``.
+    """
+
+
+@hookspec
 def pytest_llaso_report_sections(
     config: pytest.Config, record: RunRecord
 ) -> list[tuple[str, list[str]]] | None:

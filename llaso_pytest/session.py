@@ -25,6 +25,7 @@ from llaso_pytest.errors import LlasoWarning
 from llaso_pytest.record import (
     RunRecord,
     Selection,
+    ShardInfo,
     TestRecord,
     _json_default,
     atomic_write_text,
@@ -166,6 +167,8 @@ class RunCollector:
         self._write_cost = 0.0
         self.record: RunRecord | None = None
         self.selection: Selection | None = None
+        #: This run's share of the suite under ``--llaso-shard K/N``, else ``None``.
+        self.shard: ShardInfo | None = None
         #: The last failed write (disk full, ...): results stay in memory, the write is
         #: retried at the next opportunity and at session end.
         self.write_error: OSError | None = None
@@ -252,6 +255,7 @@ class RunCollector:
             interrupted_by=interrupted_by,
             summary=dict(sorted(summary.items())),
             selection=self._selection(tests),
+            shard=self.shard,
         )
 
     def _selection(self, tests: Sequence[TestRecord]) -> Selection | None:
