@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy  # noqa: F401  (imported before any in-process pytester run: see below)
 import pytest
 
 from llaso_pytest.errors import LlasoWarning
@@ -26,6 +27,7 @@ from llaso_pytest.llm.budget import (
 from llaso_pytest.llm.client import CallOutcome, ChatRequest, LLMClient
 from llaso_pytest.llm.config import EndpointConfig
 from llaso_pytest.llm.fake_server import FakeOpenAIServer, default_responder
+from llaso_pytest.llm.prompts import default_prompt_dir
 from llaso_pytest.options import OptionError
 
 PRICE_IN, PRICE_OUT = 1000.0, 3000.0  # USD per million tokens: a few 0.001 USD per call
@@ -231,9 +233,12 @@ def prompt_template():
 """
 
 
+# The in-process runs (``runpytest``) restore ``sys.modules`` afterwards; numpy, imported for the
+# first time inside one of them, would be removed and then fail to load again in the next one
+# ("cannot load module more than once per process"). Importing it here keeps it loaded.
 @pytest.fixture
 def judged(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    prompts = Path(__file__).resolve().parents[2] / "fixtures" / "prompts"
+    prompts = default_prompt_dir()
     pytester.makeconftest(CONFTEST % str(prompts))
     pytester.makepyfile(test_judged=JUDGED)
     for var in ("LLASO_JUDGE_BASE_URL", "LLASO_JUDGE_MODEL"):
