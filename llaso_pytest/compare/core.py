@@ -548,6 +548,11 @@ def compare_records(
         warnings.append(f"tolerance {text!r} matches no compared metric")
     prov = tuple(diff_provenance(rec_a.get("provenance") or {}, rec_b.get("provenance") or {}))
     warnings.extend(_data_warnings(prov))
+    partial = [m.key for m in metrics if any(n.startswith("partial corpus") for n in m.notes)]
+    if partial:
+        warnings.append(f"{len(partial)} corpus result(s) are partial (cases deselected, rerun "
+                        "with --lf, or that recorded nothing), compared over the cases both runs "
+                        f"have: {', '.join(partial[:5])}{', ...' if len(partial) > 5 else ''}")
     problems = _problems(rec_a, rec_b, info_a, info_b, metrics)
     return Comparison(
         base=info_a, head=info_b, metrics=tuple(metrics), provenance_diffs=prov,

@@ -35,7 +35,7 @@ def test_answer(case, record_case):
 def _setup(pytester: pytest.Pytester, suite: str = SUITE, rows: list[dict[str, Any]] = ROWS,
            wrong: set[str] = WRONG, monkeypatch: pytest.MonkeyPatch | None = None) -> None:
     (pytester.path / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    pytester.makepyfile(test_qa=suite)
+    pytester.makepyfile(test_eval_qa=suite)
     if monkeypatch is not None:
         monkeypatch.setenv("QA_WRONG", json.dumps(sorted(wrong)))
 
@@ -46,7 +46,7 @@ def _record(pytester: pytest.Pytester) -> dict[str, Any]:
     return data
 
 
-def _corpus(record: dict[str, Any], nodeid: str = "test_qa.py::test_answer"
+def _corpus(record: dict[str, Any], nodeid: str = "test_eval_qa.py::test_answer"
             ) -> dict[str, Any]:
     test = next(t for t in record["tests"] if t["nodeid"] == nodeid)
     assert len(test["results"]) == 1, test
@@ -79,9 +79,9 @@ def test_cases_join_into_one_corpus_result_equal_to_the_metric_on_the_corpus(
     # each case is its own test with its own outcome, and records no result of its own
     cases = {t["nodeid"]: t for t in rec["tests"] if "[" in t["nodeid"]}
     assert len(cases) == N and all(t["results"] == [] for t in cases.values())
-    assert cases["test_qa.py::test_answer[qa-004]"]["outcome"] == "failed"
+    assert cases["test_eval_qa.py::test_answer[qa-004]"]["outcome"] == "failed"
     assert rec["summary"] == {"failed": 3, "passed": 9}  # the corpus is no extra test
-    result.stdout.fnmatch_lines(["*test_qa.py::test_answer*exact_match*0.75*"])
+    result.stdout.fnmatch_lines(["*test_eval_qa.py::test_answer*exact_match*0.75*"])
 
 
 def test_aggregation_with_two_workers_equals_serial(pytester: pytest.Pytester,
@@ -134,8 +134,8 @@ def test_mixed_parameters_keep_separate_corpora(pytester: pytest.Pytester,
     _setup(pytester, suite=suite, monkeypatch=monkeypatch)
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2 * N - 3, failed=3)
     rec = _record(pytester)
-    good = _corpus(rec, "test_qa.py::test_answer[system=good]")
-    bad = _corpus(rec, "test_qa.py::test_answer[system=bad]")
+    good = _corpus(rec, "test_eval_qa.py::test_answer[system=good]")
+    bad = _corpus(rec, "test_eval_qa.py::test_answer[system=bad]")
     assert good["value"] == 1.0 and bad["value"] == pytest.approx(0.75)
     assert good["items"]["ids"] == bad["items"]["ids"] == [r["id"] for r in ROWS]
 
@@ -153,11 +153,14 @@ def test_k_selection_marks_the_corpus_partial_and_the_comparison_says_so(
     assert corpus["extra"]["corpus"]["deselected"] == N - 3
     out = result.stdout.str()
     assert "the head run is a subset" in out
+    assert "1 corpus result(s) are partial (cases deselected, rerun with --lf, or that " \
+        "recorded nothing), compared over the cases both runs have: " \
+        "test_eval_qa.py::test_answer::exact_match" in out
     from llaso_pytest.compare import compare_records
 
     base = json.loads((pytester.path / ".llaso" / "baselines" / "main.json").read_text())
     diff = compare_records(base, _record(pytester), n_boot=200).metrics[0]
-    assert diff.key == "test_qa.py::test_answer::exact_match"
+    assert diff.key == "test_eval_qa.py::test_answer::exact_match"
     assert f"partial corpus in the head: 3 cases, {N - 3} deselected (-k, -m, --lf)" in diff.notes
     assert diff.pairing is not None and diff.pairing.n_paired == 3
 
@@ -185,9 +188,9 @@ def test_a_case_that_records_nothing_is_named(pytester: pytest.Pytester,
     rec = _record(pytester)
     corpus = _corpus(rec)
     assert corpus["n"] == N - 1
-    assert corpus["extra"]["corpus"]["not_recorded_tests"] == ["test_qa.py::test_answer[qa-002]"]
+    assert corpus["extra"]["corpus"]["not_recorded_tests"] == ["test_eval_qa.py::test_answer[qa-002]"]
     assert corpus["extra"]["corpus"]["partial"] is True
-    test = next(t for t in rec["tests"] if t["nodeid"] == "test_qa.py::test_answer")
+    test = next(t for t in rec["tests"] if t["nodeid"] == "test_eval_qa.py::test_answer")
     assert test["outcome"] == "failed"
 
 
@@ -255,13 +258,13 @@ def test_three_of_forty_cases_flip(pytester: pytest.Pytester,
                              "--llaso-compare-out", "diff.json")
     out.assert_outcomes(passed=37, failed=3)
     out.stdout.fnmatch_lines([
-        "*test_qa.py::test_answer  exact_match*1*0.925*-0.075*",
-        "*flips test_qa.py::test_answer::exact_match: 3 now wrong (qa-007, qa-021, qa-033);*"])
+        "*test_eval_qa.py::test_answer  exact_match*1*0.925*-0.075*",
+        "*flips test_eval_qa.py::test_answer::exact_match: 3 now wrong (qa-007, qa-021, qa-033);*"])
     diff = json.loads((pytester.path / "diff.json").read_text())
     (m,) = diff["metrics"]
     # three flips cannot be significant at 5% (an exact sign-flip test gives p >= 0.25),
     # and the comparison says so rather than calling it unchanged
-    assert m["nodeid"] == "test_qa.py::test_answer" and m["verdict"] == "untested"
+    assert m["nodeid"] == "test_eval_qa.py::test_answer" and m["verdict"] == "untested"
     assert m["flips"]["n_broken"] == 3 and sorted(m["flips"]["broken"]) == sorted(flipped)
     assert m["base"]["n"] == m["head"]["n"] == 40
 
