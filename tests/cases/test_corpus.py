@@ -188,7 +188,8 @@ def test_a_case_that_records_nothing_is_named(pytester: pytest.Pytester,
     rec = _record(pytester)
     corpus = _corpus(rec)
     assert corpus["n"] == N - 1
-    assert corpus["extra"]["corpus"]["not_recorded_tests"] == ["test_eval_qa.py::test_answer[qa-002]"]
+    assert corpus["extra"]["corpus"]["not_recorded_tests"] == [
+        "test_eval_qa.py::test_answer[qa-002]"]
     assert corpus["extra"]["corpus"]["partial"] is True
     test = next(t for t in rec["tests"] if t["nodeid"] == "test_eval_qa.py::test_answer")
     assert test["outcome"] == "failed"

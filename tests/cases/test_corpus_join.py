@@ -1,6 +1,6 @@
 """The corpus of one-item cases equals the metric computed on the whole corpus (hypothesis):
-the same value, interval, per-item statistics and signature, for ratio, mean and
-sufficient-statistic metrics."""
+the same value, interval, per-item statistics and signature, for a ratio (WER), a corpus
+formula of sufficient statistics (BLEU) and a mean (token F1)."""
 
 from __future__ import annotations
 
@@ -46,35 +46,18 @@ def _same(joined: dict[str, Any], direct: dict[str, Any]) -> None:
     assert joined["n"] == direct["n"] and joined["aggregate"] == direct["aggregate"]
 
 
+def _token_f1(refs: list[str], hyps: list[str], **kw: Any) -> Any:
+    return metrics.token_f1([[r] for r in refs], hyps, **kw)
+
+
+@pytest.mark.parametrize("fn", [metrics.wer, metrics.bleu, _token_f1],
+                         ids=["wer", "bleu", "token_f1"])
 @CHECK
-@given(PAIRS)
-def test_wer_corpus_of_cases_equals_wer_of_the_corpus(pairs: list[tuple[str, str]]) -> None:
-    joined = _joined(metrics.wer, pairs)
+@given(pairs=PAIRS)
+def test_a_corpus_of_cases_equals_the_metric_of_the_corpus(
+        fn: Any, pairs: list[tuple[str, str]]) -> None:
+    joined = _joined(fn, pairs)
     refs, hyps = zip(*pairs, strict=True)
-    direct = metrics.wer(list(refs), list(hyps), ids=[f"c{i:03d}" for i in range(len(pairs))],
-                         n_boot=200).to_record()
-    _same(joined, direct)
-
-
-@CHECK
-@given(PAIRS)
-def test_bleu_corpus_of_cases_equals_bleu_of_the_corpus(pairs: list[tuple[str, str]]) -> None:
-    joined = _joined(metrics.bleu, pairs)
-    refs, hyps = zip(*pairs, strict=True)
-    direct = metrics.bleu(list(refs), list(hyps), ids=[f"c{i:03d}" for i in range(len(pairs))],
-                          n_boot=200).to_record()
-    _same(joined, direct)
-
-
-@CHECK
-@given(PAIRS)
-def test_token_f1_corpus_of_cases_equals_token_f1_of_the_corpus(
-        pairs: list[tuple[str, str]]) -> None:
-    def f1(refs: list[str], hyps: list[str], **kw: Any) -> Any:
-        return metrics.token_f1([[r] for r in refs], hyps, **kw)
-
-    joined = _joined(f1, pairs)
-    refs, hyps = zip(*pairs, strict=True)
-    direct = f1(list(refs), list(hyps), ids=[f"c{i:03d}" for i in range(len(pairs))],
+    direct = fn(list(refs), list(hyps), ids=[f"c{i:03d}" for i in range(len(pairs))],
                 n_boot=200).to_record()
     _same(joined, direct)
