@@ -306,3 +306,30 @@ def test_items_beyond_the_contract_are_joined_too() -> None:
                                         "prediction": ["hyp0", "hyp1", "hyp2"]}
 
 
+
+
+def test_the_shipped_per_case_suite_equals_the_per_corpus_suite(tmp_path: Path) -> None:
+    # suites/llm/test_cases.py (one test per case) and suites/llm/test_qa.py (one test per
+    # corpus) score the same pinned predictions: the corpora must agree exactly
+    import subprocess
+    import sys
+
+    repo = Path(__file__).parents[2]
+    out = tmp_path / "run.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "suites/llm/test_cases.py", "suites/llm/test_qa.py",
+         "-k", "test_answer or test_exact_match", "-q", "-p", "no:cacheprovider",
+         "--llaso-dir", str(tmp_path / "store"), "--llaso-out", str(out)],
+        cwd=repo, capture_output=True, text=True, check=False, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    rec = json.loads(out.read_text())
+    results = {t["nodeid"]: t["results"] for t in rec["tests"] if t["results"]}
+    for system, floor in (("model-a", "0.6"), ("model-b", "0.1")):
+        (per_case,) = results[f"suites/llm/test_cases.py::test_answer[system={system}]"]
+        (per_corpus,) = results[f"suites/llm/test_qa.py::test_exact_match[{system}-{floor}]"]
+        for key in ("value", "ci", "n", "aggregate"):
+            assert per_case[key] == per_corpus[key], key
+        assert per_case["items"]["stats"] == per_corpus["items"]["stats"]
+        diff = {k for k in per_case["signature"]["fields"]
+                if per_case["signature"]["fields"][k] != per_corpus["signature"]["fields"].get(k)}
+        assert diff == {"data"}  # the dataset's name: qa/data.jsonl against qa-en-mini
