@@ -58,6 +58,37 @@ def case_payload(result: Mapping[str, Any], *, case_id: str, corpus: str) -> dic
     return {"corpus": corpus, "result": {**result, "items": items}}
 
 
+def _join_texts(values: list[Any], what: str) -> dict[str, Any] | None:
+    """The ``items.texts`` of the cases (see :mod:`llaso_pytest.itemtext`) as one: columns
+    concatenated (``None`` for a case without that column), cut positions shifted to the
+    corpus, the view and mode common to all."""
+    present = [v for v in values if v is not None]
+    if not present:
+        return None
+    for key in ("view", "mode"):
+        kinds = {v.get(key) for v in present}
+        if len(kinds) > 1:
+            raise CorpusError(f"{what}: the cases' texts differ in {key} "
+                              f"({sorted(map(str, kinds))})")
+    names = [k for v in present for k in v.get("columns", {})]
+    columns: dict[str, list[Any]] = {k: [] for k in dict.fromkeys(names)}
+    truncated: dict[str, list[int]] = {}
+    for i, v in enumerate(values):
+        cols = (v or {}).get("columns", {})
+        for k in columns:
+            columns[k].extend(cols.get(k) or [None])
+        for k, cut in ((v or {}).get("truncated") or {}).items():
+            truncated.setdefault(k, []).extend(i + j for j in cut)
+    out: dict[str, Any] = {"view": present[0].get("view"), "mode": present[0].get("mode"),
+                           "columns": columns}
+    limits = [v["limit"] for v in present if v.get("limit") is not None]
+    if limits:
+        out["limit"] = min(limits)
+    if truncated:
+        out["truncated"] = truncated
+    return out
+
+
 def _concat(values: list[Any], what: str) -> Any:
     """Join the ``items`` parts of the cases: lists concatenate, objects key by key."""
     first = values[0]
@@ -112,7 +143,12 @@ def join_cases(name: str, cases: Sequence[tuple[str, Mapping[str, Any]]], *,
             raise CorpusError(f"corpus {corpus} metric {name!r}: the signatures of {first_node} "
                               f"and {nodeid} differ ({shown}); the cases of one corpus must be "
                               "scored the same way (or record them under different names)")
-    items = _concat([r["items"] for _, r in cases], f"corpus {corpus} metric {name!r}: items")
+    where = f"corpus {corpus} metric {name!r}: items"
+    texts = _join_texts([r["items"].get("texts") for _, r in cases], f"{where}.texts")
+    items = _concat([{k: v for k, v in r["items"].items() if k != "texts"} for _, r in cases],
+                    where)
+    if texts is not None:
+        items["texts"] = texts
     ids = items["ids"]
     if len(set(ids)) != len(ids):
         seen: dict[str, str] = {}

@@ -7,6 +7,7 @@ NumPy, torch, the metric libraries and the LLM client load inside the functions 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -16,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from llaso_pytest import hookspecs, options, provenance, report, seeding, store
+from llaso_pytest import hookspecs, options, provenance, report, seeding, shard, store
 from llaso_pytest.cases import core as cases_core
 from llaso_pytest.errors import LlasoWarning
 from llaso_pytest.options import CompareSettings, Settings
-from llaso_pytest.record import RunRecord, Selection, _json_default
+from llaso_pytest.record import RunRecord, Selection, ShardInfo, _json_default
 from llaso_pytest.session import (
     KEY_CASE,
     KEY_CORPUS,
@@ -31,6 +32,7 @@ from llaso_pytest.session import (
     SessionOutcome,
     build_selection,
     check_result,
+    compact_results,
     finish_session,
     interruption,
     merge_provenance,
@@ -43,7 +45,8 @@ from llaso_pytest.session import (
 pytest.register_assert_rewrite("llaso_pytest.assertions")
 
 # Area plugins (speech, LLM) with their own fixtures and options; import-light too.
-pytest_plugins = ["llaso_pytest.speech.pytest_plugin", "llaso_pytest.llm.pytest_plugin"]
+pytest_plugins = ["llaso_pytest.speech.pytest_plugin", "llaso_pytest.llm.pytest_plugin",
+                  "llaso_pytest.tracking.pytest_plugin", "llaso_pytest.lineage.pytest_plugin"]
 
 MARKERS: dict[str, str] = {
     "llm": "an evaluation of a language model",
@@ -67,6 +70,9 @@ DESELECTED_KEY = pytest.StashKey[set[str]]()
 DESELECTED_CASES_KEY = pytest.StashKey[dict[str, int]]()
 OUTCOME_KEY = pytest.StashKey[SessionOutcome]()
 CASES_LISTENER_KEY = pytest.StashKey[Any]()
+SHARD_DURATIONS_KEY = pytest.StashKey[tuple[dict[str, float], str, str] | None]()
+SHARD_KEY = pytest.StashKey[ShardInfo]()
+SHARDED_OUT_KEY = pytest.StashKey[set[str]]()
 
 
 # -- wiring ------------------------------------------------------------------------------
@@ -131,6 +137,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="write the baseline comparison to PATH; format from the suffix "
         f"({report.suffixes_help().replace('%', '%%')}); repeatable",
     )
+    group.addoption(
+        "--llaso-item-text", metavar="MODE",
+        type=options.argparse_type(options.parse_item_text), default=None,
+        help="what the run record keeps of each item's texts (reference, hypothesis, judge's "
+        "reason) for reports: none, truncate (each cut to 200 characters; the default) or full",
+    )
+    parser.addini("llaso_item_text", "default for --llaso-item-text", type="string",
+                  default="")
+    group.addoption(
+        "--llaso-shard", metavar="K/N", type=options.argparse_type(shard.parse_shard),
+        default=None,
+        help="run shard K of N: a deterministic share of the selected tests (merge the N "
+        "records with `llaso merge`)",
+    )
+    group.addoption(
+        "--llaso-shard-durations", metavar="RECORD|NAME", default=None,
+        help="with --llaso-shard, balance the shards by the test durations of this run "
+        "record (a file, or a saved baseline name); by test count without it",
+    )
     parser.addini("llaso_baseline", "default for --llaso-baseline", type="string", default="")
     parser.addini("llaso_fail_on_regression", "default for --llaso-fail-on-regression",
                   type="bool", default=False)
@@ -183,6 +208,8 @@ def pytest_configure(config: pytest.Config) -> None:
     pending = config.stash[PENDING_PROVENANCE_KEY]
     config.stash[CASES_LISTENER_KEY] = cases_core.listen(
         lambda ds: _add_provenance(pending, "datasets", {ds.name: ds.provenance()}))
+    config.stash[SHARD_DURATIONS_KEY] = _shard_durations(config, settings)
+    config.stash[SHARDED_OUT_KEY] = set()
     if _is_worker(config):
         return
     if config.getoption("collectonly", False):
@@ -227,6 +254,24 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
     """A case from ``cases.load`` is named by its id, so ``-k qa-001`` selects it."""
     return val.id if isinstance(val, cases_core.Case) else None
+
+
+def _shard_durations(config: pytest.Config, settings: Settings
+                     ) -> tuple[dict[str, float], str, str] | None:
+    value = config.getoption("llaso_shard_durations")
+    if value is None:
+        return None
+    if config.getoption("llaso_shard") is None:
+        raise pytest.UsageError("--llaso-shard-durations needs --llaso-shard K/N")
+    from llaso_pytest.record import RecordError
+
+    try:
+        path = store.resolve_baseline(value, store_dir=settings.store_dir,
+                                      cwd=Path(config.invocation_params.dir))
+        durations, digest = shard.load_durations(str(path))
+    except (RecordError, ValueError) as exc:
+        raise pytest.UsageError(f"--llaso-shard-durations: {exc}") from None
+    return durations, digest, str(value)
 
 
 @pytest.hookimpl(trylast=True)
@@ -284,16 +329,48 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 class _ReportListener:
-    """Feeds test reports to the collector (registered on the controller only)."""
+    """Feeds test reports to the collector (registered on the controller only).
+
+    Runs first, then leaves on the report only a one-line summary of each result (value,
+    interval, n, signature): JUnit XML and other report readers see that, not the per-item
+    data the run record holds (50k items were 1 MB of XML per test).
+    """
 
     def __init__(self, collector: RunCollector) -> None:
         self.collector = collector
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.collector.add_report(report)
+        compact_results(report)
 
 
 # -- which tests were selected ---------------------------------------------------------
+@pytest.hookimpl(trylast=True)  # after -k/-m deselection: a shard is a share of what remains
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    spec: shard.ShardSpec | None = config.getoption("llaso_shard")
+    if spec is None:
+        return
+    known = config.stash[SHARD_DURATIONS_KEY]
+    ids = [item.nodeid for item in items]
+    try:
+        by, shares = shard.partition(ids, count=spec.count,
+                                     durations=known[0] if known else None)
+    except ValueError as exc:
+        raise pytest.UsageError(f"--llaso-shard {spec}: {exc}") from None
+    mine = set(shares[spec.index - 1])
+    others = [item for item in items if item.nodeid not in mine]
+    config.stash[SHARD_KEY] = ShardInfo(
+        index=spec.index, count=spec.count, by=by, universe_size=len(ids),
+        universe_sha256=shard.universe_sha256(ids), items=tuple(shares[spec.index - 1]),
+        durations_sha256=known[1] if known else None,
+        durations_source=known[2] if known else None)
+    config.stash[SHARDED_OUT_KEY] = {item.nodeid for item in others}
+    if others:
+        config.hook.pytest_deselected(items=others)
+        items[:] = [item for item in items if item.nodeid in mine]
+
+
 def pytest_deselected(items: list[pytest.Item]) -> None:
     if items:
         config = items[0].config
@@ -318,20 +395,34 @@ def _selection(config: pytest.Config, *, selected: int, deselected: set[str]) ->
         last_failed=last_failed)
 
 
+def _shard_info(config: pytest.Config, selected: int) -> ShardInfo | None:
+    """This shard's share, with the selection's subset flag as the unsharded run has it."""
+    info = config.stash.get(SHARD_KEY, None)
+    if info is None:
+        return None
+    out = config.stash[SHARDED_OUT_KEY]
+    whole = _selection(config, selected=selected + len(out),
+                       deselected=config.stash[DESELECTED_KEY] - out)
+    return dataclasses.replace(info, unsharded_subset=whole.subset)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     config = session.config
     deselected = config.stash[DESELECTED_KEY]
     left_out: dict[str, int] = config.stash[DESELECTED_CASES_KEY]
+    info = _shard_info(config, len(session.items))
     if _is_worker(config):  # xdist: the controller reads this when the worker finishes
         config.workeroutput["llaso_selection"] = {  # type: ignore[attr-defined]
             "selected": len(session.items), "deselected": sorted(deselected),
-            "deselected_cases": dict(left_out)}
+            "deselected_cases": dict(left_out),
+            "shard": info.to_dict() if info is not None else None}
         return
     collector = config.stash.get(COLLECTOR_KEY, None)
     if collector is not None:
         collector.deselected_cases = dict(left_out)
         collector.selection = _selection(config, selected=len(session.items),
                                          deselected=deselected)
+        collector.shard = info
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -352,6 +443,8 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     collector.deselected_cases = dict(seen.get("deselected_cases") or {})  # same on every worker
     collector.selection = _selection(config, selected=int(seen["selected"]),
                                      deselected=config.stash[DESELECTED_KEY])
+    if seen.get("shard") is not None:
+        collector.shard = ShardInfo.from_dict(seen["shard"])
 
 
 # -- end of session ----------------------------------------------------------------------
@@ -367,17 +460,22 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     usage: dict[str, Any] = {}
     for part in config.hook.pytest_llaso_collect_usage(config=config):
         usage.update(part or {})
+    interrupted_by = interruption(exitstatus=int(exitstatus), shouldstop=session.shouldstop,
+                                  shouldfail=session.shouldfail)
+    if interrupted_by is None:  # ran to its end, yet not everything was evaluated
+        interrupted_by = "; ".join(
+            r for r in config.hook.pytest_llaso_incomplete(config=config) if r) or None
     outcome = finish_session(
         collector, config.stash[COMPARE_SETTINGS_KEY], exitstatus=int(exitstatus),
-        interrupted_by=interruption(exitstatus=int(exitstatus), shouldstop=session.shouldstop,
-                                    shouldfail=session.shouldfail),
+        interrupted_by=interrupted_by,
         usage=provenance.redact(usage), store_dir=config.stash[SETTINGS_KEY].store_dir)
     config.stash[OUTCOME_KEY] = outcome
     if outcome.exit_status != exitstatus:
         session.exitstatus = outcome.exit_status
     if outcome.record_error is None:
         config.hook.pytest_llaso_record_written(
-            config=config, record=outcome.record, path=str(outcome.record_path))
+            config=config, record=outcome.record, path=str(outcome.record_path),
+            comparison=outcome.comparison)
 
 
 _STYLES: dict[str, dict[str, bool]] = {"plain": {}, "error": {"red": True, "bold": True},
@@ -421,6 +519,8 @@ def record_metric(request: pytest.FixtureRequest) -> Callable[..., dict[str, Any
     """
     item = request.node
     names: set[str] = set()
+    settings = request.config.stash[SETTINGS_KEY]
+    from llaso_pytest.metrics.base import MetricResult
 
     def record(
         result_or_name: Any,
@@ -455,7 +555,10 @@ def record_metric(request: pytest.FixtureRequest) -> Callable[..., dict[str, Any
                 f"record_metric expects a metric result or a name, got "
                 f"{type(result_or_name).__name__}"
             )
-        data: dict[str, Any] = res.to_record()
+        if isinstance(res, MetricResult):
+            data: dict[str, Any] = res.to_record(item_text=settings.item_text)
+        else:
+            data = res.to_record()
         if name is not None:
             data["name"] = name
         item.config.hook.pytest_llaso_update_result(item=item, result=data)
@@ -537,7 +640,11 @@ def record_case(request: pytest.FixtureRequest) -> Callable[..., Any]:
         else:
             raise TypeError(f"record_case expects a metric result or a name, got "
                             f"{type(result_or_name).__name__}")
-        data: dict[str, Any] = res.to_record()
+        from llaso_pytest.metrics.base import MetricResult
+
+        item_text = request.config.stash[SETTINGS_KEY].item_text
+        data: dict[str, Any] = res.to_record(item_text=item_text) \
+            if isinstance(res, MetricResult) else res.to_record()
         if name is not None:
             data["name"] = name
         own = [str(x) for x in (data.get("items") or {}).get("ids") or []]

@@ -25,6 +25,7 @@ from llaso_pytest.errors import LlasoWarning
 from llaso_pytest.record import (
     RunRecord,
     Selection,
+    ShardInfo,
     TestRecord,
     _json_default,
     atomic_write_text,
@@ -44,6 +45,7 @@ __all__ = [
     "KEY_RESULT",
     "RunCollector",
     "SessionOutcome",
+    "compact_results",
     "finish_session",
     "interruption",
     "merge_provenance",
@@ -70,6 +72,19 @@ KEY_CASE = "llaso_case"
 KEY_CORPUS = "llaso_corpus"
 
 _LONGREPR_LIMIT = 4000
+
+
+def compact_results(report: Any) -> None:
+    """Replace each recorded result on ``report.user_properties`` by its one-line summary
+    (:func:`llaso_pytest.report.summary.result_line`), once the collector has taken it: what
+    JUnit XML writes stays small whatever the number of items."""
+    from llaso_pytest.report.summary import result_line
+
+    props = report.user_properties
+    for i, entry in enumerate(props):
+        if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == KEY_RESULT \
+                and isinstance(entry[1], Mapping):
+            props[i] = (KEY_RESULT, result_line(entry[1]))
 
 
 def utc_now() -> str:
@@ -161,6 +176,8 @@ class RunCollector:
         self._write_cost = 0.0
         self.record: RunRecord | None = None
         self.selection: Selection | None = None
+        #: This run's share of the suite under ``--llaso-shard K/N``, else ``None``.
+        self.shard: ShardInfo | None = None
         #: The last failed write (disk full, ...): results stay in memory, the write is
         #: retried at the next opportunity and at session end.
         self.write_error: OSError | None = None
@@ -318,6 +335,7 @@ class RunCollector:
             interrupted_by=interrupted_by,
             summary=dict(sorted(summary.items())),
             selection=self._selection(tests),
+            shard=self.shard,
         )
 
     def _selection(self, tests: Sequence[TestRecord]) -> Selection | None:

@@ -45,6 +45,8 @@ from llaso_pytest.provenance import redact_text
 if TYPE_CHECKING:  # pragma: no cover
     import openai
 
+    from llaso_pytest.llm.budget import BatchGate, Ledger
+
 __all__ = [
     "CREDENTIAL_PARAMS",
     "CallOutcome",
@@ -338,6 +340,7 @@ class _Batch:
     successes: int = 0
     tripped: str | None = None  # the circuit breaker's message once open
     lock: threading.Lock = field(default_factory=threading.Lock)
+    gate: BatchGate | None = None  # the run's budget (llm/budget.py), when one is set
 
 
 class LLMClient:
@@ -355,10 +358,12 @@ class LLMClient:
         sleep: Callable[[float], None] | None = None,
         rng: random.Random | None = None,
         stats: UsageStats | None = None,
+        budget: Ledger | None = None,
     ) -> None:
         endpoint.require()
         self.endpoint = endpoint
         self.cache = cache
+        self.budget = budget
         self.stats = stats if stats is not None else UsageStats()
         self._cancel = threading.Event()
         self._sleep: Callable[[float], None] = sleep or self._wait
@@ -436,6 +441,11 @@ class LLMClient:
             return []
         self._cancel.clear()
         batch = _Batch(requests, [None] * len(requests), list(range(len(requests)))[::-1])
+        if self.budget is not None:
+            from llaso_pytest.llm.budget import BatchGate
+
+            batch.gate = BatchGate(self.budget, self.endpoint, size=len(requests),
+                                   window=self.endpoint.concurrency, cancelled=self._cancel)
         try:
             self._run_pass(batch)
             if batch.deferred and batch.tripped is None:
@@ -464,7 +474,12 @@ class LLMClient:
                         if not batch.todo:
                             return
                         i = batch.todo.pop()
-                    out = self._one(batch.requests[i], batch, i)
+                    out = None
+                    try:
+                        out = self._one(batch.requests[i], batch, i)
+                    finally:
+                        if batch.gate is not None:
+                            batch.gate.settle(i, out)
                     if out is not None:
                         batch.outcomes[i] = out
                     else:
@@ -526,6 +541,10 @@ class LLMClient:
                 return self._failed(
                     request, attempts, waits, "interrupted", "interrupted before the call"
                 )
+            refused = batch.gate.admit(index, first=attempts == 0) if batch.gate else None
+            if refused is not None:  # the budget is spent (or Ctrl-C while waiting for it)
+                kind = "interrupted" if refused.startswith("interrupted") else "budget_exceeded"
+                return self._failed(request, attempts, waits, kind, refused)
             attempts += 1
             self.stats.add(api_calls=1)
             try:

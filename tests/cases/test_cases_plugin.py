@@ -22,7 +22,7 @@ def test_case_ids_are_test_ids_and_the_dataset_hash_is_recorded(
         pytester: pytest.Pytester, workers: str | None) -> None:
     data = pytester.path / "data.jsonl"
     data.write_text(ROWS)
-    pytester.makepyfile(test_eval_qa="""
+    pytester.makepyfile(test_qa_cases="""
         import pytest
         from llaso_pytest import cases
 
@@ -33,8 +33,8 @@ def test_case_ids_are_test_ids_and_the_dataset_hash_is_recorded(
     args = ["-n", workers] if workers else []
     result = pytester.runpytest(*args, "-v", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=5)
-    result.stdout.re_match_lines([r".*(test_eval_qa.py::test_case\[qa-003\] PASSED|"
-                                  r"PASSED test_eval_qa.py::test_case\[qa-003\])"])
+    result.stdout.re_match_lines([r".*(test_qa_cases.py::test_case\[qa-003\] PASSED|"
+                                  r"PASSED test_qa_cases.py::test_case\[qa-003\])"])
     import hashlib
 
     prov = _latest(pytester)["provenance"]

@@ -299,13 +299,32 @@ def test_items_beyond_the_contract_are_joined_too() -> None:
     cases = []
     for i in range(3):
         r = exact_match([["a"]], ["a"]).to_record()
-        r["items"]["texts"] = {"reference": [f"ref{i}"], "prediction": [f"hyp{i}"]}
+        r["items"]["extra_column"] = {"x": [f"x{i}"], "y": [i]}
         cases.append((f"t[{i}]", case_payload(r, case_id=f"c{i}", corpus="t")["result"]))
     joined = join_cases("exact_match", cases, corpus="t", fallback_seed=0, partial={})
-    assert joined["items"]["texts"] == {"reference": ["ref0", "ref1", "ref2"],
-                                        "prediction": ["hyp0", "hyp1", "hyp2"]}
+    assert joined["items"]["extra_column"] == {"x": ["x0", "x1", "x2"], "y": [0, 1, 2]}
 
 
+def test_item_texts_join_with_cut_positions_shifted() -> None:
+    from llaso_pytest.corpus import CorpusError, case_payload, join_cases
+    from llaso_pytest.metrics import exact_match
+
+    long = "word " * 100
+    cases = []
+    for i, hyp in enumerate(["a", long, "b", long]):
+        r = exact_match([[long if i == 3 else "a"]], [hyp]).to_record(item_text="truncate")
+        cases.append((f"t[{i}]", case_payload(r, case_id=f"c{i}", corpus="t")["result"]))
+    texts = join_cases("exact_match", cases, corpus="t", fallback_seed=0,
+                       partial={})["items"]["texts"]
+    direct = exact_match([["a"], ["a"], ["a"], [long]], ["a", long, "b", long]).to_record(
+        item_text="truncate")["items"]["texts"]
+    assert texts == direct  # the same texts, cut marks at corpus positions
+    assert texts["truncated"]  # the long texts were cut, at their corpus positions
+    other = json.loads(json.dumps(cases[1][1]))
+    other["items"]["texts"]["view"] = "other-view"
+    with pytest.raises(CorpusError, match=r"items.texts: the cases' texts differ in view"):
+        join_cases("exact_match", [cases[0], ("t[9]", other)], corpus="t", fallback_seed=0,
+                   partial={})
 
 
 def test_the_shipped_per_case_suite_equals_the_per_corpus_suite(tmp_path: Path) -> None:
