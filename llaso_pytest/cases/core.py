@@ -290,12 +290,23 @@ class Cases(Sequence[Case]):
 
     def provenance(self) -> dict[str, Any]:
         """The JSON-able entry of ``provenance.datasets`` in the run record."""
-        out: dict[str, Any] = {"format": self.format, "path": str(self.path),
+        out: dict[str, Any] = {"format": self.format, "path": _shown_path(self.path),
                                "sha256": self.sha256, "n": len(self.cases),
                                "id_field": self.id_field, "files": dict(self.files)}
         if self.audio is not None:
             out["audio"] = dict(self.audio)
         return out
+
+
+def _shown_path(path: Path) -> str:
+    """The dataset's path for the record: relative to the working folder when it lies below
+    it (a run from the repository root records the same path on every machine)."""
+    if path.is_absolute():
+        try:
+            return path.relative_to(Path.cwd()).as_posix()
+        except ValueError:
+            return str(path)
+    return path.as_posix()
 
 
 # ----------------------------------------------------------------------------------------
