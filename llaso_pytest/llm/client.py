@@ -45,6 +45,8 @@ from llaso_pytest.provenance import redact_text
 if TYPE_CHECKING:  # pragma: no cover
     import openai
 
+    from llaso_pytest.context import Progress
+
 __all__ = [
     "CREDENTIAL_PARAMS",
     "CallOutcome",
@@ -338,6 +340,7 @@ class _Batch:
     successes: int = 0
     tripped: str | None = None  # the circuit breaker's message once open
     lock: threading.Lock = field(default_factory=threading.Lock)
+    finished: int = 0  # items with an outcome (progress)
 
 
 class LLMClient:
@@ -434,13 +437,18 @@ class LLMClient:
             seen.add(r.id)
         if not requests:
             return []
+        from llaso_pytest.context import progress
+
         self._cancel.clear()
         batch = _Batch(requests, [None] * len(requests), list(range(len(requests)))[::-1])
         try:
-            self._run_pass(batch)
-            if batch.deferred and batch.tripped is None:
-                batch.todo, batch.deferred, batch.second_pass = batch.deferred[::-1], [], True
-                self._run_pass(batch)
+            # Progress is reported from this (the test's) thread while the workers run.
+            label = f"llaso: {self.endpoint.role} calls to {self.endpoint.model}"
+            with progress(label, len(requests), unit="calls") as shown:
+                self._run_pass(batch, shown)
+                if batch.deferred and batch.tripped is None:
+                    batch.todo, batch.deferred, batch.second_pass = batch.deferred[::-1], [], True
+                    self._run_pass(batch, shown)
         except BaseException:
             self._cancel.set()  # Ctrl-C: no new call starts; workers are daemons, abandoned
             raise
@@ -453,7 +461,7 @@ class LLMClient:
             raise EndpointUnavailable(batch.tripped)
         return outcomes
 
-    def _run_pass(self, batch: _Batch) -> None:
+    def _run_pass(self, batch: _Batch, shown: Progress) -> None:
         n = min(self.endpoint.concurrency, len(batch.todo))
         done = threading.Semaphore(0)
 
@@ -467,6 +475,8 @@ class LLMClient:
                     out = self._one(batch.requests[i], batch, i)
                     if out is not None:
                         batch.outcomes[i] = out
+                        with batch.lock:
+                            batch.finished += 1
                     else:
                         with batch.lock:
                             batch.deferred.append(i)
@@ -481,7 +491,10 @@ class LLMClient:
             t.start()
         for _ in threads:
             while not done.acquire(timeout=0.1):  # short waits: Ctrl-C is seen at once
-                pass
+                if batch.finished > shown.done:
+                    shown.advance(batch.finished - shown.done)
+        if batch.finished > shown.done:
+            shown.advance(batch.finished - shown.done)
 
     def key_for(self, request: ChatRequest) -> str:
         """The cache key of ``request`` on this endpoint (:meth:`ResponseCache.key_for`)."""

@@ -24,6 +24,8 @@ import numpy as np
 
 from llaso_pytest import aggregates as _aggregates
 from llaso_pytest.aggregates import Aggregator, aggregate, aggregate_fn, registered
+from llaso_pytest.context import AUTO_SEED, resolve_seed
+from llaso_pytest.context import signature_fields as _context_fields
 from llaso_pytest.errors import MetricInputError
 from llaso_pytest.errors import warn as _warn
 
@@ -471,6 +473,7 @@ def build_result(
     _stats.check_confidence(confidence)
     if not isinstance(n_boot, numbers.Integral) or isinstance(n_boot, bool) or n_boot < 0:
         raise ValueError(f"n_boot must be a non-negative int, got {n_boot!r}")
+    seed = resolve_seed(seed)  # the default: the running test's seed (llaso_pytest.context)
     _stats.check_seed(seed)
     cols = {k: np.asarray(v) for k, v in stats.items()}
     n = len(item_ids)
@@ -501,6 +504,7 @@ def build_result(
             "llaso": llaso_version(),
         }
     )
+    fields.update(_context_fields())  # the datasets the running test loaded
     fields.update(check_signature_extra(signature_extra))
     return MetricResult(
         name=name,
@@ -556,7 +560,7 @@ def from_values(
     higher_is_better: bool = True,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> MetricResult:
@@ -624,7 +628,7 @@ def from_stats(
     scores: Sequence[float] | np.ndarray | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> MetricResult:

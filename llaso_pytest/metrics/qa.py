@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from llaso_pytest.context import AUTO_SEED
 from llaso_pytest.errors import MetricInputError
 from llaso_pytest.metrics.base import MetricResult, check_ids, mean_result
 
@@ -131,7 +132,7 @@ def exact_match(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     normalize: str | Callable[[str], str] | None = "squad",
 ) -> MetricResult:
@@ -154,7 +155,7 @@ def token_f1(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     normalize: str | Callable[[str], str] | None = "squad",
 ) -> MetricResult:
@@ -180,7 +181,7 @@ def regex_match(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     mode: str = "search",
     flags: int = 0,

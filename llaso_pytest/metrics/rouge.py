@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from llaso_pytest.context import AUTO_SEED
 from llaso_pytest.metrics.base import MetricResult, build_result, check_items, gc_paused, warn
 
 __all__ = ["rouge", "rouge_all", "rouge_scores", "rouge_scores_multi"]
@@ -352,7 +353,7 @@ def rouge_all(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     tokenizer: str | Callable[[str], list[str]] = "unicode",
     use_stemmer: bool = False,
@@ -406,7 +407,7 @@ def rouge(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     variant: str = "rougeL",
     tokenizer: str | Callable[[str], list[str]] = "unicode",

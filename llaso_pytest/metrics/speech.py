@@ -52,6 +52,7 @@ from typing import Any, Literal
 import numpy as np
 
 from llaso_pytest.aggregates import columns, register_aggregate
+from llaso_pytest.context import AUTO_SEED
 from llaso_pytest.errors import MetricInputError
 from llaso_pytest.metrics.base import MetricResult, build_result, check_items, gc_paused, warn
 from llaso_pytest.metrics.normalize import Normalizer, get_normalizer
@@ -436,7 +437,7 @@ def wer(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     normalize: str | Callable[[str], str] | Normalizer | None = "none",
     empty_reference: EmptyPolicy = "insertions",
@@ -462,7 +463,7 @@ def cer(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     normalize: str | Callable[[str], str] | Normalizer | None = "none",
     empty_reference: EmptyPolicy = "insertions",
@@ -488,7 +489,7 @@ def mer(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     normalize: str | Callable[[str], str] | Normalizer | None = "none",
     empty_reference: EmptyPolicy = "insertions",
@@ -509,7 +510,7 @@ def wil(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     normalize: str | Callable[[str], str] | Normalizer | None = "none",
     empty_reference: EmptyPolicy = "insertions",
