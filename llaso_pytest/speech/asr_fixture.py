@@ -273,7 +273,12 @@ def llaso_asr_runs(
 
     settings = pytestconfig.stash[SETTINGS_KEY]
     mode = settings.transcript_cache
-    cache = None if mode == "off" else TranscriptCache(settings.cache_dir / "transcripts")
+    # One session id for all xdist workers of a run: with refresh, what earlier sessions
+    # stored is decoded again, what this session's workers store is shared.
+    workerinput = getattr(pytestconfig, "workerinput", None)
+    session = str(workerinput["testrunuid"]) if workerinput else None
+    cache = (None if mode == "off"
+             else TranscriptCache(settings.cache_dir / "transcripts", session=session))
     return AsrRuns(models=llaso_speech_models, recipe=llaso_speech_recipe, seed=llaso_seed,
                    warmup=settings.warmup, cache=cache, refresh=mode == "refresh",
                    record_provenance=record_provenance)

@@ -123,7 +123,9 @@ def run_condition(
     With ``cache`` (and the model's ``model_pin``), transcripts already decoded from the
     same prepared audio by the same pinned model under the same timing conditions are
     reused with the latency measured then (``EvalRun.cached`` counts them); the others are
-    decoded and stored. ``refresh`` decodes everything again and overwrites the entries.
+    decoded and stored. ``refresh`` ignores the entries other sessions stored: they are
+    decoded again and overwritten (what another worker of the same session stored is used,
+    so ``-n 2`` still decodes once; see ``TranscriptCache.session``).
     Decoding reports progress through :func:`llaso_pytest.context.progress`.
     """
     from llaso_pytest.speech.datasets import condition_manifest, prepare_utterance
@@ -215,7 +217,7 @@ def _decode_cached(
     keys = {uid: entry_key(audio[uid], model, timing) for uid, _ in items}
     # One pass at a time per (model, prepared audio): a second process waits, then hits.
     with cache.lock(f"{model}:{manifest['sha256']}"):
-        found = {} if refresh else cache.get_many(list(keys.values()))
+        found = cache.get_many(list(keys.values()), this_session=refresh)
         hyps = {uid: found[k].text for uid, k in keys.items() if k in found}
         lat = {uid: found[k].latency_s for uid, k in keys.items() if k in found}
         todo = [(uid, x) for uid, x in items if uid not in hyps]

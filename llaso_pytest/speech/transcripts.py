@@ -80,8 +80,12 @@ def entry_key(audio_sha256: str, model: str, timing: Mapping[str, Any]) -> str:
 class TranscriptCache:
     """Transcripts by :func:`entry_key` in one SQLite file under ``directory``."""
 
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
+    def __init__(self, directory: str | os.PathLike[str], *, session: str | None = None) -> None:
+        import uuid
+
         self.directory = Path(directory)
+        #: who stores the entries: the test session (all xdist workers of one run share it)
+        self.session = session or uuid.uuid4().hex
         self.path = self.directory / "transcripts.sqlite3"
         self.degraded: str | None = None
         self._conn: sqlite3.Connection | None = None
@@ -101,7 +105,8 @@ class TranscriptCache:
                 conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
                 conn.execute(
                     "CREATE TABLE IF NOT EXISTS transcripts (key TEXT PRIMARY KEY, "
-                    "text TEXT NOT NULL, latency_s REAL NOT NULL, created REAL NOT NULL)"
+                    "text TEXT NOT NULL, latency_s REAL NOT NULL, created REAL NOT NULL, "
+                    "session TEXT NOT NULL)"
                 )
                 conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                              (str(TRANSCRIPT_SCHEMA_VERSION),))
@@ -121,8 +126,10 @@ class TranscriptCache:
         self._conn = conn
         return conn
 
-    def get_many(self, keys: Sequence[str]) -> dict[str, CachedTranscript]:
-        """The cached entries among ``keys`` (missing keys are absent)."""
+    def get_many(self, keys: Sequence[str], *, this_session: bool = False
+                 ) -> dict[str, CachedTranscript]:
+        """The cached entries among ``keys`` (missing keys are absent); with
+        ``this_session``, only those this session stored (``refresh``)."""
         conn = self._connect()
         out: dict[str, CachedTranscript] = {}
         for start in range(0, len(keys), 500):
@@ -130,8 +137,9 @@ class TranscriptCache:
             marks = ",".join("?" * len(chunk))
             try:
                 rows = conn.execute(
-                    f"SELECT key, text, latency_s FROM transcripts WHERE key IN ({marks})",  # noqa: S608
-                    chunk,
+                    f"SELECT key, text, latency_s FROM transcripts WHERE key IN ({marks}) "  # noqa: S608
+                    "AND (? OR session = ?)",
+                    [*chunk, int(not this_session), self.session],
                 ).fetchall()
             except sqlite3.Error as exc:
                 raise TranscriptCacheError(
@@ -145,11 +153,12 @@ class TranscriptCache:
         """Store entries in one transaction; a failure degrades the cache (one warning)."""
         if self.degraded is not None:
             return
-        rows = [(k, e.text, float(e.latency_s), time.time()) for k, e in entries]
+        rows = [(k, e.text, float(e.latency_s), time.time(), self.session) for k, e in entries]
         try:
             conn = self._connect()
             with conn:
-                conn.executemany("INSERT OR REPLACE INTO transcripts VALUES (?, ?, ?, ?)", rows)
+                conn.executemany("INSERT OR REPLACE INTO transcripts VALUES (?, ?, ?, ?, ?)",
+                                 rows)
         except (sqlite3.Error, OSError, TranscriptCacheError) as exc:
             from llaso_pytest.errors import warn
 

@@ -151,9 +151,13 @@ def test_rerun_and_workers_do_not_decode_twice(pytester: pytest.Pytester,
     pytester.runpytest("-p", "no:cacheprovider", "--llaso-speech-transcript-cache=refresh",
                        "test_team.py").assert_outcomes(passed=1)
     assert _decodes(team_project) == 2 * DECODES
+    # refresh with two workers: decoded again, once (the workers share the session's entries)
+    pytester.runpytest("-p", "no:cacheprovider", "--llaso-speech-transcript-cache=refresh",
+                       "-n", "2").assert_outcomes(passed=3)
+    assert _decodes(team_project) == 3 * DECODES
     pytester.runpytest("-p", "no:cacheprovider", "--llaso-speech-transcript-cache=off",
                        "test_team.py").assert_outcomes(passed=1)
-    assert _decodes(team_project) == 3 * DECODES
+    assert _decodes(team_project) == 4 * DECODES
 
 
 def test_unversioned_recogniser_is_not_cached(pytester: pytest.Pytester,

@@ -173,7 +173,12 @@ def test_runner_reuses_cached_transcripts_and_latencies(items: list[dict[str, An
                                "text": "new"}], name="dev")
     grown = run_condition(rec, more.utterances, **kw)
     assert grown.cached == 4 and len(calls) == 12  # warm-up + the new one
+    # refresh: another session's entries are decoded again ...
+    kw["cache"] = TranscriptCache(tmp_path / "cache", session="next-run")
     refreshed = run_condition(rec, corpus.utterances, **kw, refresh=True)
     assert refreshed.cached == 0 and len(calls) == 17
+    # ... and what this session stored (another xdist worker of it) is used
+    after = run_condition(rec, corpus.utterances, **kw, refresh=True)
+    assert after.cached == 4 and len(calls) == 17
     with pytest.raises(ValueError, match="needs the model_pin"):
         run_condition(rec, corpus.utterances, **{**kw, "model_pin": None})
