@@ -410,11 +410,12 @@ def _start_diff(key: tuple[str, str], a: ResultRecord | None, b: ResultRecord | 
         base=None if a is None else SideValues(a.value, a.ci, a.n),
         head=None if b is None else SideValues(b.value, b.ci, b.n),
         signature=ref.signature.text)
+    d = replace(d, notes=_corpus_notes(a, b))
     if a is None:
         return replace(d, verdict="new"), None
     if b is None:
         verdict, why = _missing_verdict(nodeid, rec_b, head_ids)
-        return replace(d, verdict=verdict, notes=(why,) if why else ()), None
+        return replace(d, verdict=verdict, notes=d.notes + ((why,) if why else ())), None
     d = replace(d, delta=b.value - a.value)
     sig = _signature_diffs(a, b)
     if sig:
@@ -432,9 +433,10 @@ def _start_diff(key: tuple[str, str], a: ResultRecord | None, b: ResultRecord | 
     if isinstance(pairs, str):
         outcome, why = _unpaired(a, b, confidence, pairs)
         if outcome is None:
-            return replace(d, verdict="untested", untested_reason=why, notes=(why,)), None
-        return replace(d, test=outcome, notes=(why,)), None
-    notes: list[str] = []
+            return replace(d, verdict="untested", untested_reason=why,
+                           notes=(*d.notes, why)), None
+        return replace(d, test=outcome, notes=(*d.notes, why)), None
+    notes: list[str] = list(d.notes)
     if pairs.n_base_only or pairs.n_head_only:
         notes.append(
             f"{pairs.ia.size} items paired; {pairs.n_base_only} only in the base, "
@@ -456,6 +458,25 @@ def _start_diff(key: tuple[str, str], a: ResultRecord | None, b: ResultRecord | 
     d = replace(d, pairing=Pairing(int(pairs.ia.size), pairs.n_base_only, pairs.n_head_only),
                 flips=flips, worst_changes=worst, best_changes=best, notes=tuple(notes))
     return d, job
+
+
+def _corpus_notes(a: ResultRecord | None, b: ResultRecord | None) -> tuple[str, ...]:
+    """Notes for a corpus joined from cases (``record_case``) that is partial on a side."""
+    notes = []
+    for side, r in (("base", a), ("head", b)):
+        info = None if r is None else r.extra.get("corpus")
+        if not isinstance(info, Mapping) or not info.get("partial"):
+            continue
+        parts = []
+        if info.get("deselected"):
+            parts.append(f"{info['deselected']} deselected (-k, -m, --lf)")
+        if info.get("last_failed"):
+            parts.append("only the cases that failed before (--lf)")
+        if info.get("not_recorded"):
+            parts.append(f"{info['not_recorded']} recorded nothing")
+        notes.append(f"partial corpus in the {side}: {info.get('cases')} cases, "
+                     + ", ".join(parts))
+    return tuple(notes)
 
 
 def _with_test(d: MetricDiff, t: PairedTest) -> MetricDiff:

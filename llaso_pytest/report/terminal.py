@@ -82,7 +82,7 @@ def render(comparison: Comparison, *, max_unchanged: int = 30, flips: int = 3) -
         if m.verdict == "untested":
             lines.append(f"untested {m.key}: {m.untested_reason}")
         f = m.flips
-        if f is not None and (f.n_broken or f.n_fixed) and m.verdict != "unchanged":
+        if f is not None and (f.n_broken or f.n_fixed):  # the cases behind any verdict
             broke = ", ".join(f.broken[:flips]) + (" ..." if f.n_broken > flips else "")
             fixed = ", ".join(f.fixed[:flips]) + (" ..." if f.n_fixed > flips else "")
             lines.append(f"flips {m.key}: {f.n_broken} now wrong ({broke or '-'}); "
