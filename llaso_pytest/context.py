@@ -109,8 +109,9 @@ def resolve_seed(seed: int | None) -> int | None:
 def note_dataset(name: str, sha256: str) -> None:
     """Tell the current test it uses dataset ``name`` with content hash ``sha256``.
 
-    Outside a test this does nothing. The same name with another hash in one test is an
-    error: two versions of one dataset would make the signature ambiguous.
+    Outside a test this does nothing. Loading ``name`` again with other content (a test
+    that rewrites its file) replaces the hash: each metric is signed with the datasets as
+    they were loaded when it was computed.
     """
     from llaso_pytest.errors import LlasoError
 
@@ -120,13 +121,6 @@ def note_dataset(name: str, sha256: str) -> None:
     if not isinstance(name, str) or not name or not isinstance(sha256, str) or not sha256:
         raise LlasoError(
             f"note_dataset(name, sha256) needs two non-empty strings, got {name!r}, {sha256!r}"
-        )
-    old = ctx.datasets.get(name)
-    if old is not None and old != sha256:
-        raise LlasoError(
-            f"{ctx.nodeid or 'this test'}: dataset {name!r} was loaded twice with different "
-            f"content (sha256 {old[:16]}... and {sha256[:16]}...); load one version per test, "
-            "or give the two versions different names"
         )
     ctx.datasets[name] = sha256
 

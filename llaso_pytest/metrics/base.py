@@ -579,7 +579,7 @@ def from_values(
         return MetricResult(
             name=name, value=v, ci=None, confidence=float(confidence), n=1,
             higher_is_better=higher_is_better,
-            signature=Signature({"metric": name, "source": "value",
+            signature=Signature({"metric": name, "source": "value", **_context_fields(),
                                  **check_signature_extra(signature_extra)}),
             aggregate="mean", item_ids=("0",) if ids is None else check_ids(ids, 1) or ("0",),
             groups=None, stats={"total": np.array([v]), "count": np.array([1])},

@@ -242,10 +242,13 @@ class AsrEvaluator:
         """Decode ``corpus`` (once per session) and record WER, CER and the timing results
         under ``prefix`` + their names (``record=False``: computed, not recorded, e.g. for
         a test that records only breakdowns); returns the :class:`AsrScores`."""
+        from llaso_pytest.context import note_dataset
         from llaso_pytest.speech.scoring import Scoring, corpus_results
 
         passed = self.runs.run(corpus, engine=engine or self.default_engine(),
                                condition=condition, device=device, warmup=warmup, name=name)
+        if passed.corpus.source is not None:  # a loaded dataset: its hash signs the results
+            note_dataset(*passed.corpus.source)
         scoring = Scoring(normalize=normalize, n_boot=n_boot, seed=seed)
         results = corpus_results(passed.run, passed.pin, scoring, prefix=prefix)
         for key, res in results.items() if record else ():

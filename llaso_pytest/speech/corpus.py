@@ -44,6 +44,8 @@ class AsrCorpus:
     name: str
     utterances: tuple[Any, ...]  # tuple[Utterance, ...]
     sha256: str
+    #: the loaded dataset the items came from (``(name, sha256)`` of ``cases.load``), if any
+    source: tuple[str, str] | None = None
 
     @property
     def llaso_dataset(self) -> tuple[str, str]:
@@ -163,8 +165,8 @@ def as_corpus(items: Iterable[Any] | AsrCorpus, *, name: str | None = None,
     """Verify ``items`` (see the module docstring) and hash them into an :class:`AsrCorpus`.
 
     ``name`` defaults to the loader's dataset name (a ``llaso_dataset`` attribute of the
-    sequence or its first item), else ``"corpus"``. Duplicate ids and an empty corpus are
-    errors naming the corpus.
+    sequence or its first item, kept as :attr:`AsrCorpus.source`), else ``"corpus"``.
+    Duplicate ids and an empty corpus are errors naming the corpus.
     """
     if isinstance(items, AsrCorpus):
         return items
@@ -173,8 +175,9 @@ def as_corpus(items: Iterable[Any] | AsrCorpus, *, name: str | None = None,
             f"as_corpus expects a sequence of items, got the path {items!r}; load it first "
             "(llaso_pytest.cases.load(path)) and pass the cases")
     seq = list(items)
+    source = _source(items, seq)
     if name is None:
-        name = _dataset_name(items, seq)
+        name = source[0] if source is not None else "corpus"
     if not seq:
         raise DatasetError(f"corpus {name!r} has no items")
     base = Path(root) if root is not None else None
@@ -190,14 +193,15 @@ def as_corpus(items: Iterable[Any] | AsrCorpus, *, name: str | None = None,
             for u in utts]
     digest = hashlib.sha256(json.dumps(rows, sort_keys=True, ensure_ascii=False,
                                        separators=(",", ":")).encode()).hexdigest()
-    return AsrCorpus(name=name, utterances=tuple(utts), sha256=digest)
+    return AsrCorpus(name=name, utterances=tuple(utts), sha256=digest, source=source)
 
 
-def _dataset_name(items: Any, seq: list[Any]) -> str:
+def _source(items: Any, seq: list[Any]) -> tuple[str, str] | None:
+    """The one dataset the sequence (or its first item) says it was loaded from."""
     from llaso_pytest.context import datasets_of
 
-    for source in (items, *(seq[:1])):
-        found = datasets_of(source)
+    for obj in (items, *(seq[:1])):
+        found = datasets_of(obj)
         if len(found) == 1:
-            return next(iter(found))
-    return "corpus"
+            return next(iter(found.items()))
+    return None

@@ -36,12 +36,14 @@ def test_context_seed_and_datasets() -> None:
         context.note_dataset("qa", "ab" * 32)
         res = metrics.wer(REFS, HYPS)
         explicit = metrics.wer(REFS, HYPS, seed=0)  # an explicit 0 stays 0
-        context.note_dataset("qa", "ab" * 32)  # the same content again is fine
-        with pytest.raises(LlasoError, match="loaded twice with different content"):
-            context.note_dataset("qa", "cd" * 32)
+        context.note_dataset("qa", "cd" * 32)  # reloaded with other content: it counts now
+        later = metrics.wer(REFS, HYPS)
+        with pytest.raises(LlasoError, match="two non-empty strings"):
+            context.note_dataset("qa", "")
     assert res.signature.fields["seed"] == 99
     assert res.ci == metrics.wer(REFS, HYPS, seed=99).ci
     assert res.signature.fields["datasets"] == "qa@" + "ab" * 8
+    assert later.signature.fields["datasets"] == "qa@" + "cd" * 8
     assert explicit.signature.fields["seed"] == 0
     import contextvars
 
