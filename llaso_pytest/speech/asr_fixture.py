@@ -219,10 +219,11 @@ class AsrEvaluator:
         engines = session_engines(self._request.config)
         if len(engines) == 1:
             return engines[0]
-        raise pytest.UsageError(
+        pytest.fail(
             f"{self._request.node.nodeid}: llaso_asr(...) without engine=: the session has "
             f"{len(engines)} ASR engines ({', '.join(engines) or 'none'}); pass engine=, or "
-            f"ask for the {ENGINE_FIXTURE} fixture to run the test once per engine")
+            f"ask for the {ENGINE_FIXTURE} fixture to run the test once per engine",
+            pytrace=False)
 
     def __call__(
         self,

@@ -248,3 +248,43 @@ def test_progress_of_a_long_loop_is_a_few_lines(pytester: pytest.Pytester) -> No
     with progress("nothing", 3) as p:
         p.advance(3)
     assert p.done == 3 and p.finished
+
+
+def test_progress_on_a_terminal_is_one_line_rewritten(pytester: pytest.Pytester) -> None:
+    """On a terminal (a pseudo-terminal here) the line is rewritten in place with ``\\r``."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    pytester.makeini("[pytest]\nllaso_progress_delay = 0\n")
+    pytester.makepyfile(test_loop="""
+        import time
+        from llaso_pytest.context import progress
+
+        def test_loop():
+            with progress("llaso: work", 30) as p:
+                for _ in range(30):
+                    time.sleep(0.02)
+                    p.advance()
+        """)
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider"],
+                            cwd=pytester.path, stdin=follower, stdout=follower, stderr=follower)
+    os.close(follower)
+    chunks: list[bytes] = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=120)
+    os.close(leader)
+    out = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0, out
+    assert out.count("\rllaso: work: ") >= 2, out  # rewritten, not one line per item
+    assert out.count("\n") < 30
+    assert "llaso: work: 30/30 items" in out
