@@ -45,7 +45,9 @@ from llaso_pytest.session import (
 pytest.register_assert_rewrite("llaso_pytest.assertions")
 
 # Area plugins (speech, LLM) with their own fixtures and options; import-light too.
-pytest_plugins = ["llaso_pytest.speech.pytest_plugin", "llaso_pytest.llm.pytest_plugin",
+# ``testcontext`` opens the evaluation context (seed, datasets, progress) around each test.
+pytest_plugins = ["llaso_pytest.testcontext", "llaso_pytest.speech.pytest_plugin",
+                  "llaso_pytest.speech.asr_fixture", "llaso_pytest.llm.pytest_plugin",
                   "llaso_pytest.tracking.pytest_plugin", "llaso_pytest.lineage.pytest_plugin"]
 
 MARKERS: dict[str, str] = {

@@ -45,6 +45,7 @@ from llaso_pytest.provenance import redact_text
 if TYPE_CHECKING:  # pragma: no cover
     import openai
 
+    from llaso_pytest.context import Progress
     from llaso_pytest.llm.budget import BatchGate, Ledger
 
 __all__ = [
@@ -341,6 +342,7 @@ class _Batch:
     tripped: str | None = None  # the circuit breaker's message once open
     lock: threading.Lock = field(default_factory=threading.Lock)
     gate: BatchGate | None = None  # the run's budget (llm/budget.py), when one is set
+    finished: int = 0  # items with an outcome (progress)
 
 
 class LLMClient:
@@ -439,6 +441,8 @@ class LLMClient:
             seen.add(r.id)
         if not requests:
             return []
+        from llaso_pytest.context import progress
+
         self._cancel.clear()
         batch = _Batch(requests, [None] * len(requests), list(range(len(requests)))[::-1])
         if self.budget is not None:
@@ -447,10 +451,13 @@ class LLMClient:
             batch.gate = BatchGate(self.budget, self.endpoint, size=len(requests),
                                    window=self.endpoint.concurrency, cancelled=self._cancel)
         try:
-            self._run_pass(batch)
-            if batch.deferred and batch.tripped is None:
-                batch.todo, batch.deferred, batch.second_pass = batch.deferred[::-1], [], True
-                self._run_pass(batch)
+            # Progress is reported from this (the test's) thread while the workers run.
+            label = f"llaso: {self.endpoint.role} calls to {self.endpoint.model}"
+            with progress(label, len(requests), unit="calls") as shown:
+                self._run_pass(batch, shown)
+                if batch.deferred and batch.tripped is None:
+                    batch.todo, batch.deferred, batch.second_pass = batch.deferred[::-1], [], True
+                    self._run_pass(batch, shown)
         except BaseException:
             self._cancel.set()  # Ctrl-C: no new call starts; workers are daemons, abandoned
             raise
@@ -463,7 +470,7 @@ class LLMClient:
             raise EndpointUnavailable(batch.tripped)
         return outcomes
 
-    def _run_pass(self, batch: _Batch) -> None:
+    def _run_pass(self, batch: _Batch, shown: Progress) -> None:
         n = min(self.endpoint.concurrency, len(batch.todo))
         done = threading.Semaphore(0)
 
@@ -482,6 +489,8 @@ class LLMClient:
                             batch.gate.settle(i, out)
                     if out is not None:
                         batch.outcomes[i] = out
+                        with batch.lock:
+                            batch.finished += 1
                     else:
                         with batch.lock:
                             batch.deferred.append(i)
@@ -496,7 +505,10 @@ class LLMClient:
             t.start()
         for _ in threads:
             while not done.acquire(timeout=0.1):  # short waits: Ctrl-C is seen at once
-                pass
+                if batch.finished > shown.done:
+                    shown.advance(batch.finished - shown.done)
+        if batch.finished > shown.done:
+            shown.advance(batch.finished - shown.done)
 
     def key_for(self, request: ChatRequest) -> str:
         """The cache key of ``request`` on this endpoint (:meth:`ResponseCache.key_for`)."""

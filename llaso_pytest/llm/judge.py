@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from llaso_pytest.context import AUTO_SEED
 from llaso_pytest.errors import LlasoError
 from llaso_pytest.llm.client import CallOutcome, ChatRequest, LLMClient, public_params
 from llaso_pytest.llm.prompts import PromptTemplate, load_prompt
@@ -379,7 +380,8 @@ class JudgeResult:
             ),
         }
 
-    def to_metric_result(self, *, confidence: float = 0.95, n_boot: int = 1000, seed: int = 0,
+    def to_metric_result(self, *, confidence: float = 0.95, n_boot: int = 1000,
+                         seed: int = AUTO_SEED,
                          signature_extra: Mapping[str, Any] | None = None) -> Any:
         """A ``llaso_pytest.metrics.base.MetricResult`` over the items without errors.
 

@@ -24,6 +24,8 @@ import numpy as np
 
 from llaso_pytest import aggregates as _aggregates
 from llaso_pytest.aggregates import Aggregator, aggregate, aggregate_fn, registered
+from llaso_pytest.context import AUTO_SEED, resolve_seed
+from llaso_pytest.context import signature_fields as _context_fields
 from llaso_pytest.errors import MetricInputError
 from llaso_pytest.errors import warn as _warn
 from llaso_pytest.itemtext import DEFAULT_MODE, ItemTexts, TextMode, describe_item, read_texts
@@ -487,6 +489,7 @@ def build_result(
     _stats.check_confidence(confidence)
     if not isinstance(n_boot, numbers.Integral) or isinstance(n_boot, bool) or n_boot < 0:
         raise ValueError(f"n_boot must be a non-negative int, got {n_boot!r}")
+    seed = resolve_seed(seed)  # the default: the running test's seed (llaso_pytest.context)
     _stats.check_seed(seed)
     cols = {k: np.asarray(v) for k, v in stats.items()}
     n = len(item_ids)
@@ -517,6 +520,7 @@ def build_result(
             "llaso": llaso_version(),
         }
     )
+    fields.update(_context_fields())  # the datasets the running test loaded
     fields.update(check_signature_extra(signature_extra))
     return MetricResult(
         name=name,
@@ -574,7 +578,7 @@ def from_values(
     higher_is_better: bool = True,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> MetricResult:
@@ -593,7 +597,7 @@ def from_values(
         return MetricResult(
             name=name, value=v, ci=None, confidence=float(confidence), n=1,
             higher_is_better=higher_is_better,
-            signature=Signature({"metric": name, "source": "value",
+            signature=Signature({"metric": name, "source": "value", **_context_fields(),
                                  **check_signature_extra(signature_extra)}),
             aggregate="mean", item_ids=("0",) if ids is None else check_ids(ids, 1) or ("0",),
             groups=None, stats={"total": np.array([v]), "count": np.array([1])},
@@ -642,7 +646,7 @@ def from_stats(
     scores: Sequence[float] | np.ndarray | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> MetricResult:

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from llaso_pytest.context import AUTO_SEED
 from llaso_pytest.errors import MetricInputError
 from llaso_pytest.metrics.base import MetricResult, build_result, check_ids
 
@@ -144,7 +145,7 @@ def hf_metric(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     key: str | None = None,
     name: str | None = None,

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from llaso_pytest.context import AUTO_SEED
 from llaso_pytest.errors import MetricInputError
 from llaso_pytest.itemtext import ItemTexts
 from llaso_pytest.metrics.base import MetricResult, check_ids, mean_result
@@ -146,7 +147,7 @@ def exact_match(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     normalize: str | Callable[[str], str] | None = "squad",
 ) -> MetricResult:
@@ -170,7 +171,7 @@ def token_f1(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     normalize: str | Callable[[str], str] | None = "squad",
 ) -> MetricResult:
@@ -198,7 +199,7 @@ def regex_match(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     mode: str = "search",
     flags: int = 0,

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from llaso_pytest.context import AUTO_SEED
 from llaso_pytest.itemtext import ItemTexts
 from llaso_pytest.metrics.base import MetricResult, build_result, check_items, gc_paused, warn
 
@@ -353,7 +354,7 @@ def rouge_all(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     tokenizer: str | Callable[[str], list[str]] = "unicode",
     use_stemmer: bool = False,
@@ -408,7 +409,7 @@ def rouge(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     variant: str = "rougeL",
     tokenizer: str | Callable[[str], list[str]] = "unicode",

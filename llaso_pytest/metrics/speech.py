@@ -52,6 +52,7 @@ from typing import Any, Literal
 import numpy as np
 
 from llaso_pytest.aggregates import columns, register_aggregate
+from llaso_pytest.context import AUTO_SEED
 from llaso_pytest.errors import MetricInputError
 from llaso_pytest.itemtext import ItemTexts
 from llaso_pytest.metrics.base import MetricResult, build_result, check_items, gc_paused, warn
@@ -412,7 +413,7 @@ def wer(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     normalize: str | Callable[[str], str] | Normalizer | None = "none",
     empty_reference: EmptyPolicy = "insertions",
@@ -438,7 +439,7 @@ def cer(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     normalize: str | Callable[[str], str] | Normalizer | None = "none",
     empty_reference: EmptyPolicy = "insertions",
@@ -464,7 +465,7 @@ def mer(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     normalize: str | Callable[[str], str] | Normalizer | None = "none",
     empty_reference: EmptyPolicy = "insertions",
@@ -485,7 +486,7 @@ def wil(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     normalize: str | Callable[[str], str] | Normalizer | None = "none",
     empty_reference: EmptyPolicy = "insertions",

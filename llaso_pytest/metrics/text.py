@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from llaso_pytest.aggregates import aggregate, columns, register_aggregate
+from llaso_pytest.context import AUTO_SEED
 from llaso_pytest.itemtext import ItemTexts
 from llaso_pytest.metrics.base import MetricResult, build_result, check_items, gc_paused
 
@@ -491,7 +492,7 @@ def bleu(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     tokenize: str = "13a",
     lowercase: bool = False,
@@ -572,7 +573,7 @@ def chrf(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     char_order: int = 6,
     word_order: int = 0,
@@ -620,7 +621,7 @@ def ter(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     normalized: bool = False,
     no_punct: bool = False,
