@@ -71,8 +71,10 @@ def test_a_record_with_texts_reads_back_and_one_without_still_reads() -> None:
 @pytest.mark.parametrize(("texts", "message"), [
     ({"view": "tree", "columns": {}}, r"items.texts.view must be one of"),
     ({"view": "pair", "columns": {"ref": ["a"]}}, r"items.texts.columns.ref must be a list of 2"),
-    ({"view": "pair", "columns": {"ref": ["a", 3]}}, r"items.texts.columns.ref must be a list of 2"),
-    ({"view": "pair", "columns": {"answer": ["a", "b"]}}, r"items.texts.columns.answer is not a text column"),
+    ({"view": "pair", "columns": {"ref": ["a", 3]}},
+     r"items.texts.columns.ref must be a list of 2"),
+    ({"view": "pair", "columns": {"answer": ["a", "b"]}},
+     r"items.texts.columns.answer is not a text column"),
     ({"view": "pair", "columns": {"ref": ["a", "b"]}, "truncated": {"ref": [5]}},
      r"items.texts.truncated.ref must list item positions"),
 ])
