@@ -16,6 +16,7 @@ import contextlib
 import gc
 import math
 import numbers
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,8 @@ __all__ = [
     "aggregate_fn",
     "build_result",
     "check_items",
+    "check_multi_items",
+    "unsegmented_cjk",
     "from_stats",
     "from_values",
     "llaso_version",
@@ -264,6 +267,72 @@ def check_items(
                     "expected str"
                 )
     return refs, hyps, id_t if id_t is not None else tuple(map(str, range(n))), grp
+
+
+def check_multi_items(
+    references: Any,
+    hypotheses: Any,
+    *,
+    ids: Sequence[Any] | None = None,
+    groups: Sequence[Any] | None = None,
+) -> tuple[list[list[str]], list[str], tuple[str, ...], tuple[str, ...] | None]:
+    """Like :func:`check_items`, but each reference may be a str or a non-empty sequence of
+    str (several references, or acceptable answers, per item); returns lists of references."""
+    for name, seq in (("references", references), ("hypotheses", hypotheses)):
+        if isinstance(seq, (str, bytes)):
+            raise MetricInputError(
+                f"{name} must be a sequence (one entry per item), got a single string"
+            )
+    refs = list(references)
+    hyps = list(hypotheses)
+    if len(refs) != len(hyps):
+        raise MetricInputError(
+            f"{len(refs)} references but {len(hyps)} hypotheses: they must be parallel"
+        )
+    n = len(refs)
+    if n == 0:
+        raise MetricInputError("no items: references and hypotheses are empty")
+    id_t = check_ids(ids, n)
+    grp = check_ids(groups, n, what="groups")
+    out_refs: list[list[str]] = []
+    for i, r in enumerate(refs):
+        if isinstance(r, str):
+            out_refs.append([r])
+            continue
+        if r is None or not isinstance(r, Sequence) or isinstance(r, bytes):
+            raise MetricInputError(
+                f"reference for {_label(id_t, i)} is "
+                f"{'None' if r is None else type(r).__name__}, expected str or a list of str"
+            )
+        alts = list(r)
+        if not alts or not all(isinstance(a, str) for a in alts):
+            raise MetricInputError(
+                f"reference for {_label(id_t, i)} must be a non-empty list of str, got {r!r}"[:200]
+            )
+        out_refs.append(alts)
+    for i, h in enumerate(hyps):
+        if not isinstance(h, str):
+            raise MetricInputError(
+                f"hypothesis for {_label(id_t, i)} is "
+                f"{'None' if h is None else type(h).__name__ + ' ' + repr(h)[:60]}, expected str"
+            )
+    return out_refs, hyps, id_t or tuple(str(i) for i in range(n)), grp
+
+
+#: Hiragana, katakana and CJK ideographs.
+CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{6,}")
+
+
+def unsegmented_cjk(texts: Iterable[str]) -> bool:
+    """Whether the texts are Chinese/Japanese written without spaces between words: most of
+    their CJK characters stand in runs of six or more (segmented text has short words)."""
+    text = "\n".join(texts)
+    total = len(CJK.findall(text))
+    if total == 0:
+        return False
+    in_runs = sum(len(m) for m in _CJK_RUN.findall(text))
+    return in_runs * 2 > total
 
 
 # ----------------------------------------------------------------------------------------
