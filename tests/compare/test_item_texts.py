@@ -291,3 +291,21 @@ def test_a_failing_qa_assertion_shows_reference_and_prediction(
         "*reference:  'Berlin'*",
         "*prediction: 'Munich'*",
     ])
+
+
+def test_texts_of_one_item_cases_join_into_a_corpus_that_reads_back() -> None:
+    from llaso_pytest.itemtext import concat_records
+
+    cases = [metrics.exact_match([a], [p], ids=[i], n_boot=0)
+             for i, a, p in zip(IDS[:3], ANSWERS[:3], ["x" * 300, "answer number 1", "z"],
+                                strict=True)]
+    parts = [c.to_record()["items"].get("texts") for c in cases]
+    joined = concat_records([parts[0], None, parts[2]], [1, 1, 1])
+    assert joined is not None and joined["columns"]["hyp"] == ["x" * LIMIT + "…", None, "z"]
+    assert joined["truncated"] == {"hyp": [0]} and joined["mode"] == "truncate"
+    texts = read_texts(joined, n=3, where="corpus")
+    assert texts is not None and texts.was_cut("hyp", 0) and not texts.was_cut("hyp", 2)
+    assert concat_records([None, None], [1, 2]) is None
+    wer_part = metrics.wer(["a b"], ["a"], n_boot=0).to_record()["items"]["texts"]
+    with pytest.raises(ValueError, match="different views"):
+        concat_records([parts[0], wer_part], [1, 1])
