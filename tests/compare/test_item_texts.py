@@ -206,7 +206,7 @@ def test_qa(record_metric):
 
 
 def _suite(pytester: pytest.Pytester, predictions: list[str]) -> None:
-    pytester.makepyfile(test_qa=QA_SUITE.format(answers=ANSWERS, predictions=predictions))
+    pytester.makepyfile(test_answers=QA_SUITE.format(answers=ANSWERS, predictions=predictions))
 
 
 def _latest(pytester: pytest.Pytester) -> dict[str, Any]:
@@ -223,7 +223,7 @@ def test_a_baseline_run_shows_the_flipped_cases_with_their_texts(
                              "--llaso-compare-out", "cmp.md", "--llaso-compare-out", "cmp.html")
     run.assert_outcomes(passed=1)
     run.stdout.fnmatch_lines([
-        "*flips test_qa.py::test_qa::exact_match: 3 now wrong (q03, q17, q29)*",
+        "*flips test_answers.py::test_qa::exact_match: 3 now wrong (q03, q17, q29)*",
         "  q03 now wrong (1 -> 0)",
         "    reference: 'answer number 3'",
         "    base:      'answer number 3'",
