@@ -354,7 +354,8 @@ class JudgeResult:
             "agreement": self.agreement_summary(),
             "pairwise": self.pairwise_summary(),
             "usage": dict(self.usage),
-            "verdicts": [{"id": v.id, "label": v.label, "reason": v.reason} for v in self.ok],
+            # each item's reason is in the result's item texts (bounded by --llaso-item-text)
+            "verdicts": [{"id": v.id, "label": v.label} for v in self.ok],
         }
 
     def signature_fields(self) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import contextlib
 import gc
 import math
 import numbers
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,9 @@ __all__ = [
     "aggregate_fn",
     "build_result",
     "check_items",
+    "check_multi_items",
+    "check_parallel",
+    "unsegmented_cjk",
     "from_stats",
     "from_values",
     "llaso_version",
@@ -220,6 +224,51 @@ def check_ids(ids: Sequence[Any] | None, n: int, *, what: str = "ids") -> tuple[
     return tuple(out)
 
 
+def check_parallel(
+    references: Any,
+    hypotheses: Any,
+    *,
+    ids: Sequence[Any] | None = None,
+    groups: Sequence[Any] | None = None,
+    ref_name: str = "references",
+    hyp_name: str = "hypotheses",
+) -> tuple[list[Any], list[Any], tuple[str, ...] | None, tuple[str, ...] | None]:
+    """Two parallel, non-empty sequences (one entry per item) with valid ``ids``/``groups``;
+    the entries themselves are checked by the caller."""
+    for name, seq in ((ref_name, references), (hyp_name, hypotheses)):
+        if isinstance(seq, (str, bytes)):
+            raise MetricInputError(
+                f"{name} must be a sequence (one entry per item), got a single "
+                f"{type(seq).__name__}; wrap it in a list"
+            )
+        if not isinstance(seq, Iterable):
+            raise MetricInputError(
+                f"{name} must be a sequence (one entry per item), got {type(seq).__name__}"
+            )
+    refs = list(references)
+    hyps = list(hypotheses)
+    if len(refs) != len(hyps):
+        raise MetricInputError(
+            f"{len(refs)} {ref_name} but {len(hyps)} {hyp_name}: they must be parallel"
+        )
+    n = len(refs)
+    if n == 0:
+        raise MetricInputError(f"no items: {ref_name} and {hyp_name} are empty")
+    return refs, hyps, check_ids(ids, n, what="ids"), check_ids(groups, n, what="groups")
+
+
+def _check_strings(seq: list[Any], name: str, id_t: tuple[str, ...] | None) -> None:
+    if set(map(type, seq)) <= {str}:  # fast path (C loop); the detailed one names the item
+        return
+    for i, x in enumerate(seq):
+        if not isinstance(x, str):
+            raise MetricInputError(
+                f"{name} for {_label(id_t, i)} is "
+                f"{'None' if x is None else type(x).__name__ + ' ' + repr(x)[:60]}, "
+                "expected str"
+            )
+
+
 def check_items(
     references: Any,
     hypotheses: Any,
@@ -234,38 +283,57 @@ def check_items(
     Mismatched lengths name both counts; ``None`` or non-str items name the item id;
     duplicate ids are named. Nothing is coerced or dropped.
     """
-    for name, seq in ((ref_name, references), (hyp_name, hypotheses)):
-        if isinstance(seq, (str, bytes)):
-            raise MetricInputError(
-                f"{name} must be a sequence of strings (one per item), got a single "
-                f"{type(seq).__name__}; wrap it in a list"
-            )
-        if not isinstance(seq, Iterable):
-            raise MetricInputError(
-                f"{name} must be a sequence of strings, got {type(seq).__name__}"
-            )
-    refs = list(references)
-    hyps = list(hypotheses)
-    if len(refs) != len(hyps):
-        raise MetricInputError(
-            f"{len(refs)} {ref_name} but {len(hyps)} {hyp_name}: they must be parallel"
-        )
-    n = len(refs)
-    if n == 0:
-        raise MetricInputError(f"no items: {ref_name} and {hyp_name} are empty")
-    id_t = check_ids(ids, n, what="ids")
-    grp = check_ids(groups, n, what="groups")
-    for name, seq in ((ref_name, refs), (hyp_name, hyps)):
-        if set(map(type, seq)) <= {str}:  # fast path (C loop); the detailed one names the item
+    refs, hyps, id_t, grp = check_parallel(references, hypotheses, ids=ids, groups=groups,
+                                           ref_name=ref_name, hyp_name=hyp_name)
+    _check_strings(refs, ref_name.removesuffix("s"), id_t)
+    _check_strings(hyps, hyp_name.removesuffix("s"), id_t)
+    return refs, hyps, id_t if id_t is not None else tuple(map(str, range(len(refs)))), grp
+
+
+def check_multi_items(
+    references: Any,
+    hypotheses: Any,
+    *,
+    ids: Sequence[Any] | None = None,
+    groups: Sequence[Any] | None = None,
+) -> tuple[list[list[str]], list[str], tuple[str, ...], tuple[str, ...] | None]:
+    """Like :func:`check_items`, but each reference may be a str or a non-empty sequence of
+    str (several references, or acceptable answers, per item); returns lists of references."""
+    refs, hyps, id_t, grp = check_parallel(references, hypotheses, ids=ids, groups=groups)
+    out_refs: list[list[str]] = []
+    for i, r in enumerate(refs):
+        if isinstance(r, str):
+            out_refs.append([r])
             continue
-        for i, x in enumerate(seq):
-            if not isinstance(x, str):
-                raise MetricInputError(
-                    f"{name.removesuffix('s')} for {_label(id_t, i)} is "
-                    f"{'None' if x is None else type(x).__name__ + ' ' + repr(x)[:60]}, "
-                    "expected str"
-                )
-    return refs, hyps, id_t if id_t is not None else tuple(map(str, range(n))), grp
+        if r is None or not isinstance(r, Sequence) or isinstance(r, bytes):
+            raise MetricInputError(
+                f"reference for {_label(id_t, i)} is "
+                f"{'None' if r is None else type(r).__name__}, expected str or a list of str"
+            )
+        alts = list(r)
+        if not alts or not all(isinstance(a, str) for a in alts):
+            raise MetricInputError(
+                f"reference for {_label(id_t, i)} must be a non-empty list of str, got {r!r}"[:200]
+            )
+        out_refs.append(alts)
+    _check_strings(hyps, "hypothesis", id_t)
+    return out_refs, hyps, id_t or tuple(str(i) for i in range(len(refs))), grp
+
+
+#: Hiragana, katakana and CJK ideographs.
+CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{6,}")
+
+
+def unsegmented_cjk(texts: Iterable[str]) -> bool:
+    """Whether the texts are Chinese/Japanese written without spaces between words: most of
+    their CJK characters stand in runs of six or more (segmented text has short words)."""
+    text = "\n".join(texts)
+    total = len(CJK.findall(text))
+    if total == 0:
+        return False
+    in_runs = sum(len(m) for m in _CJK_RUN.findall(text))
+    return in_runs * 2 > total
 
 
 # ----------------------------------------------------------------------------------------

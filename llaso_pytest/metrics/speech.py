@@ -55,7 +55,14 @@ from llaso_pytest.aggregates import columns, register_aggregate
 from llaso_pytest.context import AUTO_SEED
 from llaso_pytest.errors import MetricInputError
 from llaso_pytest.itemtext import ItemTexts
-from llaso_pytest.metrics.base import MetricResult, build_result, check_items, gc_paused, warn
+from llaso_pytest.metrics.base import (
+    MetricResult,
+    build_result,
+    check_items,
+    gc_paused,
+    unsegmented_cjk,
+    warn,
+)
 from llaso_pytest.metrics.normalize import Normalizer, get_normalizer
 
 __all__ = [
@@ -268,6 +275,11 @@ def _prepare(
         nh = [norm(x) for x in hyps]
     rt: list[Any]
     ht: list[Any]
+    if unit == "word" and unsegmented_cjk(nr):
+        warn(f"{metric}: the references are Japanese or Chinese without spaces between words, "
+             "so whitespace splitting makes each phrase one 'word' and every small error a "
+             "whole-phrase error; use metrics.cer (e.g. normalize='japanese'), or segment the "
+             "words first with a normalize= callable")
     if unit == "word":
         rt, ht = _word_sequences(list(nr), list(nh))
     else:
