@@ -100,10 +100,7 @@ def _log(client: Any, run_id: str, payload: Payload) -> int:
     for ms, ps, ts in calls:
         client.log_batch(run_id, metrics=metrics[ms], params=params[ps], tags=tags[ts])
     with tempfile.TemporaryDirectory(prefix="llaso-mlflow-") as tmp:
-        for rel, text in payload.files.items():
-            path = Path(tmp, *rel.split("/"))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+        payload.write_files(tmp)
         client.log_artifacts(run_id, tmp, artifact_path="llaso")
     return len(calls)
 

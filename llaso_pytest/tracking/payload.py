@@ -16,10 +16,12 @@ import hashlib
 import io
 import json
 import math
+import os
 import posixpath
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llaso_pytest.errors import LlasoError
@@ -56,6 +58,13 @@ class Payload:
     tags: list[tuple[str, str]]
     files: dict[str, str]  # artifact path (POSIX, relative) -> text
     keys: dict[str, dict[str, str]] = field(default_factory=dict)  # tracker key -> meaning
+
+    def write_files(self, folder: str | os.PathLike[str]) -> None:
+        """Write the artifact files under ``folder`` (a tracker then uploads the folder)."""
+        for rel, text in self.files.items():
+            path = Path(folder, *rel.split("/"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
 
 
 def flatten(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:

@@ -60,10 +60,7 @@ def export(record: RunRecord, *, folder: str, project: str = DEFAULT_PROJECT,
         artifact = wandb.Artifact(f"llaso-{record.run_id}", type="llaso-run",
                                   metadata={"llaso_run_id": record.run_id})
         with tempfile.TemporaryDirectory(prefix="llaso-wandb-") as tmp:
-            for rel, text in payload.files.items():
-                path = Path(tmp, *rel.split("/"))
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(text, encoding="utf-8")
+            payload.write_files(tmp)
             artifact.add_dir(tmp)
             run.log_artifact(artifact)
             run_dir = Path(run.dir).parent
