@@ -185,7 +185,8 @@ def build_payload(record: RunRecord, *, comparison: Comparison | None = None,
         tags.append((keys.get("signature/" + text, kind="signature", nodeid=res.nodeid,
                               name=res.name),
                      _cut(redact_text(res.signature.text), MAX_TAG_VALUE)))
-        files[f"items/{key}.csv"] = redact_text(_table(res))
+        if len(res.item_ids):
+            files[f"items/{key}.csv"] = redact_text(_table(res))
     if comparison is not None:
         files["comparison.json"] = redact_text(json.dumps(comparison.to_dict(), indent=1))
         tags.append(("llaso.comparison", comparison.summary_line()))
