@@ -18,16 +18,17 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Generator
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
-from llaso_pytest.lineage.dvc import MismatchPolicy
+if TYPE_CHECKING:  # pragma: no cover
+    from llaso_pytest.lineage.dvc import MismatchPolicy
 
 __all__ = ["dvc_policy", "record_dataset"]
 
 _SENT = pytest.StashKey[dict[str, Any]]()
-_POLICY = pytest.StashKey[MismatchPolicy]()
+_POLICY = pytest.StashKey["MismatchPolicy"]()
 _POLICIES = ("error", "warn")
 
 
@@ -45,7 +46,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.getini("llaso_dvc_mismatch")).strip() or "error"
     if value not in _POLICIES:
         raise pytest.UsageError(f"ini key llaso_dvc_mismatch: use error or warn, got {value!r}")
-    config.stash[_POLICY] = cast(MismatchPolicy, value)
+    config.stash[_POLICY] = cast("MismatchPolicy", value)
 
 
 def dvc_policy(config: pytest.Config) -> MismatchPolicy:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llaso_pytest.errors import LlasoError
+from llaso_pytest.tracking import TrackingError
 
 if TYPE_CHECKING:  # pragma: no cover
     from llaso_pytest.compare import Comparison
@@ -41,11 +41,6 @@ MAX_PARAM_VALUE = 6000
 MAX_TAG_VALUE = 8000
 _BAD_KEY_CHARS = re.compile(r"[^\w./\- ]")
 _CUT_NOTE = " ... [cut at {limit} characters; the full value is in llaso/run-record.json]"
-
-
-class TrackingError(LlasoError, RuntimeError):
-    """An export to an experiment tracker failed or was refused; the message names the
-    tracker URI or folder, the record and the fix."""
 
 
 @dataclass(frozen=True)
@@ -110,14 +105,16 @@ class _Keys:
     def __init__(self) -> None:
         self.meaning: dict[str, dict[str, str]] = {}
         self._by_text: dict[tuple[str, str], str] = {}
+        self._used: dict[str, str] = {}  # key -> the text it stands for
 
     def get(self, text: str, *, kind: str, reserve: int = 0, **meaning: str) -> str:
         if (kind, text) in self._by_text:
             return self._by_text[(kind, text)]
         key = tracker_key(text, reserve=reserve)
-        if key in self.meaning and self.meaning[key].get("text") != text:
+        if self._used.get(key, text) != text:
             digest = hashlib.sha256(text.encode()).hexdigest()[:10]
             key = tracker_key(key[: MAX_KEY - reserve - 11] + "~" + digest, reserve=reserve)
+        self._used[key] = text
         self._by_text[(kind, text)] = key
         if key != text or meaning:
             self.meaning[key] = {"kind": kind, "text": text, **meaning}
@@ -176,8 +173,7 @@ def build_payload(record: RunRecord, *, comparison: Comparison | None = None,
         text = _result_key(res)
         key = keys.get(text, kind="result", reserve=len("/ci_high"), nodeid=res.nodeid,
                        name=res.name)
-        if _finite(res.value):
-            metrics.append((key, res.value))
+        metrics.append((key, res.value))  # NaN stays NaN: trackers store it, never dropped
         if res.ci is not None:
             metrics.append((f"{key}/ci_low", res.ci[0]))
             metrics.append((f"{key}/ci_high", res.ci[1]))
