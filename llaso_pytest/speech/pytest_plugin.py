@@ -437,11 +437,29 @@ def _flite_info() -> dict[str, Any]:
     return {"generator": f"flite {flite_version()}", "flite_deb": _debian_version("flite")}
 
 
+def _dvc_entries(config: pytest.Config, manifest: str | Path, root: Path | None
+                 ) -> dict[str, Any]:
+    """The DVC entries tracking a dataset's manifest and audio folder (none: ``{}``)."""
+    from llaso_pytest.lineage.data import dvc_lineage
+    from llaso_pytest.lineage.pytest_plugin import dvc_policy
+
+    found: dict[str, Any] = {}
+    for role, path in (("manifest", Path(manifest)), ("audio", root)):
+        if path is not None and path.exists():
+            entry = dvc_lineage(path, on_mismatch=dvc_policy(config))
+            if entry is not None:
+                found[role] = entry
+    return found
+
+
 @pytest.fixture(scope="session")
 def llaso_speech_datasets(
-    llaso_speech_cache_dir: Path, record_provenance: Callable[[str, Any], None]
+    pytestconfig: pytest.Config, llaso_speech_cache_dir: Path,
+    record_provenance: Callable[[str, Any], None]
 ) -> Callable[[str | Path], Dataset]:
-    """``load(manifest_path)`` -> a materialised, hash-verified Dataset, recorded once."""
+    """``load(manifest_path)`` -> a materialised, hash-verified Dataset, recorded once; a
+    manifest or audio folder that DVC tracks is checked and recorded with its DVC entry."""
+    from llaso_pytest.lineage.dvc import DvcError
     from llaso_pytest.speech.datasets import load_dataset, materialize
     from llaso_pytest.speech.errors import SpeechError
 
@@ -452,7 +470,8 @@ def llaso_speech_datasets(
         if key not in cache:
             try:
                 ds = materialize(load_dataset(path), cache_dir=llaso_speech_cache_dir)
-            except SpeechError as exc:
+                dvc = _dvc_entries(pytestconfig, path, ds.root)
+            except (SpeechError, DvcError) as exc:
                 pytest.fail(str(exc), pytrace=False)
             record_provenance(
                 "datasets",
@@ -468,6 +487,7 @@ def llaso_speech_datasets(
                         else None,
                         "license": ds.license,
                         **(_flite_info() if ds.kind == "flite" else {}),
+                        **({"dvc": dvc} if dvc else {}),
                     }
                 },
             )
