@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "leakage": "llaso_pytest.commands.leakage",
     "human": "llaso_pytest.commands.human",
     "card": "llaso_pytest.commands.card",
+    "clusters": "llaso_pytest.commands.clusters",
 }
 
 

@@ -42,10 +42,26 @@ class DatasetView:
     task: str | None = None
     text_columns: tuple[str, ...] = ()
     meta: Mapping[str, Any] = field(default_factory=dict)
+    ids: tuple[str, ...] = ()
 
     @property
     def n(self) -> int:
         return len(self.rows)
+
+    def texts(self, fields: Sequence[str] | None = None) -> dict[str, str]:
+        """``{id: text}``: the named text fields of each item (default: every text column),
+        joined by a newline; a list of texts (several references) is joined by " | "."""
+        cols = list(fields) if fields else list(self.text_columns)
+        unknown = [c for c in cols if not any(c in r for r in self.rows)]
+        if unknown:
+            raise CardError(f"{self.source}: no field {', '.join(map(repr, unknown))} (fields: "
+                            f"{', '.join(sorted({k for r in self.rows for k in r}))})")
+        out: dict[str, str] = {}
+        for i, r in zip(self.ids, self.rows, strict=True):
+            parts = [" | ".join(map(str, v)) if isinstance(v, list) else str(v)
+                     for c in cols if (v := r.get(c)) is not None]
+            out[i] = "\n".join(parts)
+        return out
 
 
 def _llm_reader(path: Path) -> DatasetView | None:
@@ -63,8 +79,9 @@ def _llm_reader(path: Path) -> DatasetView | None:
     rows = tuple({k: v for k, v in r.items() if k != "id"} for r in ds.rows)
     return DatasetView(name=ds.name, sha256=ds.sha256, source=manifest.as_posix(), rows=rows,
                        kind="text", language=ds.language, license=raw.get("licence"),
-                       task=ds.task, text_columns=tuple(m.fields),
-                       meta={"systems": list(m.systems)})
+                       task=ds.task, text_columns=tuple(
+                           f for f, t in m.fields.items() if t in ("str", "list[str]")),
+                       meta={"systems": list(m.systems)}, ids=tuple(ds.ids))
 
 
 def _speech_reader(path: Path) -> DatasetView | None:
@@ -94,7 +111,8 @@ def _speech_reader(path: Path) -> DatasetView | None:
     return DatasetView(name=ds.name, sha256=ds.manifest_sha256, source=path.as_posix(),
                        rows=tuple(rows), kind="speech", license=ds.license or None,
                        task="automatic-speech-recognition", text_columns=("text",),
-                       meta={"dataset_kind": ds.kind, "debian_package": ds.debian_package})
+                       meta={"dataset_kind": ds.kind, "debian_package": ds.debian_package},
+                       ids=tuple(u.id for u in ds.utterances))
 
 
 #: Dataset readers: each returns a view, or ``None`` when the path is not its format.
