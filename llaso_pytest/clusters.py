@@ -132,7 +132,8 @@ def _select(result: Any, worst: float) -> np.ndarray:
     vals = set(np.unique(s[ok]).tolist())
     if vals <= {0.0, 1.0}:
         bad = 0.0 if result.higher_is_better else 1.0
-        return ok[s[ok] == bad]
+        failed: np.ndarray = ok[s[ok] == bad]
+        return failed
     key = s[ok] if result.higher_is_better else -s[ok]
     order = np.argsort(key, kind="stable")
     k = max(1, math.ceil(worst * ok.size))
