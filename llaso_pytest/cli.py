@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "human": "llaso_pytest.commands.human",
     "card": "llaso_pytest.commands.card",
     "clusters": "llaso_pytest.commands.clusters",
+    "report": "llaso_pytest.commands.report",
 }
 
 
