@@ -42,6 +42,9 @@ EXIT_VACUOUS = 6  # == llaso_pytest.compare.EXIT_CODES["vacuous"] (checked by a 
 COMMANDS: dict[str, str] = {
     "leakage": "llaso_pytest.commands.leakage",
     "human": "llaso_pytest.commands.human",
+    "card": "llaso_pytest.commands.card",
+    "clusters": "llaso_pytest.commands.clusters",
+    "report": "llaso_pytest.commands.report",
 }
 
 

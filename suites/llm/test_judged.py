@@ -191,8 +191,9 @@ def test_judge_agreement_with_human_labels(
             signature_extra=sig,
         )
     )
+    # the confusion matrix (rows human, columns judge) goes with it: llaso report draws it
     record_metric(from_values("judge_human_kappa", ag.kappa, higher_is_better=True, seed=llaso_seed,
-                              signature_extra=sig))
+                              signature_extra=sig, extra={"agreement": ag.to_dict()}))
     assert ag.n == len(human)
     # above 0.2 is at least "fair" agreement (Landis & Koch); the shipped heuristic fake judge
     # reaches about 0.3 on these labels, a real judge should do far better - raise the bar for
