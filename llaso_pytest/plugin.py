@@ -140,6 +140,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="with --llaso-shard, balance the shards by the test durations of this run "
         "record (a file, or a saved baseline name); by test count without it",
     )
+    parser.addini("llaso_shard_durations", "default for --llaso-shard-durations, used when "
+                  "that record exists (by count until it does)", type="string", default="")
     parser.addini("llaso_baseline", "default for --llaso-baseline", type="string", default="")
     parser.addini("llaso_fail_on_regression", "default for --llaso-fail-on-regression",
                   type="bool", default=False)
@@ -228,8 +230,17 @@ def _shard_durations(config: pytest.Config, settings: Settings
                      ) -> tuple[dict[str, float], str, str] | None:
     value = config.getoption("llaso_shard_durations")
     if value is None:
-        return None
-    if config.getoption("llaso_shard") is None:
+        # the ini key names a record that is used when it is there (the record says which)
+        value = str(config.getini("llaso_shard_durations")).strip() or None
+        if value is None or config.getoption("llaso_shard") is None:
+            return None
+        if not Path(config.invocation_params.dir, value).exists():
+            try:
+                store.resolve_baseline(value, store_dir=settings.store_dir,
+                                       cwd=Path(config.invocation_params.dir))
+            except store.BaselineError:
+                return None  # no previous record yet: by count
+    elif config.getoption("llaso_shard") is None:
         raise pytest.UsageError("--llaso-shard-durations needs --llaso-shard K/N")
     from llaso_pytest.record import RecordError
 
