@@ -4,6 +4,8 @@
                   [--fail-on-regression] [--fail-on-untested 'wer*'] [--correction bh|holm|none]
                   [--tolerance wer:+0.5pp] [--n-boot N] [--seed N]
     llaso baseline save NAME RECORD | llaso baseline list
+    llaso export mlflow RECORD --tracking-uri URI [--experiment NAME] [--baseline BASE]
+    llaso export wandb RECORD --dir DIR [--project NAME] [--baseline BASE]
     llaso merge SHARD.json... -o RECORD.json      (the records of `pytest --llaso-shard K/N`)
     llaso comment --repo OWNER/NAME --pr N --body-file comment.md     (see llaso_pytest.github)
 
@@ -17,9 +19,11 @@ vacuous comparison with ``--fail-on-regression``.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from llaso_pytest import options
 from llaso_pytest.report import FORMAT_TABLE, FORMATS, suffixes_help
@@ -32,6 +36,13 @@ EXIT_INPUT = 2
 #: A vacuous comparison under ``--fail-on-regression`` (nothing in common, an empty or subset
 #: head run, another suite): ``gate.exit_code`` of the compare package; see docs/exit-codes.md.
 EXIT_VACUOUS = 6  # == llaso_pytest.compare.EXIT_CODES["vacuous"] (checked by a test)
+
+#: Subcommands defined in their own modules (see llaso_pytest/commands/__init__.py):
+#: name -> module with ``HELP``, ``configure(parser)`` and ``run(args) -> int``.
+COMMANDS: dict[str, str] = {
+    "leakage": "llaso_pytest.commands.leakage",
+    "human": "llaso_pytest.commands.human",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     lst = bsub.add_parser("list", help="list saved baselines")
     lst.add_argument("--store", default=".llaso", metavar="DIR")
 
+    _add_export(sub)
     merge = sub.add_parser(
         "merge", help="merge the records of N shards (--llaso-shard K/N) into one run record",
         description="Merge the run records of the N shards of one run (pytest --llaso-shard "
@@ -105,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("comment", add_help=False,
                    help="create or update the sticky PR comment (see --help of it)")
+    for name, module in COMMANDS.items():
+        mod = importlib.import_module(module)
+        mod.configure(sub.add_parser(name, help=mod.HELP, description=mod.__doc__))
     return parser
 
 
@@ -157,6 +172,51 @@ def _compare(args: argparse.Namespace) -> int:
         for reason in gate.reasons:
             print(f"llaso compare: {reason}", file=sys.stderr)
         return gate.exit_code
+    return EXIT_OK
+
+
+def _add_export(sub: Any) -> None:
+    from llaso_pytest.tracking import EXPORTERS
+
+    exp = sub.add_parser("export", help="log a run record to an experiment tracker "
+                         f"({', '.join(EXPORTERS)})")
+    esub = exp.add_subparsers(dest="tracker", metavar="TRACKER", required=True)
+    for e in EXPORTERS.values():
+        p = esub.add_parser(e.name, help=e.target_help.replace("the session", "the record"))
+        p.add_argument("record", metavar="RECORD", help="run record file or saved name")
+        p.add_argument(e.cli_target, dest="target", required=True, metavar=e.target_metavar,
+                       help=e.target_help)
+        p.add_argument(f"--{e.group}", dest="group", default=e.default_group, metavar="NAME",
+                       help=f"{e.group} (default {e.default_group!r})")
+        p.add_argument("--baseline", default=None, metavar="BASE",
+                       help="also log the comparison with this baseline (file or saved name)")
+        p.add_argument("--again", action="store_true",
+                       help="log a record that was already exported there a second time")
+        p.add_argument("--store", default=".llaso", metavar="DIR")
+
+
+def _export(args: argparse.Namespace) -> int:
+    from llaso_pytest import compare as cmp
+    from llaso_pytest.record import RecordError, read_record
+    from llaso_pytest.store import BaselineError, resolve_baseline
+    from llaso_pytest.tracking import EXPORTERS, TrackingError, exporter_module
+
+    module = exporter_module(EXPORTERS[args.tracker])
+    try:
+        path = resolve_baseline(args.record, args.store)
+        record = read_record(path)
+        comparison = None
+        if args.baseline is not None:
+            base = resolve_baseline(args.baseline, args.store)
+            comparison = cmp.compare_records(read_record(base), record, base_source=str(base),
+                                             head_source=str(path))
+        line = module.run_export(record, target=module.check_target(args.target),
+                                 group=args.group, comparison=comparison, source=str(path),
+                                 again=args.again)
+    except (RecordError, BaselineError, TrackingError, ValueError) as exc:
+        print(f"llaso export {args.tracker}: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    print(f"llaso export {args.tracker}: logged {path} as {line}")
     return EXIT_OK
 
 
@@ -216,6 +276,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _compare(args)
     if args.command == "baseline":
         return _baseline(args)
+    if args.command == "export":
+        return _export(args)
+    if args.command in COMMANDS:
+        return int(importlib.import_module(COMMANDS[args.command]).run(args))
     if args.command == "merge":
         return _merge(args)
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover

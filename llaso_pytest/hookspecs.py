@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from llaso_pytest.compare import Comparison
     from llaso_pytest.record import RunRecord
 
 hookspec = pytest.hookspec
@@ -77,5 +78,11 @@ def pytest_llaso_report_sections(
 
 
 @hookspec
-def pytest_llaso_record_written(config: pytest.Config, record: RunRecord, path: str) -> None:
-    """Called on the controller after the final run record was written to ``path``."""
+def pytest_llaso_record_written(config: pytest.Config, record: RunRecord, path: str,
+                                comparison: Comparison | None) -> None:
+    """Called on the controller after the final run record was written to ``path``.
+
+    ``comparison`` is the baseline comparison of the run (``None`` without a baseline, or
+    when it could not be made). The tracker exports (``--llaso-mlflow``, ``--llaso-wandb``)
+    are implementations of this hook.
+    """

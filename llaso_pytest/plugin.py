@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from llaso_pytest import hookspecs, options, provenance, report, seeding, shard, store
+from llaso_pytest.cases import core as cases_core
 from llaso_pytest.errors import LlasoWarning
 from llaso_pytest.options import CompareSettings, Settings
 from llaso_pytest.record import RunRecord, Selection, ShardInfo, _json_default
@@ -29,8 +30,10 @@ from llaso_pytest.session import (
     SessionOutcome,
     build_selection,
     check_result,
+    compact_results,
     finish_session,
     interruption,
+    merge_provenance,
     new_run_id,
     outcome_lines,
     utc_now,
@@ -40,7 +43,8 @@ from llaso_pytest.session import (
 pytest.register_assert_rewrite("llaso_pytest.assertions")
 
 # Area plugins (speech, LLM) with their own fixtures and options; import-light too.
-pytest_plugins = ["llaso_pytest.speech.pytest_plugin", "llaso_pytest.llm.pytest_plugin"]
+pytest_plugins = ["llaso_pytest.speech.pytest_plugin", "llaso_pytest.llm.pytest_plugin",
+                  "llaso_pytest.tracking.pytest_plugin", "llaso_pytest.lineage.pytest_plugin"]
 
 MARKERS: dict[str, str] = {
     "llm": "an evaluation of a language model",
@@ -62,6 +66,7 @@ DETERMINISM_KEY = pytest.StashKey[dict[str, Any]]()
 CUDA_KEY = pytest.StashKey[bool]()
 DESELECTED_KEY = pytest.StashKey[set[str]]()
 OUTCOME_KEY = pytest.StashKey[SessionOutcome]()
+CASES_LISTENER_KEY = pytest.StashKey[Any]()
 SHARD_DURATIONS_KEY = pytest.StashKey[shard.Durations | None]()
 SHARD_KEY = pytest.StashKey[ShardInfo]()
 SHARDED_OUT_KEY = pytest.StashKey[set[str]]()
@@ -130,6 +135,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         f"({report.suffixes_help().replace('%', '%%')}); repeatable",
     )
     group.addoption(
+        "--llaso-item-text", metavar="MODE",
+        type=options.argparse_type(options.parse_item_text), default=None,
+        help="what the run record keeps of each item's texts (reference, hypothesis, judge's "
+        "reason) for reports: none, truncate (each cut to 200 characters; the default) or full",
+    )
+    parser.addini("llaso_item_text", "default for --llaso-item-text", type="string",
+                  default="")
+    group.addoption(
         "--llaso-shard", metavar="K/N", type=options.argparse_type(shard.parse_shard),
         default=None,
         help="run shard K of N: a deterministic share of the selected tests (merge the N "
@@ -190,6 +203,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if settings.deterministic:
         determinism = seeding.enable_determinism()
     config.stash[DETERMINISM_KEY] = determinism
+    pending = config.stash[PENDING_PROVENANCE_KEY]
+    config.stash[CASES_LISTENER_KEY] = cases_core.listen(
+        lambda ds: _add_provenance(pending, "datasets", {ds.name: ds.provenance()}))
     config.stash[SHARD_DURATIONS_KEY] = _shard_durations(config, settings)
     config.stash[SHARDED_OUT_KEY] = set()
     if _is_worker(config):
@@ -224,6 +240,18 @@ def pytest_configure(config: pytest.Config) -> None:
         out_path=out_path, latest_path=settings.latest_path,
         provenance=provenance.redact(prov), run_id=run_id, started_at=started,
     )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    token = config.stash.get(CASES_LISTENER_KEY, None)
+    if token is not None:
+        cases_core.unlisten(token)
+        del config.stash[CASES_LISTENER_KEY]
+
+
+def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
+    """A case from ``cases.load`` is named by its id, so ``-k qa-001`` selects it."""
+    return val.id if isinstance(val, cases_core.Case) else None
 
 
 def _shard_durations(config: pytest.Config, settings: Settings) -> shard.Durations | None:
@@ -297,13 +325,20 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 class _ReportListener:
-    """Feeds test reports to the collector (registered on the controller only)."""
+    """Feeds test reports to the collector (registered on the controller only).
+
+    Runs first, then leaves on the report only a one-line summary of each result (value,
+    interval, n, signature): JUnit XML and other report readers see that, not the per-item
+    data the run record holds (50k items were 1 MB of XML per test).
+    """
 
     def __init__(self, collector: RunCollector) -> None:
         self.collector = collector
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.collector.add_report(report)
+        compact_results(report)
 
 
 # -- which tests were selected ---------------------------------------------------------
@@ -398,6 +433,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     collector = config.stash.get(COLLECTOR_KEY, None)
     if collector is None:
         return
+    pending = config.stash[PENDING_PROVENANCE_KEY]
+    if pending:  # recorded after the last test report (or with no test run): not lost
+        merge_provenance(collector.provenance, dict(pending), source="the session")
+        pending.clear()
     usage: dict[str, Any] = {}
     for part in config.hook.pytest_llaso_collect_usage(config=config):
         usage.update(part or {})
@@ -415,7 +454,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = outcome.exit_status
     if outcome.record_error is None:
         config.hook.pytest_llaso_record_written(
-            config=config, record=outcome.record, path=str(outcome.record_path))
+            config=config, record=outcome.record, path=str(outcome.record_path),
+            comparison=outcome.comparison)
 
 
 _STYLES: dict[str, dict[str, bool]] = {"plain": {}, "error": {"red": True, "bold": True},
@@ -459,6 +499,8 @@ def record_metric(request: pytest.FixtureRequest) -> Callable[..., dict[str, Any
     """
     item = request.node
     names: set[str] = set()
+    settings = request.config.stash[SETTINGS_KEY]
+    from llaso_pytest.metrics.base import MetricResult
 
     def record(
         result_or_name: Any,
@@ -493,7 +535,10 @@ def record_metric(request: pytest.FixtureRequest) -> Callable[..., dict[str, Any
                 f"record_metric expects a metric result or a name, got "
                 f"{type(result_or_name).__name__}"
             )
-        data: dict[str, Any] = res.to_record()
+        if isinstance(res, MetricResult):
+            data: dict[str, Any] = res.to_record(item_text=settings.item_text)
+        else:
+            data = res.to_record()
         if name is not None:
             data["name"] = name
         item.config.hook.pytest_llaso_update_result(item=item, result=data)
@@ -520,18 +565,23 @@ def record_provenance(pytestconfig: pytest.Config) -> Callable[[str, Any], None]
     pending = pytestconfig.stash[PENDING_PROVENANCE_KEY]
 
     def record(key: str, value: Any) -> None:
-        try:
-            text = json.dumps(value, allow_nan=False, default=_json_default)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"record_provenance({key!r}): value is not JSON-able: {exc}") \
-                from None
-        value = provenance.redact(json.loads(text))
-        if isinstance(value, dict) and isinstance(pending.get(key), dict):
-            pending[key].update(value)
-        else:
-            pending[key] = value
+        _add_provenance(pending, key, value)
 
     return record
+
+
+def _add_provenance(pending: dict[str, Any], key: str, value: Any) -> None:
+    """Queue ``key: value`` for the next test report (dicts under one key merge)."""
+    try:
+        text = json.dumps(value, allow_nan=False, default=_json_default)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"record_provenance({key!r}): value is not JSON-able: {exc}") \
+            from None
+    value = provenance.redact(json.loads(text))
+    if isinstance(value, dict) and isinstance(pending.get(key), dict):
+        pending[key].update(value)
+    else:
+        pending[key] = value
 
 
 @pytest.fixture(scope="session")

@@ -43,6 +43,7 @@ __all__ = [
     "KEY_RESULT",
     "RunCollector",
     "SessionOutcome",
+    "compact_results",
     "finish_session",
     "interruption",
     "merge_provenance",
@@ -64,6 +65,19 @@ KEY_MARKERS = "llaso_markers"
 KEY_PROVENANCE = "llaso_provenance"
 
 _LONGREPR_LIMIT = 4000
+
+
+def compact_results(report: Any) -> None:
+    """Replace each recorded result on ``report.user_properties`` by its one-line summary
+    (:func:`llaso_pytest.report.summary.result_line`), once the collector has taken it: what
+    JUnit XML writes stays small whatever the number of items."""
+    from llaso_pytest.report.summary import result_line
+
+    props = report.user_properties
+    for i, entry in enumerate(props):
+        if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == KEY_RESULT \
+                and isinstance(entry[1], Mapping):
+            props[i] = (KEY_RESULT, result_line(entry[1]))
 
 
 def utc_now() -> str:

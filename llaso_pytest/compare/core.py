@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from llaso_pytest.compare.items import item_views
 from llaso_pytest.compare.tolerances import Tolerance, find_tolerance, parse_tolerances
 from llaso_pytest.compare.types import (
     Comparison,
@@ -36,7 +37,7 @@ from llaso_pytest.compare.types import (
     Verdict,
 )
 from llaso_pytest.multiplicity import CORRECTIONS, Correction, adjust_pvalues
-from llaso_pytest.provenance_diff import diff_provenance
+from llaso_pytest.provenance_diff import diff_provenance, environment_warnings
 from llaso_pytest.results import ResultRecord, read_results, record_dict
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -398,7 +399,7 @@ def _start_diff(key: tuple[str, str], a: ResultRecord | None, b: ResultRecord | 
     """The diff of one metric as far as it goes without the batched paired test, and that
     test's input when it needs one (``pairings`` caches pairs of id lists shared by metrics)."""
     from llaso_pytest.metrics.base import aggregate_fn
-    from llaso_pytest.stats import PairedInput
+    from llaso_pytest.stats import ItemColumns, PairedInput
 
     nodeid, name = key
     ref = b if b is not None else a
@@ -440,21 +441,26 @@ def _start_diff(key: tuple[str, str], a: ResultRecord | None, b: ResultRecord | 
             f"{pairs.ia.size} items paired; {pairs.n_base_only} only in the base, "
             f"{pairs.n_head_only} only in the head (left out of the paired test)")
     flips, worst, best = _item_views(a, b, pairs)
-    sa, sb = a.stat_matrix(), b.stat_matrix()
-    if not pairs.identity:
-        sa, sb = sa[pairs.ia], sb[pairs.ib]
-    groups = None
+    texts = item_views(a, b, flips=flips, worst=worst)
+    # the records' own arrays, rows picked when the test runs: the batch holds no copies
+    sa = ItemColumns(tuple(a.stats.values()), None if pairs.identity else pairs.ia)
+    sb = ItemColumns(tuple(b.stats.values()), None if pairs.identity else pairs.ib)
+    groups: Sequence[str] | None = None
     if a.groups is not None and b.groups is not None:
-        ga = [a.groups[i] for i in pairs.ia]
-        gb = [b.groups[i] for i in pairs.ib]
-        if ga == gb:
-            groups = ga
+        if pairs.identity and a.groups == b.groups:
+            groups = a.groups
         else:
-            notes.append("groups differ between the runs: items resampled, not groups")
+            ga = [a.groups[i] for i in pairs.ia]
+            gb = [b.groups[i] for i in pairs.ib]
+            if ga == gb:
+                groups = ga
+    if a.groups is not None and b.groups is not None and groups is None:
+        notes.append("groups differ between the runs: items resampled, not groups")
     job = PairedInput(sa, sb, a.aggregate, a.higher_is_better, groups=groups,
                       label=f"{nodeid}::{name}")
     d = replace(d, pairing=Pairing(int(pairs.ia.size), pairs.n_base_only, pairs.n_head_only),
-                flips=flips, worst_changes=worst, best_changes=best, notes=tuple(notes))
+                flips=flips, worst_changes=worst, best_changes=best, item_texts=texts,
+                notes=tuple(notes))
     return d, job
 
 
@@ -527,6 +533,7 @@ def compare_records(
         warnings.append(f"tolerance {text!r} matches no compared metric")
     prov = tuple(diff_provenance(rec_a.get("provenance") or {}, rec_b.get("provenance") or {}))
     warnings.extend(_data_warnings(prov))
+    warnings.extend(environment_warnings(prov))
     problems = _problems(rec_a, rec_b, info_a, info_b, metrics)
     return Comparison(
         base=info_a, head=info_b, metrics=tuple(metrics), provenance_diffs=prov,

@@ -35,14 +35,34 @@ def judge_metric_result(result: JudgeResult, *, confidence: float, n_boot: int, 
             f"judged set {result.name!r}: all {result.n_items} items are in an error state "
             f"({result.errors_by_kind}); first: {first}"
         )
+    from llaso_pytest.itemtext import ItemTexts
+
     values = np.array([float(v.value) for v in ok if v.value is not None], dtype=np.float64)
+    inputs = [result.inputs.get(v.id, {}) for v in ok]
+    texts = ItemTexts("judge", {
+        "ref": [_first(x, REFERENCE_VARIABLES) for x in inputs],
+        "hyp": [_first(x, PREDICTION_VARIABLES) for x in inputs],
+        "reason": [v.reason for v in ok],
+    })
     fields: dict[str, Any] = {"source": "judge"}
     fields.update(result.signature_fields())
     return mean_result(
         result.name, values, item_ids=tuple(v.id for v in ok), groups=None,
         higher_is_better=True, confidence=confidence, n_boot=n_boot, seed=seed,
         signature_fields=fields, signature_extra=signature_extra, extra={"judge": result.summary()},
+        texts=texts,
     )
+
+
+#: Template variables that hold the judged text and its reference, in order of preference
+#: (the first one an item has is what reports show next to the judge's reason).
+PREDICTION_VARIABLES = ("answer", "response", "prediction", "output", "summary", "translation",
+                        "hypothesis")
+REFERENCE_VARIABLES = ("reference", "expected", "gold", "target")
+
+
+def _first(variables: Mapping[str, Any], names: tuple[str, ...]) -> str | None:
+    return next((str(variables[k]) for k in names if k in variables), None)
 
 
 def judge_cost_results(result: JudgeResult, *, confidence: float, n_boot: int, seed: int | None,

@@ -30,6 +30,7 @@ __all__ = [
     "cohen_kappa",
     "export_for_rating",
     "load_human_labels",
+    "rating_items",
 ]
 
 Weights = Literal["linear", "quadratic"] | None
@@ -308,6 +309,23 @@ def calibration_signature(judge: Any, human: Mapping[str, str], *, predictions_s
             "predictions_sha256": predictions_sha256[:12], "data_sha256": data_sha256[:12]}
 
 
+def rating_items(manifest: str | Path, system: str) -> tuple[str, dict[str, dict[str, str]]]:
+    """``(dataset name, {id: fields})``: a pinned dataset's rows with one system's
+    prediction, the fields a rater sees (lists joined with ``" | "``)."""
+    from llaso_pytest.llm.predictions import load_dataset, load_manifest, load_predictions
+
+    m = load_manifest(manifest)
+    ds = load_dataset(m)
+    preds = load_predictions(m, system, ids=ds.ids)
+    items = {}
+    for row in ds.rows:
+        fields = {k: (" | ".join(v) if isinstance(v, list) else str(v))
+                  for k, v in row.items() if k != "id"}
+        fields["prediction"] = preds.by_id[str(row["id"])]
+        items[str(row["id"])] = fields
+    return ds.name, items
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``export`` pinned predictions for human rating, or ``check`` a rated file."""
     import argparse
@@ -335,22 +353,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         if args.cmd == "export":
-            from llaso_pytest.llm.predictions import load_dataset, load_manifest, load_predictions
-
-            m = load_manifest(args.manifest)
-            ds = load_dataset(m)
-            preds = load_predictions(m, args.system, ids=ds.ids)
-            items = {}
-            for row in ds.rows:
-                fields = {
-                    k: (" | ".join(v) if isinstance(v, list) else str(v))
-                    for k, v in row.items()
-                    if k != "id"
-                }
-                fields["prediction"] = preds.by_id[str(row["id"])]
-                items[str(row["id"])] = fields
+            name, items = rating_items(args.manifest, args.system)
             path = export_for_rating(args.out, items, instructions=args.instructions)
-            print(f"wrote {len(items)} items of {ds.name}/{args.system} for rating to {path}")
+            print(f"wrote {len(items)} items of {name}/{args.system} for rating to {path}")
         else:
             allowed = (
                 None

@@ -243,6 +243,8 @@ class JudgeResult:
     aggregate: str
     labels: tuple[str, str] | None = None  # pairwise: names of the two systems
     usage: Mapping[str, Any] = field(default_factory=dict)
+    #: The template variables each item was judged with (for the texts reports show).
+    inputs: Mapping[str, Mapping[str, str]] = field(default_factory=dict, repr=False)
     #: the judge endpoint's (input, output) USD per million tokens, ``None`` when not set
     prices: tuple[float, float] | None = None
 
@@ -612,6 +614,7 @@ class Judge:
         before: Mapping[str, Any],
         outcomes: Sequence[CallOutcome],
         labels: tuple[str, str] | None = None,
+        inputs: Mapping[str, Mapping[str, str]] | None = None,
     ) -> JudgeResult:
         after = self.client.stats.snapshot()
         usage = {
@@ -640,6 +643,7 @@ class Judge:
             aggregate=aggregate,
             labels=labels,
             usage=usage,
+            inputs=dict(inputs or {}),
             prices=_prices(self.client.endpoint),
         )
         if result.n_errors:
@@ -684,7 +688,8 @@ class Judge:
         verdicts = [
             _decide(kind, item_id, samples[item_id], k, aggregate, labels) for item_id, _ in pairs
         ]
-        return self._result(name, kind, t, verdicts, k, aggregate, before, outcomes, labels=labels)
+        return self._result(name, kind, t, verdicts, k, aggregate, before, outcomes, labels=labels,
+                            inputs=dict(pairs))
 
     # ------------------------------------------------------------------ public API
     def rubric(

@@ -27,11 +27,14 @@ from llaso_pytest.metrics.text import bleu, chrf, ter
 if TYPE_CHECKING:  # pragma: no cover
     from llaso_pytest.metrics.breakdown import error_breakdown
     from llaso_pytest.metrics.hf import hf_metric
+    from llaso_pytest.metrics.leakage import leakage, rescore_clean
     from llaso_pytest.metrics.normalize import Normalizer, get_normalizer
 
 _LAZY: dict[str, str] = {
     "error_breakdown": "breakdown",
     "hf_metric": "hf",
+    "leakage": "leakage",
+    "rescore_clean": "leakage",
     "Normalizer": "normalize",
     "get_normalizer": "normalize",
 }
@@ -49,8 +52,10 @@ __all__ = [
     "from_values",
     "get_normalizer",
     "hf_metric",
+    "leakage",
     "mer",
     "regex_match",
+    "rescore_clean",
     "rouge",
     "rouge_all",
     "ter",

@@ -26,6 +26,7 @@ from llaso_pytest import aggregates as _aggregates
 from llaso_pytest.aggregates import Aggregator, aggregate, aggregate_fn, registered
 from llaso_pytest.errors import MetricInputError
 from llaso_pytest.errors import warn as _warn
+from llaso_pytest.itemtext import DEFAULT_MODE, ItemTexts, TextMode, describe_item, read_texts
 
 __all__ = [
     "AGGREGATORS",
@@ -320,6 +321,9 @@ class MetricResult:
     # Not part of the record: metric-specific data for display (e.g. normalised token
     # lists for alignments). Never compared, never serialised.
     details: Any = field(default=None, repr=False, compare=False)
+    #: The texts each item was scored on (reference, hypothesis, judge's reason), for
+    #: reports; stored in the record as the text mode says (``to_record(item_text=...)``).
+    texts: ItemTexts | None = field(default=None, repr=False)
 
     # -- numbers ------------------------------------------------------------------------
     def __float__(self) -> float:
@@ -388,17 +392,24 @@ class MetricResult:
                            f"{', '.join(map(repr, self.item_ids[:3]))})")
         i = self.item_ids.index(key)
         render = getattr(self.details, "render_item", None)
-        return render(i) if callable(render) else ""
+        if callable(render):
+            return str(render(i))
+        return "" if self.texts is None else "\n".join(describe_item(self.texts, i))
 
     # -- record -------------------------------------------------------------------------
-    def to_record(self) -> dict[str, Any]:
-        """The JSON form of Contract 2 (non-finite floats become ``null``)."""
+    def to_record(self, *, item_text: TextMode = DEFAULT_MODE) -> dict[str, Any]:
+        """The JSON form of Contract 2 (non-finite floats become ``null``); the item texts as
+        ``item_text`` says (``truncate``, ``full`` or ``none``, see :mod:`llaso_pytest.itemtext`).
+        """
         items: dict[str, Any] = {
             "ids": list(self.item_ids),
             "groups": None if self.groups is None else list(self.groups),
             "stats": {k: _array_record(np.asarray(v)) for k, v in self.stats.items()},
             "scores": None if self.scores is None else _array_record(np.asarray(self.scores)),
         }
+        texts = None if self.texts is None else self.texts.to_record(item_text)
+        if texts is not None:
+            items["texts"] = texts
         return {
             "name": self.name,
             "value": _jsonable(self.value),
@@ -440,6 +451,8 @@ class MetricResult:
             stats={k: _array_from_record(v) for k, v in items.get("stats", {}).items()},
             scores=None if items.get("scores") is None else _array_from_record(items["scores"]),
             extra=dict(d.get("extra") or {}),
+            texts=read_texts(items.get("texts"), n=len(items.get("ids", [])),
+                             where=f"metric record {d['name']!r}"),
         )
 
 
@@ -464,8 +477,11 @@ def build_result(
     extra: Mapping[str, Any] | None = None,
     details: Any = None,
     value: float | None = None,
+    texts: ItemTexts | None = None,
 ) -> MetricResult:
-    """Sum the item statistics, aggregate, bootstrap, and sign: the common tail of all metrics."""
+    """Sum the item statistics, aggregate, bootstrap, and sign: the common tail of all metrics.
+
+    ``texts``: what each item was scored on, for reports (:mod:`llaso_pytest.itemtext`)."""
     from llaso_pytest import stats as _stats
 
     _stats.check_confidence(confidence)
@@ -517,6 +533,7 @@ def build_result(
         scores=None if scores is None else np.asarray(scores, dtype=np.float64),
         extra=dict(extra or {}),
         details=details,
+        texts=None if texts is None else texts.check(n, what=name),
     )
 
 
@@ -534,6 +551,7 @@ def mean_result(
     signature_extra: Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
     stat: str = "total",
+    texts: ItemTexts | None = None,
 ) -> MetricResult:
     """A mean of per-item scores (accuracy, F1, judge scores): statistics ``(stat, count)``."""
     scores = np.asarray(scores, dtype=np.float64)
@@ -542,7 +560,7 @@ def mean_result(
         aggregate_kind="mean", higher_is_better=higher_is_better, item_ids=item_ids,
         groups=groups, confidence=confidence, n_boot=n_boot, seed=seed,
         signature_fields=signature_fields, signature_extra=signature_extra, scores=scores,
-        extra=extra,
+        extra=extra, texts=texts,
     )
 
 

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from llaso_pytest.itemtext import ItemTexts
 from llaso_pytest.metrics.base import MetricResult, build_result, check_items, gc_paused, warn
 
 __all__ = ["rouge", "rouge_all", "rouge_scores", "rouge_scores_multi"]
@@ -384,6 +385,7 @@ def rouge_all(
     except ImportError:  # pragma: no cover - rouge-score not installed: nothing to name
         sig["rouge_score_compat"] = "none"
     results: dict[str, MetricResult] = {}
+    texts = ItemTexts("pair", {"ref": refs, "hyp": hyps})
     for v in vs:
         p, r, f = scored[v]
         chosen = {"fmeasure": f, "precision": p, "recall": r}[measure]
@@ -393,7 +395,7 @@ def rouge_all(
             confidence=confidence, n_boot=n_boot, seed=seed, signature_fields=sig,
             signature_extra=signature_extra, scores=chosen,
             extra={"precision": float(p.mean()), "recall": float(r.mean()),
-                   "fmeasure": float(f.mean())},
+                   "fmeasure": float(f.mean())}, texts=texts,
         )
     return results
 

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from llaso_pytest.aggregates import aggregate, columns, register_aggregate
+from llaso_pytest.itemtext import ItemTexts
 from llaso_pytest.metrics.base import MetricResult, build_result, check_items, gc_paused
 
 __all__ = ["bleu", "chrf", "ngram_match_counts", "ter"]
@@ -554,6 +555,7 @@ def bleu(
         groups=grp, confidence=confidence, n_boot=n_boot, seed=seed, signature_fields=sig,
         signature_extra=signature_extra, scores=scores,
         extra={"sys_len": int(h_len.sum()), "ref_len": int(r_len.sum())},
+        texts=ItemTexts("pair", {"ref": refs, "hyp": hyps}),
     )
 
 
@@ -606,7 +608,7 @@ def chrf(
         name="chrf" if word_order == 0 else "chrf++", stats=stats, aggregate_kind=kind,
         higher_is_better=True, item_ids=id_t, groups=grp, confidence=confidence,
         n_boot=n_boot, seed=seed, signature_fields=sig, signature_extra=signature_extra,
-        scores=scores,
+        scores=scores, texts=ItemTexts("pair", {"ref": refs, "hyp": hyps}),
     )
 
 
@@ -642,4 +644,5 @@ def ter(
         name="ter", stats=stats, aggregate_kind="ter", higher_is_better=False, item_ids=id_t,
         groups=grp, confidence=confidence, n_boot=n_boot, seed=seed, signature_fields=sig,
         signature_extra=signature_extra, scores=aggregate("ter", mat),
+        texts=ItemTexts("pair", {"ref": refs, "hyp": hyps}),
     )

@@ -12,7 +12,9 @@ Engine ``options`` are checked against what the engine honours when the manifest
 Nothing here downloads anything.
 
 Run ``python -m llaso_pytest.speech.manifest fixtures/models/NAME.json`` to print the hashes
-of the files as installed (to review a deliberate upgrade of a pin).
+of the files as installed (to review a deliberate upgrade of a pin), and
+``python -m llaso_pytest.speech.manifest pin DIR`` to pin a folder of audio
+(:mod:`llaso_pytest.speech.pins`).
 """
 
 from __future__ import annotations
@@ -416,9 +418,33 @@ def verify_model(manifest: ModelManifest) -> VerifiedModel:
     raise ModelVerificationError("\n".join(parts))
 
 
+def _pin(folders: Sequence[str]) -> int:
+    from llaso_pytest.speech.pins import pin_folder
+
+    for folder in folders:
+        try:
+            out, changes = pin_folder(folder)
+        except ManifestError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        n = len(json.loads(out.read_text(encoding="utf-8"))["files"])
+        print(f"pinned {n} audio file(s) of {folder} in {out}")
+        for what, names in changes.items():
+            for name in names:
+                print(f"  {what}: {name}")
+    return 0
+
+
 def _main(argv: Sequence[str]) -> int:
+    if argv and argv[0] == "pin":
+        if len(argv) < 2:
+            print("usage: python -m llaso_pytest.speech.manifest pin DIR...", file=sys.stderr)
+            return 2
+        return _pin(argv[1:])
     if not argv:
-        print("usage: python -m llaso_pytest.speech.manifest MANIFEST...", file=sys.stderr)
+        print("usage: python -m llaso_pytest.speech.manifest MANIFEST...\n"
+              "       python -m llaso_pytest.speech.manifest pin DIR...  (pin a folder of "
+              "audio into DIR/llaso-audio.json)", file=sys.stderr)
         return 2
     status = 0
     for arg in argv:

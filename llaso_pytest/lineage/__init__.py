@@ -1,0 +1,1 @@
+"""Data and environment lineage: DVC-tracked data, Git LFS pointers, torch precision."""
