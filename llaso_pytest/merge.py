@@ -128,6 +128,13 @@ def _check_partition(shards: Sequence[tuple[str, RunRecord, ShardInfo]]) -> None
             raise MergeError(f"missing work: {src} (shard {info.index}/{info.count}) has no "
                              f"record of {len(lost)} test(s) of its share: {_names(lost)}")
         extra = sorted(ran - set(info.items))
+        joined = [t.nodeid for t in rec.tests if t.nodeid in extra and any(
+            isinstance(r.get("extra"), Mapping) and "corpus" in r["extra"] for r in t.results)]
+        if joined:
+            raise MergeError(
+                f"{src} (shard {info.index}/{info.count}) holds results joined at the end of "
+                f"the session from its own cases only ({_names(joined)}); a corpus of cases "
+                "shared out over several shards cannot be joined again from these records yet")
         if extra:
             raise MergeError(f"{src} (shard {info.index}/{info.count}) ran {len(extra)} test(s) "
                              f"outside its share: {_names(extra)}")

@@ -72,7 +72,7 @@ DESELECTED_KEY = pytest.StashKey[set[str]]()
 DESELECTED_CASES_KEY = pytest.StashKey[dict[str, int]]()
 OUTCOME_KEY = pytest.StashKey[SessionOutcome]()
 CASES_LISTENER_KEY = pytest.StashKey[Any]()
-SHARD_DURATIONS_KEY = pytest.StashKey[tuple[dict[str, float], str, str] | None]()
+SHARD_DURATIONS_KEY = pytest.StashKey[shard.Durations | None]()
 SHARD_KEY = pytest.StashKey[ShardInfo]()
 SHARDED_OUT_KEY = pytest.StashKey[set[str]]()
 
@@ -158,6 +158,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="with --llaso-shard, balance the shards by the test durations of this run "
         "record (a file, or a saved baseline name); by test count without it",
     )
+    parser.addini("llaso_shard_durations", "default for --llaso-shard-durations, used when "
+                  "that record exists (by count until it does)", type="string", default="")
     parser.addini("llaso_baseline", "default for --llaso-baseline", type="string", default="")
     parser.addini("llaso_fail_on_regression", "default for --llaso-fail-on-regression",
                   type="bool", default=False)
@@ -258,22 +260,22 @@ def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str)
     return val.id if isinstance(val, cases_core.Case) else None
 
 
-def _shard_durations(config: pytest.Config, settings: Settings
-                     ) -> tuple[dict[str, float], str, str] | None:
+def _shard_durations(config: pytest.Config, settings: Settings) -> shard.Durations | None:
     value = config.getoption("llaso_shard_durations")
-    if value is None:
-        return None
-    if config.getoption("llaso_shard") is None:
+    if value is not None and config.getoption("llaso_shard") is None:
         raise pytest.UsageError("--llaso-shard-durations needs --llaso-shard K/N")
+    ini = str(config.getini("llaso_shard_durations")).strip() or None
+    if config.getoption("llaso_shard") is None:
+        return None
     from llaso_pytest.record import RecordError
 
     try:
-        path = store.resolve_baseline(value, store_dir=settings.store_dir,
-                                      cwd=Path(config.invocation_params.dir))
-        durations, digest = shard.load_durations(str(path))
+        return shard.load_durations(value or ini, from_ini=value is None,
+                                    store_dir=settings.store_dir,
+                                    cwd=Path(config.invocation_params.dir))
     except (RecordError, ValueError) as exc:
-        raise pytest.UsageError(f"--llaso-shard-durations: {exc}") from None
-    return durations, digest, str(value)
+        option = "--llaso-shard-durations" if value is not None else "ini llaso_shard_durations"
+        raise pytest.UsageError(f"{option}: {exc}") from None
 
 
 @pytest.hookimpl(trylast=True)
@@ -353,20 +355,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     spec: shard.ShardSpec | None = config.getoption("llaso_shard")
     if spec is None:
         return
-    known = config.stash[SHARD_DURATIONS_KEY]
-    ids = [item.nodeid for item in items]
     try:
-        by, shares = shard.partition(ids, count=spec.count,
-                                     durations=known[0] if known else None)
+        info = shard.share([item.nodeid for item in items], spec,
+                           config.stash[SHARD_DURATIONS_KEY])
     except ValueError as exc:
         raise pytest.UsageError(f"--llaso-shard {spec}: {exc}") from None
-    mine = set(shares[spec.index - 1])
+    mine = set(info.items)
     others = [item for item in items if item.nodeid not in mine]
-    config.stash[SHARD_KEY] = ShardInfo(
-        index=spec.index, count=spec.count, by=by, universe_size=len(ids),
-        universe_sha256=shard.universe_sha256(ids), items=tuple(shares[spec.index - 1]),
-        durations_sha256=known[1] if known else None,
-        durations_source=known[2] if known else None)
+    config.stash[SHARD_KEY] = info
     config.stash[SHARDED_OUT_KEY] = {item.nodeid for item in others}
     if others:
         config.hook.pytest_deselected(items=others)

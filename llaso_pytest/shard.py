@@ -23,11 +23,16 @@ import re
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from llaso_pytest.options import OptionError
 
-__all__ = ["ShardBy", "ShardSpec", "parse_shard", "partition", "universe_sha256"]
+if TYPE_CHECKING:  # pragma: no cover
+    from llaso_pytest.record import ShardInfo
+
+__all__ = ["Durations", "ShardBy", "ShardSpec", "load_durations", "parse_shard", "partition",
+           "share", "universe_sha256"]
 
 ShardBy = Literal["count", "duration"]
 
@@ -89,13 +94,44 @@ def partition(nodeids: Sequence[str], *, count: int,
     return "duration", [sorted(s) for s in shards]
 
 
-def load_durations(path: str) -> tuple[dict[str, float], str]:
-    """Per-test durations of a run record and the record's sha256 (``RecordError`` naming the
-    file when it cannot be read)."""
-    from pathlib import Path
+@dataclass(frozen=True)
+class Durations:
+    """Per-test durations of a previous run record, and that record's identity."""
 
+    by_test: Mapping[str, float]
+    sha256: str
+    source: str
+
+
+def load_durations(value: str | None, *, from_ini: bool, store_dir: Path,
+                   cwd: Path) -> Durations | None:
+    """The durations record ``value`` names (a file, or a saved baseline name), ``None`` for
+    none. From the ini key a record that does not exist yet is no error (by count until it
+    does); from the command line it is. ``RecordError``/``BaselineError`` name the file."""
+    from llaso_pytest import store
     from llaso_pytest.record import read_record
 
+    if value is None:
+        return None
+    if from_ini and not (cwd / value).exists():
+        try:
+            store.resolve_baseline(value, store_dir=store_dir, cwd=cwd)
+        except store.BaselineError:
+            return None
+    path = store.resolve_baseline(value, store_dir=store_dir, cwd=cwd)
     record = read_record(path)
-    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    return {t.nodeid: t.duration for t in record.tests}, digest
+    return Durations(by_test={t.nodeid: t.duration for t in record.tests},
+                     sha256=hashlib.sha256(path.read_bytes()).hexdigest(), source=value)
+
+
+def share(nodeids: Sequence[str], spec: ShardSpec, durations: Durations | None) -> ShardInfo:
+    """Shard ``spec``'s share of ``nodeids`` as the record keeps it (``unsharded_subset`` is
+    set by the plugin, which knows the selection)."""
+    from llaso_pytest.record import ShardInfo
+
+    by, shares = partition(nodeids, count=spec.count,
+                           durations=durations.by_test if durations else None)
+    return ShardInfo(index=spec.index, count=spec.count, by=by, universe_size=len(nodeids),
+                     universe_sha256=universe_sha256(nodeids), items=tuple(shares[spec.index - 1]),
+                     durations_sha256=durations.sha256 if durations else None,
+                     durations_source=durations.source if durations else None)

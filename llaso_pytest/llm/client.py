@@ -15,6 +15,8 @@ values) is stored or printed: the cache key and the stored request keep their na
 every error text is scrubbed of them. Only complete, valid replies (``finish_reason`` not
 ``length``, accepted by the request's ``accept`` check) are cached. After Ctrl-C no new call
 starts: the batch raises ``KeyboardInterrupt`` at once and in-flight calls are abandoned.
+With a run budget (``budget=``, :mod:`llaso_pytest.llm.budget`) every API call is admitted by
+the run's ledger first; an item it refuses is never called and ends ``budget_exceeded``.
 """
 
 from __future__ import annotations

@@ -167,6 +167,11 @@ def test_durations_from_a_previous_record_balance_the_shards(pytester: pytest.Py
     assert shards[0]["shard"]["durations_sha256"] == shards[1]["shard"]["durations_sha256"]
     merged = _merge(pytester.path, [s["_path"] for s in shards])
     assert len(merged["tests"]) == len(previous["tests"])
+    # the ini key: used when the record is there, by count until it is
+    pytester.makeini(f"[pytest]\nllaso_shard_durations = {prev}\n")
+    assert _run(pytester, "--llaso-shard=1/2")["shard"]["by"] == "duration"
+    pytester.makeini("[pytest]\nllaso_shard_durations = not-yet/llaso-run.json\n")
+    assert _run(pytester, "--llaso-shard=1/2")["shard"]["by"] == "count"
     result = pytester.runpytest("--llaso-shard-durations=nope.json")
     result.stderr.fnmatch_lines(["*--llaso-shard-durations needs --llaso-shard K/N*"])
     result = pytester.runpytest("--llaso-shard=1/2", "--llaso-shard-durations=nope.json")
@@ -230,6 +235,15 @@ def test_refused_merges_are_named(three: list[dict[str, Any]], pytester: pytest.
     plain = _run(pytester)
     assert "not a shard record" in _refused([plain["_path"], p[1], p[2]], capsys)
 
+    outside = json.loads(json.dumps(three[1]))
+    outside["tests"].append({**three[1]["tests"][0], "nodeid": "test_suite.py::test_elsewhere"})
+    err = _refused([p[0], _write(tmp, "outside.json", outside), p[2]], capsys)
+    assert "ran 1 test(s) outside its share: test_suite.py::test_elsewhere" in err
+    corpus = json.loads(json.dumps(outside))
+    corpus["tests"][-1]["results"][0]["extra"] = {"corpus": {"cases": 3, "partial": True}}
+    err = _refused([p[0], _write(tmp, "corpus.json", corpus), p[2]], capsys)
+    assert "joined at the end of the session from its own cases only" in err
+
 
 def test_shards_of_other_seeds_configurations_or_collections_are_refused(
         three: list[dict[str, Any]], pytester: pytest.Pytester,
@@ -286,6 +300,7 @@ def test_the_shipped_llm_suites_in_3_shards_merge_to_the_unsharded_record(
         assert 0 < len(shard["tests"]) < len(full["tests"])
         paths.append(str(tmp_path / f"shard{k}.json"))
     merged = _merge(tmp_path, paths)
-    assert _timeless(merged) == _timeless(full)  # results, intervals, signatures, provenance
+    # results, intervals, signatures, provenance, usage: the same JSON text, key order included
+    assert json.dumps(_timeless(merged), indent=1) == json.dumps(_timeless(full), indent=1)
     assert merged["usage"]["llm"]["judge"]["api_calls"] == \
         full["usage"]["llm"]["judge"]["api_calls"] > 0

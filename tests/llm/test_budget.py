@@ -357,3 +357,25 @@ def test_item_latency_sums_timed_calls_only() -> None:
     assert timed.latency_s == 0.75 and timed.cost_usd == pytest.approx(0.3)
     cached = ItemVerdict("b", 1.0, "1", None, (JudgeSample(0, None, "{}", cached=True),))
     assert cached.latency_s is None and cached.cost_usd is None
+
+
+def test_generation_calls_stop_too_and_the_test_names_them(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped QA suite in live mode: generations past the budget are budget_exceeded."""
+    suite = Path(__file__).resolve().parents[2] / "suites" / "llm" / "test_qa.py"
+    with FakeOpenAIServer() as server:
+        monkeypatch.setenv("LLASO_LLM_BASE_URL", server.base_url)
+        monkeypatch.setenv("LLASO_LLM_MODEL", "fake-llm")
+        # a subprocess: suites/llm/test_qa.py shares its basename with tests/metrics/test_qa.py
+        result = pytester.runpytest_subprocess(
+            str(suite), "-p", "no:cacheprovider", "--llaso-llm-cache", "none", "-k",
+            "exact_match", "--llaso-budget-calls=5", "--llaso-out=run.json")
+        assert server.request_count == 5
+    result.stdout.fnmatch_lines([
+        "*15 of 20 generations failed for qa*",
+        "*: budget_exceeded: not called, the budget of 5 API calls is spent "
+        "(--llaso-budget-calls 5)*",
+    ])
+    result.stdout.fnmatch_lines(["*20 of 20 generations failed for qa*"])  # the second system
+    rec = _record(pytester)
+    assert rec["complete"] is False and rec["usage"]["budget"]["calls_refused"] == 15 + 20
