@@ -352,7 +352,7 @@ def test_a_judged_result_keeps_each_items_reason_and_texts_bounded_by_the_mode(
         return json.dumps({"reason": reason, "score": 4})
 
     server.responder = responder
-    result = _judge(endpoint).rubric(QA, prompt="judge_helpfulness").to_metric_result()
+    result = _judge(endpoint).rubric(QA, prompt="judge_helpfulness").to_metric_result(n_boot=0)
     texts = result.texts
     assert texts is not None and texts.view == "judge"
     by_id = {i: k for k, i in enumerate(result.item_ids)}
