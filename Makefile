@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-APT_PACKAGES := flite pocketsphinx-testdata sox libsndfile1 chromium git
+APT_PACKAGES := flite pocketsphinx-testdata sox libsndfile1 chromium git git-lfs
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
@@ -24,7 +24,7 @@ lint: setup
 setup: system-deps $(VENV)/.installed
 
 # Debian packages: flite voices and LibriVox test audio for the speech suites, chromium for
-# the HTML report tests. Installed only when missing.
+# the HTML report tests, git-lfs for the Git LFS pointer tests. Installed only when missing.
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \

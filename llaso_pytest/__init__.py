@@ -15,12 +15,12 @@ __version__ = "0.1.0"
 # No pytest import here: the scientific core (metrics, stats, compare, record) is usable from
 # a notebook. The plugin registers assertion rewriting for ``llaso_pytest.assertions``.
 
-_LAZY = {"metrics", "stats", "compare", "record", "assertions"}
+_LAZY = {"metrics", "stats", "compare", "record", "assertions", "cases"}
 
 if TYPE_CHECKING:  # pragma: no cover
-    from llaso_pytest import assertions, compare, metrics, record, stats
+    from llaso_pytest import assertions, cases, compare, metrics, record, stats
 
-__all__ = ["__version__", "assertions", "compare", "metrics", "record", "stats"]
+__all__ = ["__version__", "assertions", "cases", "compare", "metrics", "record", "stats"]
 
 
 def __getattr__(name: str) -> Any:

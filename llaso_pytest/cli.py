@@ -4,6 +4,9 @@
                   [--fail-on-regression] [--fail-on-untested 'wer*'] [--correction bh|holm|none]
                   [--tolerance wer:+0.5pp] [--n-boot N] [--seed N]
     llaso baseline save NAME RECORD | llaso baseline list
+    llaso export mlflow RECORD --tracking-uri URI [--experiment NAME] [--baseline BASE]
+    llaso export wandb RECORD --dir DIR [--project NAME] [--baseline BASE]
+    llaso merge SHARD.json... -o RECORD.json      (the records of `pytest --llaso-shard K/N`)
     llaso comment --repo OWNER/NAME --pr N --body-file comment.md     (see llaso_pytest.github)
 
 ``BASE`` and ``HEAD`` are run record files or names of baselines saved in the store
@@ -20,6 +23,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from llaso_pytest import options
 from llaso_pytest.report import FORMAT_TABLE, FORMATS, suffixes_help
@@ -103,6 +107,17 @@ def build_parser() -> argparse.ArgumentParser:
     lst = bsub.add_parser("list", help="list saved baselines")
     lst.add_argument("--store", default=".llaso", metavar="DIR")
 
+    _add_export(sub)
+    merge = sub.add_parser(
+        "merge", help="merge the records of N shards (--llaso-shard K/N) into one run record",
+        description="Merge the run records of the N shards of one run (pytest --llaso-shard "
+        "K/N) into the record the unsharded run would have written. Refused (exit 2, naming "
+        "the files): shards of different commits, seeds, configurations or collections, an "
+        "incomplete shard, a shard missing or given twice (docs/sharding.md).")
+    merge.add_argument("shards", metavar="SHARD", nargs="+", help="shard run record files")
+    merge.add_argument("--output", "-o", required=True, metavar="RECORD",
+                       help="write the merged run record here (atomically)")
+
     sub.add_parser("comment", add_help=False,
                    help="create or update the sticky PR comment (see --help of it)")
     for name, module in COMMANDS.items():
@@ -163,6 +178,51 @@ def _compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_export(sub: Any) -> None:
+    from llaso_pytest.tracking import EXPORTERS
+
+    exp = sub.add_parser("export", help="log a run record to an experiment tracker "
+                         f"({', '.join(EXPORTERS)})")
+    esub = exp.add_subparsers(dest="tracker", metavar="TRACKER", required=True)
+    for e in EXPORTERS.values():
+        p = esub.add_parser(e.name, help=e.target_help.replace("the session", "the record"))
+        p.add_argument("record", metavar="RECORD", help="run record file or saved name")
+        p.add_argument(e.cli_target, dest="target", required=True, metavar=e.target_metavar,
+                       help=e.target_help)
+        p.add_argument(f"--{e.group}", dest="group", default=e.default_group, metavar="NAME",
+                       help=f"{e.group} (default {e.default_group!r})")
+        p.add_argument("--baseline", default=None, metavar="BASE",
+                       help="also log the comparison with this baseline (file or saved name)")
+        p.add_argument("--again", action="store_true",
+                       help="log a record that was already exported there a second time")
+        p.add_argument("--store", default=".llaso", metavar="DIR")
+
+
+def _export(args: argparse.Namespace) -> int:
+    from llaso_pytest import compare as cmp
+    from llaso_pytest.record import RecordError, read_record
+    from llaso_pytest.store import BaselineError, resolve_baseline
+    from llaso_pytest.tracking import EXPORTERS, TrackingError, exporter_module
+
+    module = exporter_module(EXPORTERS[args.tracker])
+    try:
+        path = resolve_baseline(args.record, args.store)
+        record = read_record(path)
+        comparison = None
+        if args.baseline is not None:
+            base = resolve_baseline(args.baseline, args.store)
+            comparison = cmp.compare_records(read_record(base), record, base_source=str(base),
+                                             head_source=str(path))
+        line = module.run_export(record, target=module.check_target(args.target),
+                                 group=args.group, comparison=comparison, source=str(path),
+                                 again=args.again)
+    except (RecordError, BaselineError, TrackingError, ValueError) as exc:
+        print(f"llaso export {args.tracker}: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    print(f"llaso export {args.tracker}: logged {path} as {line}")
+    return EXIT_OK
+
+
 def _baseline(args: argparse.Namespace) -> int:
     from llaso_pytest.record import RecordError
     from llaso_pytest.store import BaselineError, list_baselines, save_baseline
@@ -177,6 +237,29 @@ def _baseline(args: argparse.Namespace) -> int:
         print(f"llaso baseline save: error: {exc}", file=sys.stderr)
         return EXIT_INPUT
     print(f"saved {args.record} as baseline {args.name!r} ({path})")
+    return EXIT_OK
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from llaso_pytest.merge import merge_records
+    from llaso_pytest.record import RecordError, read_record, write_record
+    from llaso_pytest.session import utc_now
+
+    try:
+        records = [(path, read_record(path)) for path in args.shards]
+        now = utc_now()
+        merged = merge_records(records, run_id="merged-" + now.replace("-", "").replace(
+            ":", "").replace("+00:00", "Z"), now=now)
+        write_record(merged, args.output)
+    except RecordError as exc:
+        print(f"llaso merge: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except OSError as exc:
+        print(f"llaso merge: error: cannot write {args.output}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return EXIT_INPUT
+    n = len(merged.tests)
+    print(f"merged {len(records)} shards ({n} tests) into {args.output}")
     return EXIT_OK
 
 
@@ -196,8 +279,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _compare(args)
     if args.command == "baseline":
         return _baseline(args)
+    if args.command == "export":
+        return _export(args)
     if args.command in COMMANDS:
         return int(importlib.import_module(COMMANDS[args.command]).run(args))
+    if args.command == "merge":
+        return _merge(args)
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover
     return EXIT_INPUT  # pragma: no cover
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from llaso_pytest.compare import Comparison
     from llaso_pytest.record import RunRecord
 
 hookspec = pytest.hookspec
@@ -57,6 +58,16 @@ def pytest_llaso_collect_usage(config: pytest.Config) -> dict[str, Any] | None:
 
 
 @hookspec
+def pytest_llaso_incomplete(config: pytest.Config) -> str | None:
+    """Return why the run is incomplete although the session ran to its end (e.g. a spent
+    ``--llaso-budget-usd``: items were not evaluated), or ``None``.
+
+    Called on the controller at session end, before the record is written; any reason marks
+    the record ``"complete": false`` with the reasons in ``interrupted_by``.
+    """
+
+
+@hookspec
 def pytest_llaso_report_sections(
     config: pytest.Config, record: RunRecord
 ) -> list[tuple[str, list[str]]] | None:
@@ -67,5 +78,11 @@ def pytest_llaso_report_sections(
 
 
 @hookspec
-def pytest_llaso_record_written(config: pytest.Config, record: RunRecord, path: str) -> None:
-    """Called on the controller after the final run record was written to ``path``."""
+def pytest_llaso_record_written(config: pytest.Config, record: RunRecord, path: str,
+                                comparison: Comparison | None) -> None:
+    """Called on the controller after the final run record was written to ``path``.
+
+    ``comparison`` is the baseline comparison of the run (``None`` without a baseline, or
+    when it could not be made). The tracker exports (``--llaso-mlflow``, ``--llaso-wandb``)
+    are implementations of this hook.
+    """

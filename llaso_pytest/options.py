@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 # The compare package is import-light (NumPy loads when a comparison runs).
 from llaso_pytest.compare import CORRECTIONS, DEFAULT_CORRECTION
 from llaso_pytest.errors import LlasoError
+from llaso_pytest.itemtext import DEFAULT_MODE, TEXT_MODES, TextMode, parse_mode
 from llaso_pytest.multiplicity import Correction
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -44,6 +45,7 @@ __all__ = [
     "compare_settings",
     "parse_confidence",
     "parse_correction",
+    "parse_item_text",
     "parse_n_boot",
     "parse_patterns",
     "parse_seed",
@@ -143,6 +145,7 @@ class Settings:
     latest_path: Path
     seed: int
     deterministic: bool
+    item_text: TextMode = DEFAULT_MODE  # what the record keeps of each item's texts
 
     @property
     def runs_dir(self) -> Path:
@@ -206,9 +209,20 @@ def plugin_settings(config: pytest.Config) -> Settings:
     if deterministic is None:
         deterministic = bool(config.getini("llaso_deterministic"))
     out = config.getoption("llaso_out") or config.getini("llaso_out") or None
+    item_text = _from_cli_or_ini(config, "llaso_item_text", "llaso_item_text", parse_item_text,
+                                 DEFAULT_MODE)
     return Settings(store_dir=store_dir, out_path=invocation / out if out else None,
                     latest_path=store_dir / "runs" / "latest.json", seed=seed,
-                    deterministic=bool(deterministic))
+                    deterministic=bool(deterministic), item_text=item_text)
+
+
+def parse_item_text(text: str) -> TextMode:
+    """What a record keeps of each item's texts: ``none``, ``truncate`` or ``full``."""
+    try:
+        return parse_mode(text)
+    except ValueError:
+        raise OptionError(f"unknown item text mode {text!r}; use one of "
+                          f"{', '.join(TEXT_MODES)}") from None
 
 
 def check_writable(path: Path, option: str) -> None:

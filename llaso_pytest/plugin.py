@@ -7,6 +7,7 @@ NumPy, torch, the metric libraries and the LLM client load inside the functions 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -16,11 +17,14 @@ from typing import Any
 
 import pytest
 
-from llaso_pytest import hookspecs, options, provenance, report, seeding, store
+from llaso_pytest import hookspecs, options, provenance, report, seeding, shard, store
+from llaso_pytest.cases import core as cases_core
 from llaso_pytest.errors import LlasoWarning
 from llaso_pytest.options import CompareSettings, Settings
-from llaso_pytest.record import RunRecord, Selection, _json_default
+from llaso_pytest.record import RunRecord, Selection, ShardInfo, _json_default
 from llaso_pytest.session import (
+    KEY_CASE,
+    KEY_CORPUS,
     KEY_MARKERS,
     KEY_PROVENANCE,
     KEY_RESULT,
@@ -28,8 +32,10 @@ from llaso_pytest.session import (
     SessionOutcome,
     build_selection,
     check_result,
+    compact_results,
     finish_session,
     interruption,
+    merge_provenance,
     new_run_id,
     outcome_lines,
     utc_now,
@@ -39,7 +45,10 @@ from llaso_pytest.session import (
 pytest.register_assert_rewrite("llaso_pytest.assertions")
 
 # Area plugins (speech, LLM) with their own fixtures and options; import-light too.
-pytest_plugins = ["llaso_pytest.speech.pytest_plugin", "llaso_pytest.llm.pytest_plugin"]
+# ``testcontext`` opens the evaluation context (seed, datasets, progress) around each test.
+pytest_plugins = ["llaso_pytest.testcontext", "llaso_pytest.speech.pytest_plugin",
+                  "llaso_pytest.speech.asr_fixture", "llaso_pytest.llm.pytest_plugin",
+                  "llaso_pytest.tracking.pytest_plugin", "llaso_pytest.lineage.pytest_plugin"]
 
 MARKERS: dict[str, str] = {
     "llm": "an evaluation of a language model",
@@ -60,7 +69,12 @@ PENDING_PROVENANCE_KEY = pytest.StashKey[dict[str, Any]]()
 DETERMINISM_KEY = pytest.StashKey[dict[str, Any]]()
 CUDA_KEY = pytest.StashKey[bool]()
 DESELECTED_KEY = pytest.StashKey[set[str]]()
+DESELECTED_CASES_KEY = pytest.StashKey[dict[str, int]]()
 OUTCOME_KEY = pytest.StashKey[SessionOutcome]()
+CASES_LISTENER_KEY = pytest.StashKey[Any]()
+SHARD_DURATIONS_KEY = pytest.StashKey[shard.Durations | None]()
+SHARD_KEY = pytest.StashKey[ShardInfo]()
+SHARDED_OUT_KEY = pytest.StashKey[set[str]]()
 
 
 # -- wiring ------------------------------------------------------------------------------
@@ -125,6 +139,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="write the baseline comparison to PATH; format from the suffix "
         f"({report.suffixes_help().replace('%', '%%')}); repeatable",
     )
+    group.addoption(
+        "--llaso-item-text", metavar="MODE",
+        type=options.argparse_type(options.parse_item_text), default=None,
+        help="what the run record keeps of each item's texts (reference, hypothesis, judge's "
+        "reason) for reports: none, truncate (each cut to 200 characters; the default) or full",
+    )
+    parser.addini("llaso_item_text", "default for --llaso-item-text", type="string",
+                  default="")
+    group.addoption(
+        "--llaso-shard", metavar="K/N", type=options.argparse_type(shard.parse_shard),
+        default=None,
+        help="run shard K of N: a deterministic share of the selected tests (merge the N "
+        "records with `llaso merge`)",
+    )
+    group.addoption(
+        "--llaso-shard-durations", metavar="RECORD|NAME", default=None,
+        help="with --llaso-shard, balance the shards by the test durations of this run "
+        "record (a file, or a saved baseline name); by test count without it",
+    )
+    parser.addini("llaso_shard_durations", "default for --llaso-shard-durations, used when "
+                  "that record exists (by count until it does)", type="string", default="")
     parser.addini("llaso_baseline", "default for --llaso-baseline", type="string", default="")
     parser.addini("llaso_fail_on_regression", "default for --llaso-fail-on-regression",
                   type="bool", default=False)
@@ -169,10 +204,16 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SETTINGS_KEY] = settings
     config.stash[PENDING_PROVENANCE_KEY] = {}
     config.stash[DESELECTED_KEY] = set()
+    config.stash[DESELECTED_CASES_KEY] = {}
     determinism: dict[str, Any] = {"enabled": False}
     if settings.deterministic:
         determinism = seeding.enable_determinism()
     config.stash[DETERMINISM_KEY] = determinism
+    pending = config.stash[PENDING_PROVENANCE_KEY]
+    config.stash[CASES_LISTENER_KEY] = cases_core.listen(
+        lambda ds: _add_provenance(pending, "datasets", {ds.name: ds.provenance()}))
+    config.stash[SHARD_DURATIONS_KEY] = _shard_durations(config, settings)
+    config.stash[SHARDED_OUT_KEY] = set()
     if _is_worker(config):
         return
     if config.getoption("collectonly", False):
@@ -207,6 +248,36 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    token = config.stash.get(CASES_LISTENER_KEY, None)
+    if token is not None:
+        cases_core.unlisten(token)
+        del config.stash[CASES_LISTENER_KEY]
+
+
+def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
+    """A case from ``cases.load`` is named by its id, so ``-k qa-001`` selects it."""
+    return val.id if isinstance(val, cases_core.Case) else None
+
+
+def _shard_durations(config: pytest.Config, settings: Settings) -> shard.Durations | None:
+    value = config.getoption("llaso_shard_durations")
+    if value is not None and config.getoption("llaso_shard") is None:
+        raise pytest.UsageError("--llaso-shard-durations needs --llaso-shard K/N")
+    ini = str(config.getini("llaso_shard_durations")).strip() or None
+    if config.getoption("llaso_shard") is None:
+        return None
+    from llaso_pytest.record import RecordError
+
+    try:
+        return shard.load_durations(value or ini, from_ini=value is None,
+                                    store_dir=settings.store_dir,
+                                    cwd=Path(config.invocation_params.dir))
+    except (RecordError, ValueError) as exc:
+        option = "--llaso-shard-durations" if value is not None else "ini llaso_shard_durations"
+        raise pytest.UsageError(f"{option}: {exc}") from None
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_llaso_generate_provenance(config: pytest.Config) -> dict[str, Any]:
     argv = [os.path.basename(sys.argv[0]) if sys.argv else "pytest",
@@ -228,6 +299,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     item.user_properties.append(
         (KEY_MARKERS, sorted({m.name for m in item.iter_markers()}))
     )
+    if "record_case" in getattr(item, "fixturenames", ()):
+        item.user_properties.append((KEY_CORPUS, _corpus_of(item)[0]))
     config = item.config
     seeding.seed_everything(seeding.test_seed(config.stash[SETTINGS_KEY].seed, item.nodeid))
     if item.get_closest_marker("gpu") is not None and not _cuda_available(config):
@@ -260,19 +333,51 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 class _ReportListener:
-    """Feeds test reports to the collector (registered on the controller only)."""
+    """Feeds test reports to the collector (registered on the controller only).
+
+    Runs first, then leaves on the report only a one-line summary of each result (value,
+    interval, n, signature): JUnit XML and other report readers see that, not the per-item
+    data the run record holds (50k items were 1 MB of XML per test).
+    """
 
     def __init__(self, collector: RunCollector) -> None:
         self.collector = collector
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.collector.add_report(report)
+        compact_results(report)
 
 
 # -- which tests were selected ---------------------------------------------------------
+@pytest.hookimpl(trylast=True)  # after -k/-m deselection: a shard is a share of what remains
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    spec: shard.ShardSpec | None = config.getoption("llaso_shard")
+    if spec is None:
+        return
+    try:
+        info = shard.share([item.nodeid for item in items], spec,
+                           config.stash[SHARD_DURATIONS_KEY])
+    except ValueError as exc:
+        raise pytest.UsageError(f"--llaso-shard {spec}: {exc}") from None
+    mine = set(info.items)
+    others = [item for item in items if item.nodeid not in mine]
+    config.stash[SHARD_KEY] = info
+    config.stash[SHARDED_OUT_KEY] = {item.nodeid for item in others}
+    if others:
+        config.hook.pytest_deselected(items=others)
+        items[:] = [item for item in items if item.nodeid in mine]
+
+
 def pytest_deselected(items: list[pytest.Item]) -> None:
     if items:
-        items[0].config.stash[DESELECTED_KEY].update(item.nodeid for item in items)
+        config = items[0].config
+        config.stash[DESELECTED_KEY].update(item.nodeid for item in items)
+        counts = config.stash[DESELECTED_CASES_KEY]
+        for item in items:  # cases left out of their corpus: it is then partial
+            if "record_case" in getattr(item, "fixturenames", ()):
+                key = _corpus_of(item)[0]
+                counts[key] = counts.get(key, 0) + 1
 
 
 def _selection(config: pytest.Config, *, selected: int, deselected: set[str]) -> Selection:
@@ -288,17 +393,34 @@ def _selection(config: pytest.Config, *, selected: int, deselected: set[str]) ->
         last_failed=last_failed)
 
 
+def _shard_info(config: pytest.Config, selected: int) -> ShardInfo | None:
+    """This shard's share, with the selection's subset flag as the unsharded run has it."""
+    info = config.stash.get(SHARD_KEY, None)
+    if info is None:
+        return None
+    out = config.stash[SHARDED_OUT_KEY]
+    whole = _selection(config, selected=selected + len(out),
+                       deselected=config.stash[DESELECTED_KEY] - out)
+    return dataclasses.replace(info, unsharded_subset=whole.subset)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     config = session.config
     deselected = config.stash[DESELECTED_KEY]
+    left_out: dict[str, int] = config.stash[DESELECTED_CASES_KEY]
+    info = _shard_info(config, len(session.items))
     if _is_worker(config):  # xdist: the controller reads this when the worker finishes
         config.workeroutput["llaso_selection"] = {  # type: ignore[attr-defined]
-            "selected": len(session.items), "deselected": sorted(deselected)}
+            "selected": len(session.items), "deselected": sorted(deselected),
+            "deselected_cases": dict(left_out),
+            "shard": info.to_dict() if info is not None else None}
         return
     collector = config.stash.get(COLLECTOR_KEY, None)
     if collector is not None:
+        collector.deselected_cases = dict(left_out)
         collector.selection = _selection(config, selected=len(session.items),
                                          deselected=deselected)
+        collector.shard = info
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -316,8 +438,11 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     if collector is None or not seen:
         return
     config.stash[DESELECTED_KEY].update(seen["deselected"])
+    collector.deselected_cases = dict(seen.get("deselected_cases") or {})  # same on every worker
     collector.selection = _selection(config, selected=int(seen["selected"]),
                                      deselected=config.stash[DESELECTED_KEY])
+    if seen.get("shard") is not None:
+        collector.shard = ShardInfo.from_dict(seen["shard"])
 
 
 # -- end of session ----------------------------------------------------------------------
@@ -326,20 +451,29 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     collector = config.stash.get(COLLECTOR_KEY, None)
     if collector is None:
         return
+    pending = config.stash[PENDING_PROVENANCE_KEY]
+    if pending:  # recorded after the last test report (or with no test run): not lost
+        merge_provenance(collector.provenance, dict(pending), source="the session")
+        pending.clear()
     usage: dict[str, Any] = {}
     for part in config.hook.pytest_llaso_collect_usage(config=config):
         usage.update(part or {})
+    interrupted_by = interruption(exitstatus=int(exitstatus), shouldstop=session.shouldstop,
+                                  shouldfail=session.shouldfail)
+    if interrupted_by is None:  # ran to its end, yet not everything was evaluated
+        interrupted_by = "; ".join(
+            r for r in config.hook.pytest_llaso_incomplete(config=config) if r) or None
     outcome = finish_session(
         collector, config.stash[COMPARE_SETTINGS_KEY], exitstatus=int(exitstatus),
-        interrupted_by=interruption(exitstatus=int(exitstatus), shouldstop=session.shouldstop,
-                                    shouldfail=session.shouldfail),
+        interrupted_by=interrupted_by,
         usage=provenance.redact(usage), store_dir=config.stash[SETTINGS_KEY].store_dir)
     config.stash[OUTCOME_KEY] = outcome
     if outcome.exit_status != exitstatus:
         session.exitstatus = outcome.exit_status
     if outcome.record_error is None:
         config.hook.pytest_llaso_record_written(
-            config=config, record=outcome.record, path=str(outcome.record_path))
+            config=config, record=outcome.record, path=str(outcome.record_path),
+            comparison=outcome.comparison)
 
 
 _STYLES: dict[str, dict[str, bool]] = {"plain": {}, "error": {"red": True, "bold": True},
@@ -383,6 +517,8 @@ def record_metric(request: pytest.FixtureRequest) -> Callable[..., dict[str, Any
     """
     item = request.node
     names: set[str] = set()
+    settings = request.config.stash[SETTINGS_KEY]
+    from llaso_pytest.metrics.base import MetricResult
 
     def record(
         result_or_name: Any,
@@ -417,7 +553,10 @@ def record_metric(request: pytest.FixtureRequest) -> Callable[..., dict[str, Any
                 f"record_metric expects a metric result or a name, got "
                 f"{type(result_or_name).__name__}"
             )
-        data: dict[str, Any] = res.to_record()
+        if isinstance(res, MetricResult):
+            data: dict[str, Any] = res.to_record(item_text=settings.item_text)
+        else:
+            data = res.to_record()
         if name is not None:
             data["name"] = name
         item.config.hook.pytest_llaso_update_result(item=item, result=data)
@@ -434,6 +573,99 @@ def record_metric(request: pytest.FixtureRequest) -> Callable[..., dict[str, Any
     return record
 
 
+#: The interval of one case is undefined by design: its corpus carries the interval.
+_ONE_ITEM = r".*: only 1 items \(n=1\); a bootstrap interval needs"
+
+
+def _corpus_of(item: pytest.Item) -> tuple[str, str | None]:
+    """The corpus a case test belongs to and its default case id (a ``cases.load`` case's id,
+    else the test's parameter id); see docs/cases.md."""
+    from llaso_pytest.corpus import corpus_nodeid
+
+    parent = item.parent.nodeid if item.parent is not None else ""
+    function = f"{parent}::{getattr(item, 'originalname', item.name)}"
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return function, None
+    params: dict[str, Any] = dict(callspec.params)
+    case_params = [n for n, v in params.items() if isinstance(v, cases_core.Case)] or \
+        (["case"] if "case" in params else list(params))
+    value = params.get(case_params[0]) if len(case_params) == 1 else None
+    default = value.id if isinstance(value, cases_core.Case) else str(callspec.id)
+    return corpus_nodeid(function, params, dict(callspec.indices), case_params), default
+
+
+@pytest.fixture
+def record_case(request: pytest.FixtureRequest) -> Callable[..., Any]:
+    """Record this test's one case: ``record_case(result)`` with a one-item metric result, or
+    ``record_case("helpful", 1.0, higher_is_better=True)`` for a plain value. At session end
+    the cases of one test function (and its other parameters) and metric are joined into a
+    corpus result with its interval, recorded under the function's id (docs/cases.md).
+    Returns the metric result.
+    """
+    import warnings
+
+    from llaso_pytest.corpus import case_payload
+
+    item = request.node
+    corpus, default_id = _corpus_of(item)
+    warnings.filterwarnings("ignore", message=_ONE_ITEM, category=LlasoWarning)
+    names: set[str] = set()
+
+    def record(result_or_name: Any, value: float | None = None, *, id: str | None = None,
+               higher_is_better: bool | None = None, name: str | None = None) -> Any:
+        case_id = id if id is not None else default_id
+        if isinstance(result_or_name, str):
+            if value is None:
+                raise TypeError(f"record_case({result_or_name!r}): give the case's value")
+            if higher_is_better is None:
+                raise TypeError(f"record_case({result_or_name!r}, ...): say "
+                                "higher_is_better=True or False; a baseline comparison needs "
+                                "to know which direction is worse")
+            if case_id is None:
+                raise TypeError(f"record_case({result_or_name!r}, ...) in {item.nodeid}: pass "
+                                "id=, the case's id (the test has no parameters to name it)")
+            from llaso_pytest.metrics import from_values
+
+            res = from_values(result_or_name, items={str(case_id): value},
+                              higher_is_better=higher_is_better,
+                              seed=request.config.stash[SETTINGS_KEY].seed)
+        elif hasattr(result_or_name, "to_record"):
+            if value is not None or higher_is_better is not None:
+                raise TypeError("record_case(result): value= and higher_is_better= are only "
+                                "for plain values")
+            res = result_or_name
+        else:
+            raise TypeError(f"record_case expects a metric result or a name, got "
+                            f"{type(result_or_name).__name__}")
+        from llaso_pytest.metrics.base import MetricResult
+
+        item_text = request.config.stash[SETTINGS_KEY].item_text
+        data: dict[str, Any] = res.to_record(item_text=item_text) \
+            if isinstance(res, MetricResult) else res.to_record()
+        if name is not None:
+            data["name"] = name
+        own = [str(x) for x in (data.get("items") or {}).get("ids") or []]
+        if id is None and default_id is not None and own and own[0] not in ("0", default_id):
+            raise ValueError(
+                f"record_case in {item.nodeid}: the result's item id {own[0]!r} is not the "
+                f"case id {default_id!r}; pass ids=[case.id] to the metric, or id= here")
+        if case_id is None:
+            case_id = own[0] if own else None
+        item.config.hook.pytest_llaso_update_result(item=item, result=data)
+        data = check_result(data, nodeid=item.nodeid)
+        payload = case_payload(data, case_id=str(case_id), corpus=corpus)
+        if data["name"] in names:
+            raise ValueError(
+                f"record_case in {item.nodeid}: a result named {data['name']!r} was already "
+                "recorded for this case; pass name= to tell them apart")
+        names.add(data["name"])
+        item.user_properties.append((KEY_CASE, payload))
+        return res
+
+    return record
+
+
 @pytest.fixture(scope="session")
 def record_provenance(pytestconfig: pytest.Config) -> Callable[[str, Any], None]:
     """Add ``key: value`` to the run record's provenance (model pins, dataset/prompt hashes).
@@ -444,18 +676,23 @@ def record_provenance(pytestconfig: pytest.Config) -> Callable[[str, Any], None]
     pending = pytestconfig.stash[PENDING_PROVENANCE_KEY]
 
     def record(key: str, value: Any) -> None:
-        try:
-            text = json.dumps(value, allow_nan=False, default=_json_default)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"record_provenance({key!r}): value is not JSON-able: {exc}") \
-                from None
-        value = provenance.redact(json.loads(text))
-        if isinstance(value, dict) and isinstance(pending.get(key), dict):
-            pending[key].update(value)
-        else:
-            pending[key] = value
+        _add_provenance(pending, key, value)
 
     return record
+
+
+def _add_provenance(pending: dict[str, Any], key: str, value: Any) -> None:
+    """Queue ``key: value`` for the next test report (dicts under one key merge)."""
+    try:
+        text = json.dumps(value, allow_nan=False, default=_json_default)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"record_provenance({key!r}): value is not JSON-able: {exc}") \
+            from None
+    value = provenance.redact(json.loads(text))
+    if isinstance(value, dict) and isinstance(pending.get(key), dict):
+        pending[key].update(value)
+    else:
+        pending[key] = value
 
 
 @pytest.fixture(scope="session")

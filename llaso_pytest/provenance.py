@@ -22,6 +22,7 @@ __all__ = [
     "REDACTED",
     "collect",
     "cpu_info",
+    "cuda_driver",
     "git_info",
     "is_secret_env",
     "is_secret_name",
@@ -31,6 +32,7 @@ __all__ = [
     "redact_text",
     "redact_tree",
     "torch_info",
+    "torch_precision",
 ]
 
 # Distributions whose versions can change a number; recorded when installed.
@@ -340,7 +342,91 @@ def torch_info(*, import_if_installed: bool = False) -> dict[str, Any] | None:
         info["cudnn_benchmark"] = bool(torch.backends.cudnn.benchmark)
     except Exception as exc:  # noqa: BLE001 - a broken CUDA install must not lose the record
         info["error"] = f"{type(exc).__name__}: {exc}"
+    info["precision"] = torch_precision(torch)
     return info
+
+
+# torch's global numeric switches: (record key, attribute path under ``torch``). The
+# ``fp32_precision`` pair is torch >= 2.9's spelling of the TF32 switches; each is recorded
+# when the installed torch has it.
+_PRECISION_ATTRS: tuple[tuple[str, str], ...] = (
+    ("cuda_matmul_allow_tf32", "backends.cuda.matmul.allow_tf32"),
+    ("cudnn_allow_tf32", "backends.cudnn.allow_tf32"),
+    ("cuda_matmul_fp32_precision", "backends.cuda.matmul.fp32_precision"),
+    ("cudnn_fp32_precision", "backends.cudnn.fp32_precision"),
+    ("cuda_matmul_allow_fp16_reduced_precision_reduction",
+     "backends.cuda.matmul.allow_fp16_reduced_precision_reduction"),
+    ("cuda_matmul_allow_bf16_reduced_precision_reduction",
+     "backends.cuda.matmul.allow_bf16_reduced_precision_reduction"),
+    ("cudnn_benchmark", "backends.cudnn.benchmark"),
+    ("cudnn_deterministic", "backends.cudnn.deterministic"),
+)
+
+
+def torch_precision(torch: Any = None, *, autocast: bool = False) -> dict[str, Any]:
+    """torch's precision settings: ``float32_matmul_precision``, the TF32 and reduced-precision
+    switches, cuDNN benchmark/deterministic, deterministic algorithms, the default dtype.
+
+    ``torch`` defaults to the imported module (``{}`` when torch is not imported: it is never
+    imported for this). Autocast is a per-thread context, off again when a test returns, so
+    it is read only with ``autocast=True``: call this inside the ``torch.autocast`` block and
+    record the result (``record_provenance("torch_autocast", torch_precision(autocast=True))``).
+    """
+    torch = sys.modules.get("torch") if torch is None else torch
+    if torch is None:
+        return {}
+    out: dict[str, Any] = {}
+    readers: list[tuple[str, Any]] = [
+        ("float32_matmul_precision", lambda: torch.get_float32_matmul_precision()),
+        ("deterministic_algorithms", lambda: bool(torch.are_deterministic_algorithms_enabled())),
+        ("default_dtype", lambda: str(torch.get_default_dtype()).removeprefix("torch.")),
+    ]
+    for key, dotted in _PRECISION_ATTRS:
+        readers.append((key, lambda dotted=dotted: _getattr_path(torch, dotted)))
+    if autocast:
+        readers.append(("autocast", lambda: _autocast_state(torch)))
+    for key, read in readers:
+        try:
+            value = read()
+        except AttributeError:
+            continue  # this torch has no such switch
+        except Exception as exc:  # noqa: BLE001 - a broken CUDA build must not lose the record
+            value = f"unreadable: {type(exc).__name__}: {exc}"
+        out[key] = value if isinstance(value, (bool, int, float, str, dict)) else str(value)
+    return out
+
+
+def _getattr_path(obj: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _autocast_state(torch: Any) -> dict[str, Any]:
+    state: dict[str, Any] = {}
+    for device in ("cuda", "cpu"):
+        try:
+            enabled = bool(torch.is_autocast_enabled(device))
+            dtype = torch.get_autocast_dtype(device)
+        except TypeError:  # torch < 2.4: per-device functions without an argument
+            enabled = bool(torch.is_autocast_enabled() if device == "cuda"
+                           else torch.is_autocast_cpu_enabled())
+            dtype = (torch.get_autocast_gpu_dtype() if device == "cuda"
+                     else torch.get_autocast_cpu_dtype())
+        state[device] = {"enabled": enabled, "dtype": str(dtype).removeprefix("torch.")}
+    return state
+
+
+def cuda_driver(*, root: str = "/") -> str | None:
+    """The NVIDIA kernel driver version from ``/proc/driver/nvidia/version`` (no subprocess,
+    no torch); ``None`` without an NVIDIA driver."""
+    try:
+        with open(os.path.join(root, "proc/driver/nvidia/version"), encoding="utf-8") as fh:
+            first = fh.readline()
+    except OSError:
+        return None
+    m = re.search(r"Kernel Module(?: for [\w]+)?\s+([0-9][0-9.]*)", first)
+    return m.group(1) if m else first.strip() or None
 
 
 def nvidia_smi() -> list[dict[str, str]] | None:
@@ -356,6 +442,18 @@ def nvidia_smi() -> list[dict[str, str]] | None:
         name, driver, mem = (part.strip() for part in (line.split(",") + ["", ""])[:3])
         gpus.append({"name": name, "driver": driver, "memory": mem})
     return gpus
+
+
+def _environment(rootdir: str) -> dict[str, Any]:
+    """Locks, container, CUDA driver and torch: each only where there is one (absent, not
+    ``None``, otherwise: a later entry from a test must not read as a conflict)."""
+    from llaso_pytest.container import container_info
+    from llaso_pytest.lockfiles import locks_provenance
+
+    found: dict[str, Any] = {"locks": locks_provenance(rootdir) or None,
+                             "container": container_info(), "cuda_driver": cuda_driver(),
+                             "torch": torch_info()}
+    return {k: v for k, v in found.items() if v is not None}
 
 
 def collect(*, rootdir: str, argv: Sequence[str]) -> dict[str, Any]:
@@ -378,6 +476,7 @@ def collect(*, rootdir: str, argv: Sequence[str]) -> dict[str, Any]:
         },
         "cpu": cpu_info(),
         "gpu": nvidia_smi(),
+        **_environment(rootdir),
         "packages": package_versions(),
         "environment": {
             k: os.environ[k]

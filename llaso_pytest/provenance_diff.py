@@ -13,11 +13,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["PROVENANCE_SECTIONS", "ProvenanceDiff", "diff_provenance"]
+__all__ = ["PROVENANCE_SECTIONS", "ProvenanceDiff", "diff_provenance", "environment_warnings"]
 
 # Provenance sections whose differences change numbers (timestamps, cwd, command: not these).
 PROVENANCE_SECTIONS = ("models", "datasets", "prompts", "packages", "seed", "deterministic",
-                       "torch", "gpu", "python", "platform", "cpu", "environment")
+                       "torch", "torch_autocast", "gpu", "cuda_driver", "python", "platform",
+                       "cpu", "environment", "locks", "container")
 
 Change = Literal["changed", "only-base", "only-head"]
 
@@ -80,4 +81,44 @@ def diff_provenance(base: Mapping[str, Any], head: Mapping[str, Any],
                 out.append(ProvenanceDiff(path, va, None, "only-base"))
             elif va != vb and not (_is_location(va) and _is_location(vb)):
                 out.append(ProvenanceDiff(path, va, vb))
+    return out
+
+
+# What the environment warnings name: (what, does a diff belong to it). A lock recorded by one
+# run only is a change too (a lock appeared or went); precision and image only when both runs
+# recorded them (a run without torch or outside a container says nothing about them).
+_ENVIRONMENT_KINDS: tuple[tuple[str, Any], ...] = (
+    ("environment lock", lambda p: p.section == "locks"),
+    ("container image", lambda p: p.change == "changed" and p.section == "container"
+     and p.path.split(".")[1] in ("runtime", "engine", "image", "image_id", "image_digest")),
+    ("precision setting", lambda p: p.change == "changed" and (
+        p.path.startswith("torch.precision.") or p.section == "torch_autocast")),
+    ("CUDA driver", lambda p: p.change == "changed" and p.section == "cuda_driver"),
+)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 24 else text[:20] + "...'"
+
+
+def _shown(p: ProvenanceDiff) -> str:
+    if p.change == "only-base":
+        return f"{p.path} (base only)"
+    if p.change == "only-head":
+        return f"{p.path} (head only)"
+    return f"{p.path}: {_short(p.base)} -> {_short(p.head)}"
+
+
+def environment_warnings(diffs: Sequence[ProvenanceDiff]) -> list[str]:
+    """One warning per kind of environment change (lock, image, precision, driver) that the
+    two runs' provenance shows: their numbers were produced under different environments."""
+    out: list[str] = []
+    for what, belongs in _ENVIRONMENT_KINDS:
+        hits = [p for p in diffs if belongs(p)]
+        if hits:
+            shown = "; ".join(_shown(p) for p in hits[:4]) + ("; ..." if len(hits) > 4 else "")
+            out.append(f"the {what} differs between the runs ({shown}): the numbers were "
+                       "produced under different environments, so a difference may come from "
+                       "the environment, not the system")
     return out

@@ -28,6 +28,7 @@ __all__ = [
     "RecordError",
     "RunRecord",
     "Selection",
+    "ShardInfo",
     "TestRecord",
     "atomic_write_text",
     "read_record",
@@ -103,6 +104,44 @@ class Selection:
 
 
 @dataclass(frozen=True)
+class ShardInfo:
+    """Which share of the suite a ``--llaso-shard K/N`` run ran, so ``llaso merge`` can check
+    that N shards cover the same collection exactly once (``llaso_pytest.shard``).
+
+    ``universe_*`` identify every test the unsharded run would have run (after ``-k``/``-m``);
+    ``items`` are this shard's; ``durations_sha256`` names the record whose durations balanced
+    the partition (``None``: by count); ``unsharded_subset`` is the selection's ``subset`` flag
+    apart from sharding."""
+
+    index: int
+    count: int
+    by: str
+    universe_size: int
+    universe_sha256: str
+    items: tuple[str, ...]
+    durations_sha256: str | None = None
+    durations_source: str | None = None
+    unsharded_subset: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "count": self.count, "by": self.by,
+                "universe_size": self.universe_size, "universe_sha256": self.universe_sha256,
+                "durations_sha256": self.durations_sha256,
+                "durations_source": self.durations_source,
+                "unsharded_subset": self.unsharded_subset, "items": list(self.items)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ShardInfo:
+        return cls(index=int(data["index"]), count=int(data["count"]), by=str(data["by"]),
+                   universe_size=int(data["universe_size"]),
+                   universe_sha256=str(data["universe_sha256"]),
+                   items=tuple(str(i) for i in data["items"]),
+                   durations_sha256=data.get("durations_sha256"),
+                   durations_source=data.get("durations_source"),
+                   unsharded_subset=bool(data.get("unsharded_subset", False)))
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """A whole session: provenance, per-test records, and whether it ran to the end."""
 
@@ -117,6 +156,7 @@ class RunRecord:
     summary: Mapping[str, int] = field(default_factory=dict)
     usage: Mapping[str, Any] = field(default_factory=dict)
     selection: Selection | None = None
+    shard: ShardInfo | None = None
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -132,6 +172,7 @@ class RunRecord:
             "summary": dict(self.summary),
             "usage": dict(self.usage),
             **({"selection": self.selection.to_dict()} if self.selection is not None else {}),
+            **({"shard": self.shard.to_dict()} if self.shard is not None else {}),
             "provenance": dict(self.provenance),
             "tests": [t.to_dict() for t in self.tests],
         }
@@ -151,6 +192,7 @@ class RunRecord:
             usage=dict(data.get("usage", {})),
             selection=Selection.from_dict(data["selection"])
             if data.get("selection") is not None else None,
+            shard=ShardInfo.from_dict(data["shard"]) if data.get("shard") is not None else None,
             schema_version=int(data["schema_version"]),
         )
 
@@ -223,6 +265,7 @@ def _check_shape(data: Mapping[str, Any], source: str) -> None:
         if data.get(key) is not None and not isinstance(data[key], dict):
             raise bad(f"'{key}'", "an object", data[key])
     _check_selection(data.get("selection"), bad)
+    _check_shard(data.get("shard"), bad)
     tests = data["tests"]
     if not isinstance(tests, list):
         raise bad("'tests'", "a list of test objects", tests)
@@ -338,6 +381,23 @@ def _check_selection(sel: Any, bad: Any) -> None:
     for key in ("last_failed", "subset", "empty"):
         if not isinstance(sel.get(key), bool):
             raise bad(f"selection.{key}", "true or false", sel.get(key))
+
+
+def _check_shard(shard: Any, bad: Any) -> None:
+    if shard is None:
+        return  # not a shard of a suite
+    if not isinstance(shard, dict):
+        raise bad("'shard'", "an object", shard)
+    for key in ("index", "count", "universe_size"):
+        value = shard.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise bad(f"shard.{key}", "a non-negative integer", value)
+    for key in ("by", "universe_sha256"):
+        if not isinstance(shard.get(key), str):
+            raise bad(f"shard.{key}", "a string", shard.get(key))
+    items = shard.get("items")
+    if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
+        raise bad("shard.items", "a list of node ids", items)
 
 
 def read_record(path: str | os.PathLike[str]) -> RunRecord:

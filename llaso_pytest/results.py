@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
+    from llaso_pytest.itemtext import ItemTexts
     from llaso_pytest.metrics.base import Signature
     from llaso_pytest.record import RunRecord
 
@@ -46,6 +47,7 @@ class ResultRecord:
     stats: dict[str, np.ndarray]
     scores: np.ndarray | None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    texts: ItemTexts | None = None  # reference / hypothesis / reason per item, when recorded
 
     @property
     def key(self) -> tuple[str, str]:
@@ -188,6 +190,9 @@ def read_result(d: Any, *, source: str, nodeid: str,
     except (TypeError, ValueError) as exc:
         raise _error(f"{where}: 'signature' is malformed: {exc}") from None
     extra = _object(d.get("extra"), f"{where}: 'extra'", "an object")
+    from llaso_pytest.itemtext import read_texts
+
+    texts = read_texts(items.get("texts"), n=len(ids), where=where)
     result = ResultRecord(
         nodeid=nodeid, name=name,
         value=_number(d["value"], f"{where}: 'value'"),
@@ -197,7 +202,7 @@ def read_result(d: Any, *, source: str, nodeid: str,
         n=_count(d["n"], f"{where}: 'n'"),
         higher_is_better=d["higher_is_better"],
         signature=sig, aggregate=d["aggregate"], item_ids=ids, groups=groups, stats=stats,
-        scores=scores, extra=extra,
+        scores=scores, extra=extra, texts=texts,
     )
     lengths = {f"stats.{k}": v.shape[0] for k, v in stats.items()}
     if scores is not None:

@@ -48,7 +48,7 @@ import functools
 import math
 import numbers
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -61,6 +61,7 @@ __all__ = [
     "EXACT_MAX_UNITS",
     "MIN_UNITS",
     "BootstrapCI",
+    "ItemColumns",
     "PairedInput",
     "PairedTest",
     "bootstrap_ci",
@@ -177,13 +178,33 @@ PairedBootstrap = PairedTest
 class PairedInput:
     """One paired comparison to run: per-item statistics of base and head, same row order."""
 
-    a: np.ndarray  # (n, k) base
-    b: np.ndarray  # (n, k) head
+    a: np.ndarray | ItemColumns  # (n, k) base
+    b: np.ndarray | ItemColumns  # (n, k) head
     aggregate: str | Statistic
     higher_is_better: bool
     groups: Sequence[Any] | None = None
     aggregate_b: str | Statistic | None = None
     label: str = "paired test"
+
+
+@dataclass(frozen=True)
+class ItemColumns:
+    """Per-item statistics as their columns (e.g. a run record's arrays), optionally only the
+    rows ``rows`` of them in that order: a paired input that copies nothing until its test
+    runs, so a batch of many comparisons does not hold an ``(n, k)`` float64 copy of each."""
+
+    columns: tuple[np.ndarray, ...]
+    rows: np.ndarray | None = None
+
+    def matrix(self) -> np.ndarray:
+        """The ``(n, k)`` float64 matrix (a new array)."""
+        if not self.columns:
+            raise ValueError("ItemColumns needs at least one column")
+        n = self.columns[0].shape[0] if self.rows is None else self.rows.shape[0]
+        out = np.empty((n, len(self.columns)))
+        for j, col in enumerate(self.columns):
+            out[:, j] = col if self.rows is None else col[self.rows]
+        return out
 
 
 # ----------------------------------------------------------------------------------------
@@ -211,7 +232,7 @@ def check_seed(seed: int | None) -> None:
 
 
 def _as_matrix(stats: Any, what: str = "stats") -> np.ndarray:
-    arr = np.asarray(stats, dtype=np.float64)
+    arr = stats.matrix() if isinstance(stats, ItemColumns) else np.asarray(stats, np.float64)
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
@@ -354,7 +375,7 @@ def _count_tables(units: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
     keep = np.flatnonzero(residual > 0)
     rcdf = np.cumsum(residual[keep]) / residual[keep].sum()
     rcdf[-1] = 1.0
-    codes = np.stack([keep // kmax, keep % kmax], axis=1).astype(np.float32)
+    codes = np.stack([keep // kmax, keep % kmax], axis=1).astype(np.uint8)
     return a, pairs.view(np.uint16).ravel(), rcdf, codes
 
 
@@ -367,20 +388,35 @@ def multinomial_counts(rng: np.random.Generator, rows: int, units: int) -> np.nd
     ``units - total`` draws are added to uniformly chosen cells. Given its total, a vector of
     iid Poisson counts is multinomial whatever ``lam``, and adding iid uniform draws keeps it
     so. The rare row whose total overshoots (~1e-3 of the rows) has a uniformly chosen subset
-    of its surplus draws removed, which is exact too.
+    of its surplus draws removed, which is exact too. (The counts themselves come from
+    :func:`_small_counts`, one byte a cell, which the resampling engine uses as they are.)
     """
+    return _small_counts(rng, rows, units).astype(np.float32)
+
+
+#: Table look-ups of :func:`_small_counts` done at a time (their intp indices: 2 MiB).
+TAKE_STEP = 1 << 18
+
+
+def _small_counts(rng: np.random.Generator, rows: int, units: int) -> np.ndarray:
+    """:func:`multinomial_counts` as ``uint8`` (``uint16`` in the never-seen case of a cell
+    above 255): a quarter of the memory of float32 counts, the same draws in the same order."""
     if rows <= 0 or units <= 0:
-        return np.zeros((max(rows, 0), max(units, 0)), dtype=np.float32)
+        return np.zeros((max(rows, 0), max(units, 0)), dtype=np.uint8)
     a, pairs, rcdf, codes = _count_tables(units)
     size = rows * units
     n_pairs = -(-size // 2)
     raw = rng.bit_generator.random_raw(-(-n_pairs // 4))  # 16 random bits per pair of cells
     v = raw.view(np.uint16)[:n_pairs]
-    flat = np.take(pairs, v).view(np.uint8).astype(np.float32)[:size]
+    both16 = np.empty(n_pairs, dtype=np.uint16)
+    for lo in range(0, n_pairs, TAKE_STEP):  # np.take widens its indices to intp: in pieces
+        np.take(pairs, v[lo:lo + TAKE_STEP], out=both16[lo:lo + TAKE_STEP])
+    flat: np.ndarray = both16.view(np.uint8)[:size]
     odd = np.flatnonzero(v >= a)
+    del raw, v
     if odd.size:
         drawn = codes[np.searchsorted(rcdf, rng.random(odd.size), side="right")]
-        both = flat[: 2 * v.size].reshape(-1, 2) if flat.size == 2 * v.size else None
+        both = flat[: 2 * n_pairs].reshape(-1, 2) if size == 2 * n_pairs else None
         if both is not None:
             both[odd] = drawn
         else:  # odd number of cells: the last pair is cut in half
@@ -390,38 +426,33 @@ def multinomial_counts(rng: np.random.Generator, rows: int, units: int) -> np.nd
                 if 2 * i + 1 < size:
                     flat[2 * i + 1] = c2
     counts = flat.reshape(rows, units)
-    # float32 sums of small integer counts are exact below 2**24
-    totals = counts.sum(axis=1, dtype=np.float32 if units < 1 << 24 else np.float64)
-    totals = totals.astype(np.int64)
+    totals = counts.sum(axis=1, dtype=np.int64)
     short = units - totals
     under = short > 0
     if under.any():
         rows_idx = np.repeat(np.flatnonzero(under), short[under])
         cells = rows_idx * units + rng.integers(0, units, size=rows_idx.size)
         uniq, times = np.unique(cells, return_counts=True)
-        flat[uniq] += times
+        if int(times.max()) + int(flat[uniq].max()) > np.iinfo(flat.dtype).max:
+            flat = flat.astype(np.uint16)
+            counts = flat.reshape(rows, units)
+        flat[uniq] += times.astype(flat.dtype)
     for r in np.flatnonzero(short < 0):
         t = int(totals[r])
         row = counts[r]
         ranks = rng.choice(t, size=t - units, replace=False)
-        cum = np.cumsum(row, dtype=np.float64)
+        cum = np.cumsum(row, dtype=np.int64)
         np.subtract.at(row, np.searchsorted(cum, ranks, side="right"), 1)
     return counts
 
 
 def _worker_threads(n_chunks: int) -> int:
-    """Threads for the resampling: one per core (at most 4), when ``threadpoolctl`` can pin
-    BLAS to one thread each; otherwise one (and BLAS threads do the parallel work)."""
+    """Threads for the resampling: one per core (at most 4; ``LLASO_COMPARE_THREADS``
+    overrides), each running its products on one BLAS thread."""
     env = os.environ.get("LLASO_COMPARE_THREADS")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     wanted = int(env) if env and env.isdigit() else min(4, cores or 1)
-    if wanted <= 1 or n_chunks <= 1:
-        return 1
-    try:
-        import threadpoolctl  # noqa: F401
-    except ImportError:
-        return 1
-    return min(wanted, n_chunks)
+    return max(1, min(wanted, n_chunks))
 
 
 def counts_sums(columns: np.ndarray, *, n_boot: int, seed: int | None) -> np.ndarray:
@@ -439,49 +470,114 @@ def counts_sums(columns: np.ndarray, *, n_boot: int, seed: int | None) -> np.nda
 
 def _counts_sums_of(cols: Sequence[np.ndarray], units: int, *, n_boot: int, seed: int | None
                     ) -> np.ndarray:
-    """:func:`counts_sums` of columns given one by one: each is centred straight into one
-    float32 ``(units, K)`` matrix (no float64 ``(units, K)`` copy is made)."""
-    from concurrent.futures import ThreadPoolExecutor
+    """:func:`counts_sums` of columns given one by one (each centred straight into float32,
+    no float64 ``(units, K)`` copy is made); equal columns are resampled once."""
+    store = _CountsColumns(units)
+    where = [store.add(col) for col in cols]
+    out = store.sums(n_boot=n_boot, seed=seed)
+    return out if where == list(range(out.shape[1])) else out[:, where]
 
-    k = len(cols)
-    width = max(k, 2)  # keep the product a matrix product (gemm), as in a batch
-    centred = np.zeros((units, width), dtype=np.float32)
-    means = np.zeros(width)
-    integral = np.zeros(width, dtype=bool)
-    for j, col in enumerate(cols):
+
+class _CountsColumns:
+    """Columns resampled through one stream of counts (one ``(seed, units)``): each distinct
+    column once, centred into float32 (the product's input), with its float64 mean and
+    whether it is integral. Two columns with the same centred values, mean and integrality
+    have bitwise the same resampled sums, so keeping one of them changes no number."""
+
+    def __init__(self, units: int) -> None:
+        self.units = units
+        self.cols: list[np.ndarray] = []
+        self.means: list[float] = []
+        self.integral: list[bool] = []
+        self._seen: dict[tuple[float, bool, float, float], list[int]] = {}
+
+    @property
+    def nbytes(self) -> int:
+        return 4 * self.units * len(self.cols)
+
+    def add(self, col: np.ndarray) -> int:
+        """The index of ``col`` (``(units,)``) among the columns, added if new."""
         c = np.ascontiguousarray(col, dtype=np.float64)
         # each column summed on its own (a matrix-vector product would sum a column in an
         # order that depends on the other columns, and batched results would differ)
-        means[j] = c.sum() / units
-        integral[j] = bool(np.array_equal(c, np.rint(c)))
-        np.subtract(c, means[j], out=centred[:, j], casting="same_kind")
-    integral[k:] = True
-    out = np.empty((n_boot, width), dtype=np.float64)
+        mean = float(c.sum() / self.units)
+        integral = bool(np.array_equal(c, np.rint(c)))
+        centred = np.empty(self.units, dtype=np.float32)
+        np.subtract(c, mean, out=centred, casting="same_kind")
+        key = (mean, integral, float(centred[0]), float(centred[-1]))
+        same = self._seen.setdefault(key, [])
+        for j in same:
+            if np.array_equal(self.cols[j], centred):
+                return j
+        same.append(len(self.cols))
+        self.cols.append(centred)
+        self.means.append(mean)
+        self.integral.append(integral)
+        return len(self.cols) - 1
+
+    def sums(self, *, n_boot: int, seed: int | None) -> np.ndarray:
+        """``(n_boot, K)`` resampled sums of the columns; the columns are released."""
+        k = len(self.cols)
+        width = max(k, 2)  # keep the product a matrix product (gemm), as in a batch
+        centred = np.zeros((self.units, width), dtype=np.float32)
+        cols, self.cols = self.cols, []
+        for j in range(k - 1, -1, -1):  # each column dropped as soon as it is in the matrix
+            centred[:, j] = cols.pop()
+        means = np.zeros(width)
+        means[:k] = self.means
+        integral = np.ones(width, dtype=bool)
+        integral[:k] = self.integral
+        self.means, self.integral, self._seen = [], [], {}
+        out = _product_sums(centred, self.units, n_boot=n_boot, seed=seed)
+        del centred
+        out += self.units * means
+        if integral.any():
+            out[:, integral] = np.rint(out[:, integral])
+        return out[:, :k] if width != k else out
+
+
+#: Resample rows widened to float32 at a time for the product: a chunk's counts stay one
+#: byte a cell (a float32 chunk of 128 x 100k units was 51 MB a thread).
+PRODUCT_ROWS = 32
+#: Memory budget (bytes) of the centred float32 columns of one counts product. Past it the
+#: columns collected so far are resampled and released, and the rest get another product
+#: over the same counts (regenerated from the same seeds: the same numbers), so the memory
+#: of many comparisons stays bounded whatever their number.
+COLUMN_BYTES = 64 * 1024 * 1024
+
+
+def _product_sums(centred: np.ndarray, units: int, *, n_boot: int, seed: int | None
+                  ) -> np.ndarray:
+    """``counts @ centred`` for ``n_boot`` resample count vectors of the seeded stream
+    ``(seed, units)``, chunked and spread over threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    out = np.empty((n_boot, centred.shape[1]), dtype=np.float64)
     n_chunks = -(-n_boot // CHUNK_ROWS)
     seeds = _stream(seed, units, _COUNTS).spawn(n_chunks)
 
     def work(i: int) -> None:
         lo = i * CHUNK_ROWS
         hi = min(n_boot, lo + CHUNK_ROWS)
-        w = multinomial_counts(np.random.default_rng(seeds[i]), hi - lo, units)
-        out[lo:hi] = w @ centred
+        w = _small_counts(np.random.default_rng(seeds[i]), hi - lo, units)
+        for r in range(0, hi - lo, PRODUCT_ROWS):
+            block = w[r:r + PRODUCT_ROWS].astype(np.float32)
+            out[lo + r:lo + r + block.shape[0]] = block @ centred
 
     workers = _worker_threads(n_chunks)
-    if workers == 1:
-        for i in range(n_chunks):
-            work(i)
-    else:
-        # Our threads split the chunks; each matrix product runs on one BLAS thread (BLAS
-        # threads on top of ours oversubscribe the cores and stall under load).
-        from threadpoolctl import threadpool_limits
+    # Our threads split the chunks; each matrix product runs on one BLAS thread (BLAS
+    # threads on top of ours oversubscribe the cores and stall under load, and a product of
+    # PRODUCT_ROWS rows is too small to share).
+    from threadpoolctl import threadpool_limits
 
-        with threadpool_limits(limits=1, user_api="blas"), \
-                ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(work, range(n_chunks)))
-    out += units * means
-    if integral.any():
-        out[:, integral] = np.rint(out[:, integral])
-    return out[:, :k] if width != k else out
+    with threadpool_limits(limits=1, user_api="blas"):
+        if workers == 1:
+            for i in range(n_chunks):
+                work(i)
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                list(pool.map(work, range(n_chunks)))
+    return out
 
 
 def distinct_sums(uniq: np.ndarray, counts: np.ndarray, *, n_boot: int, seed: int | None
@@ -621,14 +717,32 @@ class _Prepared:
     va: float
     vb: float
     n: int
-    ua: np.ndarray  # (units, k) base, per unit
-    ub: np.ndarray  # (units, k) head, per unit
+    units: int
+    k: int  # statistics per item
+    ua: np.ndarray | None  # (units, k) base, per unit (None once released)
+    ub: np.ndarray | None  # (units, k) head, per unit
     resample: Resample
     n_differing: int
-    columns: np.ndarray  # (units, K) the columns the bootstrap resamples
+    columns: np.ndarray | None  # (units, K) the columns the bootstrap resamples
     diff_form: bool  # columns are (num_b - num_a, den): delta = sum0 / sum1
     notes: list[str]
+    confidence: float
     untested: str | None = None
+
+    def release(self) -> None:
+        """Drop the per-unit arrays of a large comparison once its resampling is set up; the
+        sign-flip test (few units) keeps them, :meth:`unit_rows` rebuilds them on demand."""
+        if self.units >= BOOTSTRAP_TEST_UNITS:
+            self.ua = self.ub = self.columns = None
+
+    def unit_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(ua, ub)``, rebuilt from the job when released."""
+        if self.ua is None or self.ub is None:
+            again = _prepare(self.job, self.confidence)
+            self.ua, self.ub = again.ua, again.ub
+        if self.ua is None or self.ub is None:  # pragma: no cover - _prepare always sets them
+            raise RuntimeError("paired test without per-unit statistics")
+        return self.ua, self.ub
 
 
 def _min_differing(alpha: float) -> int:
@@ -683,9 +797,9 @@ def _prepare(job: PairedInput, confidence: float) -> _Prepared:
         columns = np.hstack([ua, ub])
         n_differing = int((ua != ub).any(axis=1).sum()) if ua.shape[1] == ub.shape[1] \
             else ua.shape[0]
-    prep = _Prepared(job, fa, fb, va, vb, n, ua, ub, resample, n_differing, columns,
-                     diff_form, notes)
     units = ua.shape[0]
+    prep = _Prepared(job, fa, fb, va, vb, n, units, ua.shape[1], ua, ub, resample, n_differing,
+                     columns, diff_form, notes, confidence)
     if units < 2:
         prep.untested = f"only {units} {resample}: nothing to resample"
     elif 0 < n_differing < need:
@@ -701,7 +815,7 @@ def _deltas(prep: _Prepared, sums: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
             d: np.ndarray = np.where(sums[:, 1] == 0, np.nan, sums[:, 0] / sums[:, 1])
         return d
-    k = prep.ua.shape[1]
+    k = prep.k
     with np.errstate(divide="ignore", invalid="ignore"):
         out: np.ndarray = (np.asarray(prep.fb(sums[:, k:]), np.float64)
                            - np.asarray(prep.fa(sums[:, :k]), np.float64))
@@ -711,13 +825,14 @@ def _deltas(prep: _Prepared, sums: np.ndarray) -> np.ndarray:
 def _flip_patterns(prep: _Prepared, n_boot: int, seed: int | None
                    ) -> tuple[np.ndarray, np.ndarray, bool]:
     """0/1 flip matrix (R, units') over the differing units and their indices; exact or not."""
-    differ = np.flatnonzero((prep.ua != prep.ub).any(axis=1))
+    ua, ub = prep.unit_rows()
+    differ = np.flatnonzero((ua != ub).any(axis=1))
     m = differ.size
     if m <= EXACT_MAX_UNITS:
         codes = np.arange(1 << m, dtype=np.int64)
         flips = ((codes[:, None] >> np.arange(m)) & 1).astype(np.float64)
         return flips, differ, True
-    rng = np.random.default_rng(_stream(seed, prep.ua.shape[0], _FLIPS))
+    rng = np.random.default_rng(_stream(seed, prep.units, _FLIPS))
     raw = np.frombuffer(rng.bytes(-(-n_boot * m // 8)), dtype=np.uint8)
     bits = np.unpackbits(raw, count=n_boot * m).reshape(n_boot, m)
     return bits.astype(np.float64), differ, False
@@ -728,9 +843,10 @@ def _sign_flip_p(prep: _Prepared, delta: float, n_boot: int, seed: int | None
     """Two-sided p-value of the sign-flip (randomisation) test: base and head of each unit
     swapped with probability 1/2; ``|delta*| >= |delta|`` counted."""
     flips, differ, exact = _flip_patterns(prep, n_boot, seed)
-    d = (prep.ub - prep.ua)[differ]  # (m, k)
-    sa = prep.ua.sum(axis=0)
-    sb = prep.ub.sum(axis=0)
+    ua, ub = prep.unit_rows()
+    d = (ub - ua)[differ]  # (m, k)
+    sa = ua.sum(axis=0)
+    sb = ub.sum(axis=0)
     moved = flips @ d  # (R, k): what the flipped units move from head to base
     with np.errstate(divide="ignore", invalid="ignore"):
         star = (np.asarray(prep.fb(sb[None, :] - moved), np.float64)
@@ -746,7 +862,7 @@ def _finish(prep: _Prepared, sums: np.ndarray | None, *, n_boot: int, seed: int 
             confidence: float) -> PairedTest:
     job = prep.job
     delta = prep.vb - prep.va
-    units = prep.ua.shape[0]
+    units = prep.units
     alpha = 1.0 - confidence
     base: dict[str, Any] = dict(
                 value_a=prep.va, value_b=prep.vb, delta=delta, confidence=float(confidence),
@@ -801,7 +917,7 @@ def _finish(prep: _Prepared, sums: np.ndarray | None, *, n_boot: int, seed: int 
 
 
 def paired_tests(
-    jobs: Sequence[PairedInput],
+    jobs: Iterable[PairedInput],
     *,
     n_boot: int = 10_000,
     confidence: float = 0.95,
@@ -810,51 +926,46 @@ def paired_tests(
     """Run many paired comparisons; identical numbers to running each alone.
 
     Comparisons over the same number of units that need the counts strategy share one
-    stream of resample counts (one product for all of them); the others use the distinct-row
-    strategy. Intervals need :data:`MIN_UNITS` units.
+    stream of resample counts (one product for all of them, or several over the same counts
+    past :data:`COLUMN_BYTES` of columns); the others use the distinct-row strategy.
+    ``jobs`` are taken one at a time: each one's per-unit arrays are released as soon as its
+    resampling is set up, so memory does not grow with an ``(n, k)`` copy per comparison
+    (give the inputs as :class:`ItemColumns` to copy nothing). Intervals need
+    :data:`MIN_UNITS` units.
     """
     check_confidence(confidence)
     _check_boot(n_boot, seed)
-    preps = [_prepare(job, float(confidence)) for job in jobs]
-    sums: list[np.ndarray | None] = [None] * len(preps)
-    batches: dict[int, list[int]] = {}
-    for i, prep in enumerate(preps):
-        units = prep.ua.shape[0]
-        if units < MIN_UNITS:
-            continue
-        dr = distinct_rows(prep.columns, max_rows=PAIRED_MAX_DISTINCT)
-        if dr is not None:
-            sums[i] = distinct_sums(*dr, n_boot=int(n_boot), seed=seed)
-        else:
-            batches.setdefault(units, []).append(i)
-    for idx in batches.values():
-        cols, where = _stack_columns([preps[i].columns for i in idx])
-        out = _counts_sums_of(cols, preps[idx[0]].ua.shape[0], n_boot=int(n_boot), seed=seed)
-        for i, at in zip(idx, where, strict=True):
+    preps: list[_Prepared] = []
+    sums: list[np.ndarray | None] = []
+    batches: dict[int, tuple[_CountsColumns, list[tuple[int, list[int]]]]] = {}
+
+    def flush(units: int) -> None:
+        store, members = batches.pop(units)
+        out = store.sums(n_boot=int(n_boot), seed=seed)
+        for i, at in members:
             sums[i] = out[:, at]
+
+    for job in jobs:
+        prep = _prepare(job, float(confidence))
+        preps.append(prep)
+        sums.append(None)
+        units = prep.units
+        if units >= MIN_UNITS and prep.columns is not None:
+            dr = distinct_rows(prep.columns, max_rows=PAIRED_MAX_DISTINCT)
+            if dr is not None:
+                sums[-1] = distinct_sums(*dr, n_boot=int(n_boot), seed=seed)
+            else:
+                store, members = batches.setdefault(units, (_CountsColumns(units), []))
+                cols = prep.columns
+                members.append((len(preps) - 1, [store.add(cols[:, j])
+                                                 for j in range(cols.shape[1])]))
+                if store.nbytes >= COLUMN_BYTES:
+                    flush(units)
+        prep.release()
+    for units in list(batches):
+        flush(units)
     return [_finish(p, s, n_boot=int(n_boot), seed=seed, confidence=float(confidence))
             for p, s in zip(preps, sums, strict=True)]
-
-
-def _stack_columns(blocks: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[list[int]]]:
-    """The distinct columns of column blocks, each once (e.g. the reference length that many
-    metrics share), and each block's column indices into them."""
-    columns: list[np.ndarray] = []
-    seen: dict[tuple[float, float, float], list[int]] = {}
-    where: list[list[int]] = []
-    for block in blocks:
-        idx = []
-        for j in range(block.shape[1]):
-            c = block[:, j]  # a view: the columns are centred into float32 one at a time
-            key = (float(c[0]), float(c[-1]), float(c.sum()))
-            found = next((g for g in seen.get(key, ()) if np.array_equal(columns[g], c)), None)
-            if found is None:
-                found = len(columns)
-                seen.setdefault(key, []).append(found)
-                columns.append(c)
-            idx.append(found)
-        where.append(idx)
-    return columns, where
 
 
 def paired_bootstrap(

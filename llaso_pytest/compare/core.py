@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from llaso_pytest.compare.items import item_views
 from llaso_pytest.compare.tolerances import Tolerance, find_tolerance, parse_tolerances
 from llaso_pytest.compare.types import (
     Comparison,
@@ -36,7 +37,7 @@ from llaso_pytest.compare.types import (
     Verdict,
 )
 from llaso_pytest.multiplicity import CORRECTIONS, Correction, adjust_pvalues
-from llaso_pytest.provenance_diff import diff_provenance
+from llaso_pytest.provenance_diff import diff_provenance, environment_warnings
 from llaso_pytest.results import ResultRecord, read_results, record_dict
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -398,7 +399,7 @@ def _start_diff(key: tuple[str, str], a: ResultRecord | None, b: ResultRecord | 
     """The diff of one metric as far as it goes without the batched paired test, and that
     test's input when it needs one (``pairings`` caches pairs of id lists shared by metrics)."""
     from llaso_pytest.metrics.base import aggregate_fn
-    from llaso_pytest.stats import PairedInput
+    from llaso_pytest.stats import ItemColumns, PairedInput
 
     nodeid, name = key
     ref = b if b is not None else a
@@ -410,11 +411,12 @@ def _start_diff(key: tuple[str, str], a: ResultRecord | None, b: ResultRecord | 
         base=None if a is None else SideValues(a.value, a.ci, a.n),
         head=None if b is None else SideValues(b.value, b.ci, b.n),
         signature=ref.signature.text)
+    d = replace(d, notes=_corpus_notes(a, b))
     if a is None:
         return replace(d, verdict="new"), None
     if b is None:
         verdict, why = _missing_verdict(nodeid, rec_b, head_ids)
-        return replace(d, verdict=verdict, notes=(why,) if why else ()), None
+        return replace(d, verdict=verdict, notes=d.notes + ((why,) if why else ())), None
     d = replace(d, delta=b.value - a.value)
     sig = _signature_diffs(a, b)
     if sig:
@@ -432,30 +434,55 @@ def _start_diff(key: tuple[str, str], a: ResultRecord | None, b: ResultRecord | 
     if isinstance(pairs, str):
         outcome, why = _unpaired(a, b, confidence, pairs)
         if outcome is None:
-            return replace(d, verdict="untested", untested_reason=why, notes=(why,)), None
-        return replace(d, test=outcome, notes=(why,)), None
-    notes: list[str] = []
+            return replace(d, verdict="untested", untested_reason=why,
+                           notes=(*d.notes, why)), None
+        return replace(d, test=outcome, notes=(*d.notes, why)), None
+    notes: list[str] = list(d.notes)
     if pairs.n_base_only or pairs.n_head_only:
         notes.append(
             f"{pairs.ia.size} items paired; {pairs.n_base_only} only in the base, "
             f"{pairs.n_head_only} only in the head (left out of the paired test)")
     flips, worst, best = _item_views(a, b, pairs)
-    sa, sb = a.stat_matrix(), b.stat_matrix()
-    if not pairs.identity:
-        sa, sb = sa[pairs.ia], sb[pairs.ib]
-    groups = None
+    texts = item_views(a, b, flips=flips, worst=worst)
+    # the records' own arrays, rows picked when the test runs: the batch holds no copies
+    sa = ItemColumns(tuple(a.stats.values()), None if pairs.identity else pairs.ia)
+    sb = ItemColumns(tuple(b.stats.values()), None if pairs.identity else pairs.ib)
+    groups: Sequence[str] | None = None
     if a.groups is not None and b.groups is not None:
-        ga = [a.groups[i] for i in pairs.ia]
-        gb = [b.groups[i] for i in pairs.ib]
-        if ga == gb:
-            groups = ga
+        if pairs.identity and a.groups == b.groups:
+            groups = a.groups
         else:
-            notes.append("groups differ between the runs: items resampled, not groups")
+            ga = [a.groups[i] for i in pairs.ia]
+            gb = [b.groups[i] for i in pairs.ib]
+            if ga == gb:
+                groups = ga
+    if a.groups is not None and b.groups is not None and groups is None:
+        notes.append("groups differ between the runs: items resampled, not groups")
     job = PairedInput(sa, sb, a.aggregate, a.higher_is_better, groups=groups,
                       label=f"{nodeid}::{name}")
     d = replace(d, pairing=Pairing(int(pairs.ia.size), pairs.n_base_only, pairs.n_head_only),
-                flips=flips, worst_changes=worst, best_changes=best, notes=tuple(notes))
+                flips=flips, worst_changes=worst, best_changes=best, item_texts=texts,
+                notes=tuple(notes))
     return d, job
+
+
+def _corpus_notes(a: ResultRecord | None, b: ResultRecord | None) -> tuple[str, ...]:
+    """Notes for a corpus joined from cases (``record_case``) that is partial on a side."""
+    notes = []
+    for side, r in (("base", a), ("head", b)):
+        info = None if r is None else r.extra.get("corpus")
+        if not isinstance(info, Mapping) or not info.get("partial"):
+            continue
+        parts = []
+        if info.get("deselected"):
+            parts.append(f"{info['deselected']} deselected (-k, -m, --lf)")
+        if info.get("last_failed"):
+            parts.append("only the cases that failed before (--lf)")
+        if info.get("not_recorded"):
+            parts.append(f"{info['not_recorded']} recorded nothing")
+        notes.append(f"partial corpus in the {side}: {info.get('cases')} cases, "
+                     + ", ".join(parts))
+    return tuple(notes)
 
 
 def _with_test(d: MetricDiff, t: PairedTest) -> MetricDiff:
@@ -527,6 +554,12 @@ def compare_records(
         warnings.append(f"tolerance {text!r} matches no compared metric")
     prov = tuple(diff_provenance(rec_a.get("provenance") or {}, rec_b.get("provenance") or {}))
     warnings.extend(_data_warnings(prov))
+    warnings.extend(environment_warnings(prov))
+    partial = [m.key for m in metrics if any(n.startswith("partial corpus") for n in m.notes)]
+    if partial:
+        warnings.append(f"{len(partial)} corpus result(s) are partial (cases deselected, rerun "
+                        "with --lf, or that recorded nothing), compared over the cases both runs "
+                        f"have: {', '.join(partial[:5])}{', ...' if len(partial) > 5 else ''}")
     problems = _problems(rec_a, rec_b, info_a, info_b, metrics)
     return Comparison(
         base=info_a, head=info_b, metrics=tuple(metrics), provenance_diffs=prov,

@@ -25,6 +25,7 @@ __all__ = [
     "Comparison",
     "Flips",
     "ItemChange",
+    "ItemView",
     "Method",
     "MetricDiff",
     "Pairing",
@@ -67,6 +68,35 @@ class ItemChange:
     base: float
     head: float
     change: float
+
+
+ItemRole = Literal["now wrong", "now right", "worse", "better"]
+
+
+@dataclass(frozen=True)
+class ItemView:
+    """What a report shows of one flipped or changed item: its texts in both runs.
+
+    ``view`` says how (:data:`llaso_pytest.itemtext.VIEWS`): ``words``/``chars`` with the
+    aligned rows (``alignment``: REF, HYP and S/D/I marks, per run), ``pair`` (reference
+    against prediction), ``judge`` (the judge's reason). A text is ``None`` where the run did
+    not record it (older record, ``--llaso-item-text none``); ``truncated`` when any shown
+    text was cut at the record's limit.
+    """
+
+    item: str
+    role: ItemRole
+    view: str
+    base_score: float | None = None
+    head_score: float | None = None
+    ref: str | None = None
+    base_hyp: str | None = None
+    head_hyp: str | None = None
+    base_reason: str | None = None
+    head_reason: str | None = None
+    base_alignment: tuple[str, str, str] | None = None
+    head_alignment: tuple[str, str, str] | None = None
+    truncated: bool = False
 
 
 @dataclass(frozen=True)
@@ -148,6 +178,7 @@ class MetricDiff:
     flips: Flips | None = None
     worst_changes: tuple[ItemChange, ...] = ()
     best_changes: tuple[ItemChange, ...] = ()
+    item_texts: tuple[ItemView, ...] = ()  # flipped and most worsened items with their texts
     untested_reason: str | None = None
     notes: tuple[str, ...] = ()
     signature: str | None = None

@@ -15,6 +15,8 @@ values) is stored or printed: the cache key and the stored request keep their na
 every error text is scrubbed of them. Only complete, valid replies (``finish_reason`` not
 ``length``, accepted by the request's ``accept`` check) are cached. After Ctrl-C no new call
 starts: the batch raises ``KeyboardInterrupt`` at once and in-flight calls are abandoned.
+With a run budget (``budget=``, :mod:`llaso_pytest.llm.budget`) every API call is admitted by
+the run's ledger first; an item it refuses is never called and ends ``budget_exceeded``.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ from llaso_pytest.provenance import redact_text
 
 if TYPE_CHECKING:  # pragma: no cover
     import openai
+
+    from llaso_pytest.context import Progress
+    from llaso_pytest.llm.budget import BatchGate, Ledger
 
 __all__ = [
     "CREDENTIAL_PARAMS",
@@ -338,6 +343,8 @@ class _Batch:
     successes: int = 0
     tripped: str | None = None  # the circuit breaker's message once open
     lock: threading.Lock = field(default_factory=threading.Lock)
+    gate: BatchGate | None = None  # the run's budget (llm/budget.py), when one is set
+    finished: int = 0  # items with an outcome (progress)
 
 
 class LLMClient:
@@ -355,10 +362,12 @@ class LLMClient:
         sleep: Callable[[float], None] | None = None,
         rng: random.Random | None = None,
         stats: UsageStats | None = None,
+        budget: Ledger | None = None,
     ) -> None:
         endpoint.require()
         self.endpoint = endpoint
         self.cache = cache
+        self.budget = budget
         self.stats = stats if stats is not None else UsageStats()
         self._cancel = threading.Event()
         self._sleep: Callable[[float], None] = sleep or self._wait
@@ -434,13 +443,23 @@ class LLMClient:
             seen.add(r.id)
         if not requests:
             return []
+        from llaso_pytest.context import progress
+
         self._cancel.clear()
         batch = _Batch(requests, [None] * len(requests), list(range(len(requests)))[::-1])
+        if self.budget is not None:
+            from llaso_pytest.llm.budget import BatchGate
+
+            batch.gate = BatchGate(self.budget, self.endpoint, size=len(requests),
+                                   window=self.endpoint.concurrency, cancelled=self._cancel)
         try:
-            self._run_pass(batch)
-            if batch.deferred and batch.tripped is None:
-                batch.todo, batch.deferred, batch.second_pass = batch.deferred[::-1], [], True
-                self._run_pass(batch)
+            # Progress is reported from this (the test's) thread while the workers run.
+            label = f"llaso: {self.endpoint.role} calls to {self.endpoint.model}"
+            with progress(label, len(requests), unit="calls") as shown:
+                self._run_pass(batch, shown)
+                if batch.deferred and batch.tripped is None:
+                    batch.todo, batch.deferred, batch.second_pass = batch.deferred[::-1], [], True
+                    self._run_pass(batch, shown)
         except BaseException:
             self._cancel.set()  # Ctrl-C: no new call starts; workers are daemons, abandoned
             raise
@@ -453,7 +472,7 @@ class LLMClient:
             raise EndpointUnavailable(batch.tripped)
         return outcomes
 
-    def _run_pass(self, batch: _Batch) -> None:
+    def _run_pass(self, batch: _Batch, shown: Progress) -> None:
         n = min(self.endpoint.concurrency, len(batch.todo))
         done = threading.Semaphore(0)
 
@@ -464,9 +483,16 @@ class LLMClient:
                         if not batch.todo:
                             return
                         i = batch.todo.pop()
-                    out = self._one(batch.requests[i], batch, i)
+                    out = None
+                    try:
+                        out = self._one(batch.requests[i], batch, i)
+                    finally:
+                        if batch.gate is not None:
+                            batch.gate.settle(i, out)
                     if out is not None:
                         batch.outcomes[i] = out
+                        with batch.lock:
+                            batch.finished += 1
                     else:
                         with batch.lock:
                             batch.deferred.append(i)
@@ -481,7 +507,10 @@ class LLMClient:
             t.start()
         for _ in threads:
             while not done.acquire(timeout=0.1):  # short waits: Ctrl-C is seen at once
-                pass
+                if batch.finished > shown.done:
+                    shown.advance(batch.finished - shown.done)
+        if batch.finished > shown.done:
+            shown.advance(batch.finished - shown.done)
 
     def key_for(self, request: ChatRequest) -> str:
         """The cache key of ``request`` on this endpoint (:meth:`ResponseCache.key_for`)."""
@@ -526,6 +555,10 @@ class LLMClient:
                 return self._failed(
                     request, attempts, waits, "interrupted", "interrupted before the call"
                 )
+            refused = batch.gate.admit(index, first=attempts == 0) if batch.gate else None
+            if refused is not None:  # the budget is spent (or Ctrl-C while waiting for it)
+                kind = "interrupted" if refused.startswith("interrupted") else "budget_exceeded"
+                return self._failed(request, attempts, waits, kind, refused)
             attempts += 1
             self.stats.add(api_calls=1)
             try:

@@ -13,6 +13,7 @@ This module computes; it does not print and does not import pytest.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -21,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from llaso_pytest.context import AUTO_SEED
 from llaso_pytest.errors import LlasoError
 from llaso_pytest.llm.client import CallOutcome, ChatRequest, LLMClient, public_params
 from llaso_pytest.llm.prompts import PromptTemplate, load_prompt
@@ -37,7 +39,8 @@ __all__ = [
 
 JudgeKind = Literal["rubric", "binary", "pairwise"]
 ResponseFormat = Literal["json_schema", "json_object", "none"]
-ERROR_KINDS = ("api_error", "unparsable", "missing_field", "out_of_scale", "no_majority")
+ERROR_KINDS = ("api_error", "unparsable", "missing_field", "out_of_scale", "no_majority",
+               "budget_exceeded")
 _FENCE = re.compile(r"^```[A-Za-z0-9_-]*\s*\n(.*?)\n?```$", re.DOTALL)
 
 
@@ -171,6 +174,10 @@ class JudgeSample:
     cached: bool = False
     error_kind: str | None = None
     error: str | None = None
+    #: USD of this reply from its token counts and the endpoint's prices (``None``: unknown,
+    #: or not called); a cached reply is priced as when it was made
+    cost_usd: float | None = None
+    latency_s: float | None = None  # seconds of the API call (``None``: cached or not timed)
 
     @property
     def ok(self) -> bool:
@@ -206,6 +213,18 @@ class ItemVerdict:
     def ok(self) -> bool:
         return self.error_kind is None
 
+    @property
+    def cost_usd(self) -> float | None:
+        """What judging this item cost (every call priced), ``None`` when any is unknown."""
+        costs = [s.cost_usd for s in self.samples]
+        return None if not costs or None in costs else sum(c or 0.0 for c in costs)
+
+    @property
+    def latency_s(self) -> float | None:
+        """Seconds of this item's API calls, ``None`` unless every one was timed."""
+        times = [s.latency_s for s in self.samples]
+        return None if not times or None in times else sum(t or 0.0 for t in times)
+
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "value": self.value, "label": self.label, "reason": self.reason,
                 "agreement": self.agreement, "error_kind": self.error_kind, "error": self.error,
@@ -225,6 +244,10 @@ class JudgeResult:
     aggregate: str
     labels: tuple[str, str] | None = None  # pairwise: names of the two systems
     usage: Mapping[str, Any] = field(default_factory=dict)
+    #: The template variables each item was judged with (for the texts reports show).
+    inputs: Mapping[str, Mapping[str, str]] = field(default_factory=dict, repr=False)
+    #: the judge endpoint's (input, output) USD per million tokens, ``None`` when not set
+    prices: tuple[float, float] | None = None
 
     # -- counts
     @property
@@ -331,7 +354,8 @@ class JudgeResult:
             "agreement": self.agreement_summary(),
             "pairwise": self.pairwise_summary(),
             "usage": dict(self.usage),
-            "verdicts": [{"id": v.id, "label": v.label, "reason": v.reason} for v in self.ok],
+            # each item's reason is in the result's item texts (bounded by --llaso-item-text)
+            "verdicts": [{"id": v.id, "label": v.label} for v in self.ok],
         }
 
     def signature_fields(self) -> dict[str, Any]:
@@ -357,7 +381,8 @@ class JudgeResult:
             ),
         }
 
-    def to_metric_result(self, *, confidence: float = 0.95, n_boot: int = 1000, seed: int = 0,
+    def to_metric_result(self, *, confidence: float = 0.95, n_boot: int = 1000,
+                         seed: int = AUTO_SEED,
                          signature_extra: Mapping[str, Any] | None = None) -> Any:
         """A ``llaso_pytest.metrics.base.MetricResult`` over the items without errors.
 
@@ -370,6 +395,23 @@ class JudgeResult:
 
         return judge_metric_result(self, confidence=confidence, n_boot=n_boot, seed=seed,
                                    signature_extra=signature_extra)
+
+    def cost_metrics(self, *, confidence: float = 0.95, n_boot: int = 1000, seed: int = 0,
+                     signature_extra: Mapping[str, Any] | None = None) -> list[Any]:
+        """Per-item cost (``<name>/cost_usd``) and latency (``<name>/latency_s``) of the
+        judge calls as metric results, when the endpoint's prices are configured (else
+        ``[]``). Each is over the items whose every call is priced (or timed); items not
+        called (``budget_exceeded``) are not among them."""
+        from llaso_pytest.llm._metric import judge_cost_results
+
+        return judge_cost_results(self, confidence=confidence, n_boot=n_boot, seed=seed,
+                                  signature_extra=signature_extra)
+
+
+def _prices(endpoint: Any) -> tuple[float, float] | None:
+    if endpoint.price_in is None or endpoint.price_out is None:
+        return None
+    return float(endpoint.price_in), float(endpoint.price_out)
 
 
 def _combine_orders(ab: Any, ba: Any, labels: tuple[str, str]) -> str:
@@ -524,8 +566,14 @@ class Judge:
                     index.append((item_id, r, order))
         outcomes: list[CallOutcome] = self.client.complete(requests)
         samples: dict[str, list[JudgeSample]] = {item_id: [] for item_id, _ in items}
+        from llaso_pytest.llm.budget import call_cost
+
+        ep = self.client.endpoint
         for (item_id, r, order), out in zip(index, outcomes, strict=True):
-            samples[item_id].append(self._parse(kind, t, r, order, out))
+            sample = self._parse(kind, t, r, order, out)
+            samples[item_id].append(dataclasses.replace(
+                sample, cost_usd=call_cost(ep, out.prompt_tokens, out.completion_tokens),
+                latency_s=getattr(out, "latency_s", None)))  # the client's, when it times calls
         return samples, outcomes
 
     @staticmethod
@@ -534,7 +582,9 @@ class Judge:
     ) -> JudgeSample:
         if not out.ok or out.content is None:
             msg = out.error or "no content"
-            return JudgeSample(r, order, None, cached=out.cached, error_kind="api_error", error=msg)
+            # not called because the run's budget is spent: its own state (llm/budget.py)
+            state = "budget_exceeded" if out.error_type == "budget_exceeded" else "api_error"
+            return JudgeSample(r, order, None, cached=out.cached, error_kind=state, error=msg)
         try:
             value, reason = parse_verdict(out.content, kind=kind, scale=t.scale)
         except VerdictError as exc:
@@ -567,6 +617,7 @@ class Judge:
         before: Mapping[str, Any],
         outcomes: Sequence[CallOutcome],
         labels: tuple[str, str] | None = None,
+        inputs: Mapping[str, Mapping[str, str]] | None = None,
     ) -> JudgeResult:
         after = self.client.stats.snapshot()
         usage = {
@@ -595,6 +646,8 @@ class Judge:
             aggregate=aggregate,
             labels=labels,
             usage=usage,
+            inputs=dict(inputs or {}),
+            prices=_prices(self.client.endpoint),
         )
         if result.n_errors:
             import warnings
@@ -638,7 +691,8 @@ class Judge:
         verdicts = [
             _decide(kind, item_id, samples[item_id], k, aggregate, labels) for item_id, _ in pairs
         ]
-        return self._result(name, kind, t, verdicts, k, aggregate, before, outcomes, labels=labels)
+        return self._result(name, kind, t, verdicts, k, aggregate, before, outcomes, labels=labels,
+                            inputs=dict(pairs))
 
     # ------------------------------------------------------------------ public API
     def rubric(

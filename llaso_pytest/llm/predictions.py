@@ -12,7 +12,6 @@ edit (the diff of the manifest then shows the change).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from llaso_pytest.errors import LlasoError
+from llaso_pytest.lineage.lfs import LfsPointerError, sha256_data
 from llaso_pytest.record import atomic_write_text
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "Manifest",
     "Predictions",
     "PredictionsError",
+    "PredictionsLfsPointerError",
     "jsonl_objects",
     "load_dataset",
     "load_manifest",
@@ -44,12 +45,13 @@ class PredictionsError(LlasoError, ValueError):
     """A pinned dataset or prediction file is missing, altered or malformed."""
 
 
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+class PredictionsLfsPointerError(PredictionsError, LfsPointerError):
+    """A Git LFS pointer file stands where a dataset or prediction file should be."""
+
+
+def sha256_file(path: str | Path, *, expected: str | None = None) -> str:
+    """Hex sha256 of a data file; a Git LFS pointer in its place is refused."""
+    return sha256_data(path, expected=expected, error=PredictionsLfsPointerError)
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,7 @@ def load_manifest(path: str | Path) -> Manifest:
 def _verify(path: Path, expected: str, manifest: Path) -> str:
     if not path.is_file():
         raise _err(path, f"file named in {manifest} does not exist")
-    actual = sha256_file(path)
+    actual = sha256_file(path, expected=expected)
     if actual != expected:
         raise _err(
             path,

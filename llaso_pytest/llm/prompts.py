@@ -1,4 +1,10 @@
-"""Pinned prompt templates: TOML files in ``fixtures/prompts/``, hashed, rendered strictly.
+"""Pinned prompt templates: TOML files, hashed, rendered strictly.
+
+The shipped templates (judge rubrics, generation prompts) live in ``llaso_pytest/llm/templates/``
+and are installed with the package (package data), so ``load_prompt("judge_helpfulness")``
+works from an installed wheel; a project's own templates are loaded by path or with
+``prompt_dir=``.
+
 
 A template file declares its ``name``, ``kind`` (``generate``, ``rubric``, ``binary`` or
 ``pairwise``), the ``variables`` it needs, a ``[scale]`` for rubrics, and a list of
@@ -33,9 +39,8 @@ class PromptError(LlasoError, ValueError):
 
 
 def default_prompt_dir() -> Path:
-    """``fixtures/prompts`` of the repository (or of the current directory)."""
-    here = Path(__file__).resolve().parents[2] / "fixtures" / "prompts"
-    return here if here.is_dir() else Path.cwd() / "fixtures" / "prompts"
+    """The folder of the shipped templates, inside the installed package."""
+    return Path(__file__).resolve().parent / "templates"
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:  # pragma: no cover
+    from llaso_pytest.llm.budget import Ledger
     from llaso_pytest.llm.cache import ResponseCache
     from llaso_pytest.llm.client import LLMClient, UsageStats
     from llaso_pytest.llm.config import EndpointConfig
@@ -62,6 +63,8 @@ SETTINGS_KEY = pytest.StashKey[LLMSettings]()
 STATS_KEY = pytest.StashKey[dict[str, "UsageStats"]]()
 SENT_KEY = pytest.StashKey[dict[str, Any]]()
 TOTALS_KEY = pytest.StashKey[dict[str, dict[str, Any]]]()
+BUDGET_KEY = pytest.StashKey["Ledger | None"]()
+_LEDGER_INPUT = "llaso_budget_ledger"  # workerinput key: the controller's ledger file
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -107,6 +110,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="SQLite file caching LLM responses "
         "(default <llaso dir>/cache/llm.sqlite3; 'none' disables)",
     )
+    from llaso_pytest.llm.budget import parse_budget_calls, parse_budget_usd
+    from llaso_pytest.options import argparse_type
+
+    group.addoption("--llaso-budget-usd", metavar="USD", type=argparse_type(parse_budget_usd),
+                    default=None,
+                    help="stop new judge and generation calls once the run has spent USD "
+                    "(from token counts and the endpoints' prices); the remaining items are "
+                    "budget_exceeded and the run is incomplete")
+    group.addoption("--llaso-budget-calls", metavar="N", type=argparse_type(parse_budget_calls),
+                    default=None,
+                    help="stop new judge and generation calls after N API calls in the run "
+                    "(all xdist workers together)")
+    parser.addini("llaso_budget_usd", "default for --llaso-budget-usd", type="string",
+                  default="")
+    parser.addini("llaso_budget_calls", "default for --llaso-budget-calls", type="string",
+                  default="")
     parser.addini("llaso_judge_k", "default for --llaso-judge-k", type="string", default="")
     parser.addini("llaso_judge_response_format", "default for --llaso-judge-response-format",
                   type="string", default="")
@@ -187,10 +206,84 @@ def _settings(config: pytest.Config) -> LLMSettings:
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[SETTINGS_KEY] = _settings(config)
+    settings = config.stash[SETTINGS_KEY] = _settings(config)
     config.stash[STATS_KEY] = {}
     config.stash[SENT_KEY] = {}
     config.stash[TOTALS_KEY] = {}
+    config.stash[BUDGET_KEY] = _ledger(config, settings)
+
+
+def _budget_limit(config: pytest.Config, name: str) -> Any:
+    from llaso_pytest.llm import budget
+    from llaso_pytest.options import OptionError
+
+    value = config.getoption(f"llaso_budget_{name}")
+    text = str(config.getini(f"llaso_budget_{name}")).strip()
+    if value is not None or not text:
+        return value
+    parse = budget.parse_budget_usd if name == "usd" else budget.parse_budget_calls
+    try:
+        return parse(text)
+    except OptionError as exc:
+        raise pytest.UsageError(f"llaso: ini key llaso_budget_{name}: {exc}") from None
+
+
+def _ledger(config: pytest.Config, settings: LLMSettings) -> Ledger | None:
+    """The run's budget ledger: created by the controller, opened by each xdist worker."""
+    from llaso_pytest.llm.budget import BudgetError, BudgetLimits, Ledger
+
+    limits = BudgetLimits(usd=_budget_limit(config, "usd"),
+                          calls=_budget_limit(config, "calls"))
+    if not limits.active:
+        return None
+    if limits.usd is not None:
+        for ep in (settings.judge, settings.llm):
+            if ep.configured and not ep.is_local and (ep.price_in is None
+                                                      or ep.price_out is None):
+                role = ep.role.upper()
+                raise pytest.UsageError(
+                    f"llaso: --llaso-budget-usd: the {ep.role} endpoint ({ep.public_url}) has "
+                    f"no prices, so its spending is unknown; set LLASO_{role}_PRICE_IN and "
+                    f"LLASO_{role}_PRICE_OUT (USD per million tokens; or the ini keys "
+                    f"llaso_{ep.role}_price_in/_price_out), or limit calls with "
+                    "--llaso-budget-calls")
+    path = (getattr(config, "workerinput", None) or {}).get(_LEDGER_INPUT)
+    try:
+        if path is not None:
+            return Ledger(path, limits=limits, process=_worker_id(config))
+        return Ledger.create(limits=limits)
+    except BudgetError as exc:
+        raise pytest.UsageError(f"llaso: {exc}") from None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist: every worker reserves against the controller's ledger (a global budget)."""
+    ledger = node.config.stash.get(BUDGET_KEY, None)
+    if ledger is not None:
+        node.workerinput[_LEDGER_INPUT] = str(ledger.path)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    ledger = config.stash.get(BUDGET_KEY, None)
+    if ledger is None:
+        return
+    if _is_worker(config):
+        ledger.close()
+    else:
+        ledger.remove()
+
+
+def pytest_llaso_incomplete(config: pytest.Config) -> str | None:
+    """A spent budget: calls that were not made leave items unevaluated."""
+    ledger = config.stash.get(BUDGET_KEY, None)
+    if ledger is None:
+        return None
+    snap = ledger.snapshot()
+    if not snap["exceeded"]:
+        return None
+    return (f"the LLM budget was reached ({ledger.limits.describe()}): {snap['calls_refused']} "
+            "call(s) not made, their items are budget_exceeded")
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -260,7 +353,11 @@ class _UsageCollector:
 def pytest_llaso_collect_usage(config: pytest.Config) -> dict[str, Any] | None:
     """LLM usage (calls, retries, cache hits, tokens, cost) for the run record's ``usage``."""
     summary = usage_summary(config)
-    return {"llm": summary} if summary else None
+    out: dict[str, Any] = {"llm": summary} if summary else {}
+    ledger = config.stash.get(BUDGET_KEY, None)
+    if ledger is not None:
+        out["budget"] = ledger.snapshot()
+    return out or None
 
 
 @pytest.hookimpl(trylast=True)
@@ -290,13 +387,16 @@ def usage_summary(config: pytest.Config) -> dict[str, Any] | None:
 def pytest_llaso_report_sections(
     config: pytest.Config, record: Any
 ) -> list[tuple[str, list[str]]] | None:
-    from llaso_pytest.llm.usage import judge_error_lines, render_usage
+    from llaso_pytest.llm.usage import judge_error_lines, render_budget, render_usage
 
     sections = []
     summary = usage_summary(config)
     data = record if isinstance(record, dict) else record.to_dict()
-    if summary:
-        lines = render_usage(summary)
+    ledger = config.stash.get(BUDGET_KEY, None)
+    if summary or ledger is not None:
+        lines = render_usage(summary or {})
+        if ledger is not None:
+            lines.append(render_budget(ledger.snapshot()))
         judge = (data.get("provenance") or {}).get("llm_judge")
         if isinstance(judge, dict):
             lines.append(
@@ -395,7 +495,7 @@ def judge(
     from llaso_pytest.llm.judge import Judge
 
     client = LLMClient(judge_endpoint, cache=llaso_llm_cache(llaso_llm_settings.judge_refresh),
-                       stats=_stats(pytestconfig, "judge"))
+                       stats=_stats(pytestconfig, "judge"), budget=pytestconfig.stash[BUDGET_KEY])
     try:
         yield Judge(client, seed=llaso_seed, response_format=llaso_llm_settings.response_format,  # type: ignore[arg-type]
                     default_k=llaso_llm_settings.judge_k)
@@ -425,7 +525,7 @@ def llm_client(
 
     record_provenance("llm_model_under_test", llm_endpoint.public())
     client = LLMClient(llm_endpoint, cache=llaso_llm_cache(llaso_llm_settings.llm_refresh),
-                       stats=_stats(pytestconfig, "llm"))
+                       stats=_stats(pytestconfig, "llm"), budget=pytestconfig.stash[BUDGET_KEY])
     try:
         yield client
     finally:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["aggregate", "judge_error_lines", "render_usage"]
+__all__ = ["aggregate", "judge_error_lines", "render_budget", "render_usage"]
 
 Snapshot = Mapping[str, Any]  # UsageStats.snapshot()
 
@@ -63,6 +63,20 @@ def render_usage(summary: Mapping[str, Mapping[str, Any]]) -> list[str]:
             f"failed items {u.get('items_failed', 0)} (errors: {errs})"
         )
     return lines
+
+
+def render_budget(budget: Mapping[str, Any]) -> str:
+    """The budget line: what was spent against each limit, and what was not called."""
+    spent = [f"${budget['spent_usd']:.4f}" + (
+        f" of ${budget['limit_usd']:g}" if budget.get("limit_usd") is not None else ""),
+        f"{budget['calls']}" + (f" of {budget['limit_calls']}"
+                                if budget.get("limit_calls") is not None else "") + " API calls"]
+    state = (f"REACHED: {budget['calls_refused']} call(s) not made (budget_exceeded)"
+             if budget.get("exceeded") else "not reached")
+    unknown = (f", {budget['replies_without_usage']} replies without token counts"
+               if budget.get("replies_without_usage") else "")
+    return (f"budget: spent {', '.join(spent)}{unknown}; {state} "
+            f"({budget.get('processes', 1)} process(es) sharing it)")
 
 
 def judge_error_lines(record: Mapping[str, Any]) -> list[str]:

@@ -5,9 +5,14 @@ official SQuAD v1.1 evaluation script's: lowercase, drop ASCII punctuation, drop
 articles a/an/the, collapse whitespace. A reference may be one string or a sequence of
 acceptable answers (the item scores its best match, as SQuAD does).
 
-Token F1 follows the SQuAD **v2.0** script where one side normalises to no tokens (F1 is
-1.0 when both are empty, 0.0 when only one is); the v1.1 script returns 0.0 for both empty.
-Otherwise the two scripts agree.
+Exact match and token F1 follow the official SQuAD **v2.0** script (``get_raw_scores``):
+
+* gold answers that normalise to the empty string are left out of an item's answers; only
+  when every gold answer is empty does the item keep one empty answer (an unanswerable
+  question, where only an empty prediction is right). So ``exact_match([["the", "Paris"]],
+  ["a"])`` is 0, as in the script, not 1 (``"the"`` and ``"a"`` both normalise to ``""``);
+* F1 is 1.0 when prediction and answer both have no tokens, 0.0 when only one has none
+  (the v1.1 script returns 0.0 for both empty). Otherwise the two scripts agree.
 """
 
 from __future__ import annotations
@@ -20,8 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from llaso_pytest.context import AUTO_SEED
 from llaso_pytest.errors import MetricInputError
-from llaso_pytest.metrics.base import MetricResult, check_ids, mean_result
+from llaso_pytest.itemtext import ItemTexts
+from llaso_pytest.metrics.base import MetricResult, _label, check_multi_items, mean_result
 
 __all__ = ["exact_match", "regex_match", "squad_normalize", "token_f1"]
 
@@ -51,53 +58,11 @@ def _norm_fn(normalize: str | Callable[[str], str] | None) -> tuple[str, Callabl
     raise ValueError(f"normalize must be 'squad', 'strip', 'none' or a callable, got {normalize!r}")
 
 
-def _label(ids: tuple[str, ...] | None, i: int) -> str:
-    return f"item id {ids[i]!r} (index {i})" if ids is not None else f"item index {i}"
-
-
-def _check_multi(
-    references: Any, hypotheses: Any, ids: Any, groups: Any
-) -> tuple[list[list[str]], list[str], tuple[str, ...], tuple[str, ...] | None]:
-    """Like check_items, but a reference may be a str or a non-empty sequence of str."""
-    for name, seq in (("references", references), ("hypotheses", hypotheses)):
-        if isinstance(seq, (str, bytes)):
-            raise MetricInputError(
-                f"{name} must be a sequence (one entry per item), got a single string"
-            )
-    refs = list(references)
-    hyps = list(hypotheses)
-    if len(refs) != len(hyps):
-        raise MetricInputError(
-            f"{len(refs)} references but {len(hyps)} hypotheses: they must be parallel"
-        )
-    n = len(refs)
-    if n == 0:
-        raise MetricInputError("no items: references and hypotheses are empty")
-    id_t = check_ids(ids, n)
-    grp = check_ids(groups, n, what="groups")
-    out_refs: list[list[str]] = []
-    for i, r in enumerate(refs):
-        if isinstance(r, str):
-            out_refs.append([r])
-            continue
-        if r is None or not isinstance(r, Sequence) or isinstance(r, bytes):
-            raise MetricInputError(
-                f"reference for {_label(id_t, i)} is "
-                f"{'None' if r is None else type(r).__name__}, expected str or a list of str"
-            )
-        alts = list(r)
-        if not alts or not all(isinstance(a, str) for a in alts):
-            raise MetricInputError(
-                f"reference for {_label(id_t, i)} must be a non-empty list of str, got {r!r}"[:200]
-            )
-        out_refs.append(alts)
-    for i, h in enumerate(hyps):
-        if not isinstance(h, str):
-            raise MetricInputError(
-                f"hypothesis for {_label(id_t, i)} is "
-                f"{'None' if h is None else type(h).__name__ + ' ' + repr(h)[:60]}, expected str"
-            )
-    return out_refs, hyps, id_t or tuple(str(i) for i in range(n)), grp
+def _golds(alts: Sequence[str], fn: Callable[[str], str]) -> list[str]:
+    """An item's normalised gold answers as SQuAD v2.0 takes them: the empty ones left out,
+    unless all are empty (then the one answer is ``""``)."""
+    golds = [g for g in map(fn, alts) if g]
+    return golds or [""]
 
 
 def _f1(pred: str, gold: str) -> float:
@@ -116,11 +81,13 @@ def _f1(pred: str, gold: str) -> float:
 def _mean_result(
     name: str, scores: np.ndarray, id_t: tuple[str, ...], grp: tuple[str, ...] | None,
     confidence: float, n_boot: int, seed: int | None, sig: dict[str, Any],
-    signature_extra: Mapping[str, Any] | None,
+    signature_extra: Mapping[str, Any] | None, refs: list[list[str]], hyps: list[str],
 ) -> MetricResult:
+    # the answers as given (alternatives joined), the prediction as given
+    texts = ItemTexts("pair", {"ref": [" | ".join(a) for a in refs], "hyp": hyps})
     return mean_result(name, scores, item_ids=id_t, groups=grp, higher_is_better=True,
                        confidence=confidence, n_boot=n_boot, seed=seed, signature_fields=sig,
-                       signature_extra=signature_extra, stat="score")
+                       signature_extra=signature_extra, stat="score", texts=texts)
 
 
 def exact_match(
@@ -131,19 +98,20 @@ def exact_match(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     normalize: str | Callable[[str], str] | None = "squad",
 ) -> MetricResult:
-    """Fraction of items whose normalised hypothesis equals a normalised reference."""
-    refs, hyps, id_t, grp = _check_multi(references, hypotheses, ids, groups)
+    """Fraction of items whose normalised hypothesis equals a normalised gold answer (empty
+    answers as the SQuAD v2.0 script takes them: see the module docstring)."""
+    refs, hyps, id_t, grp = check_multi_items(references, hypotheses, ids=ids, groups=groups)
     nname, fn = _norm_fn(normalize)
     scores = np.array(
-        [float(any(fn(h) == fn(r) for r in alts)) for alts, h in zip(refs, hyps, strict=True)],
+        [float(fn(h) in _golds(alts, fn)) for alts, h in zip(refs, hyps, strict=True)],
         dtype=np.float64,
     )
     return _mean_result("exact_match", scores, id_t, grp, confidence, n_boot, seed,
-                        {"normalizer": nname}, signature_extra)
+                        {"normalizer": nname, "answers": "squad2"}, signature_extra, refs, hyps)
 
 
 def token_f1(
@@ -154,19 +122,21 @@ def token_f1(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     normalize: str | Callable[[str], str] | None = "squad",
 ) -> MetricResult:
-    """Mean SQuAD token F1 (bag-of-tokens overlap, best over the item's references)."""
-    refs, hyps, id_t, grp = _check_multi(references, hypotheses, ids, groups)
+    """Mean SQuAD token F1 (bag-of-tokens overlap, best over the item's gold answers; empty
+    answers as the SQuAD v2.0 script takes them)."""
+    refs, hyps, id_t, grp = check_multi_items(references, hypotheses, ids=ids, groups=groups)
     nname, fn = _norm_fn(normalize)
     scores = np.array(
-        [max(_f1(fn(h), fn(r)) for r in alts) for alts, h in zip(refs, hyps, strict=True)],
+        [max(_f1(fn(h), g) for g in _golds(alts, fn))
+         for alts, h in zip(refs, hyps, strict=True)],
         dtype=np.float64,
     )
     return _mean_result("token_f1", scores, id_t, grp, confidence, n_boot, seed,
-                        {"normalizer": nname}, signature_extra)
+                        {"normalizer": nname, "answers": "squad2"}, signature_extra, refs, hyps)
 
 
 _MODES = ("search", "match", "fullmatch")
@@ -180,7 +150,7 @@ def regex_match(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     mode: str = "search",
     flags: int = 0,
@@ -192,7 +162,7 @@ def regex_match(
     """
     if mode not in _MODES:
         raise ValueError(f"mode must be one of {', '.join(_MODES)}, got {mode!r}")
-    refs, hyps, id_t, grp = _check_multi(references, hypotheses, ids, groups)
+    refs, hyps, id_t, grp = check_multi_items(references, hypotheses, ids=ids, groups=groups)
     scores = np.zeros(len(hyps), dtype=np.float64)
     cache: dict[str, re.Pattern[str]] = {}
     for i, (alts, h) in enumerate(zip(refs, hyps, strict=True)):
@@ -212,4 +182,4 @@ def regex_match(
                 break
         scores[i] = float(ok)
     return _mean_result("regex_match", scores, id_t, grp, confidence, n_boot, seed,
-                        {"mode": mode, "flags": int(flags)}, signature_extra)
+                        {"mode": mode, "flags": int(flags)}, signature_extra, refs, hyps)

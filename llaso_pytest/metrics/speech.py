@@ -52,8 +52,17 @@ from typing import Any, Literal
 import numpy as np
 
 from llaso_pytest.aggregates import columns, register_aggregate
+from llaso_pytest.context import AUTO_SEED
 from llaso_pytest.errors import MetricInputError
-from llaso_pytest.metrics.base import MetricResult, build_result, check_items, gc_paused, warn
+from llaso_pytest.itemtext import ItemTexts
+from llaso_pytest.metrics.base import (
+    MetricResult,
+    build_result,
+    check_items,
+    gc_paused,
+    unsegmented_cjk,
+    warn,
+)
 from llaso_pytest.metrics.normalize import Normalizer, get_normalizer
 
 __all__ = [
@@ -231,38 +240,11 @@ class SpeechDetails:
 
     def render_item(self, i: int, *, width: int = 100) -> str:
         """A three-line alignment (REF / HYP / ops) like ``jiwer.visualize_alignment``."""
+        from llaso_pytest.itemtext import align_rows
+
         ref, hyp = self.tokens(i)
-        sep = " " if self.unit == "word" else ""
-        r_out: list[str] = []
-        h_out: list[str] = []
-        m_out: list[str] = []
-        for tag, i1, i2, j1, j2 in self.opcodes(i):
-            if tag == "equal":
-                for a in ref[i1:i2]:
-                    r_out.append(a)
-                    h_out.append(a)
-                    m_out.append(" " * len(a))
-            elif tag == "replace":
-                for a, b in zip(ref[i1:i2], hyp[j1:j2], strict=False):
-                    w = max(len(a), len(b))
-                    r_out.append(a.ljust(w))
-                    h_out.append(b.ljust(w))
-                    m_out.append("S".ljust(w))
-            elif tag == "delete":
-                for a in ref[i1:i2]:
-                    r_out.append(a)
-                    h_out.append("*" * len(a))
-                    m_out.append("D".ljust(len(a)))
-            elif tag == "insert":
-                for b in hyp[j1:j2]:
-                    r_out.append("*" * len(b))
-                    h_out.append(b)
-                    m_out.append("I".ljust(len(b)))
-        lines = [
-            "REF: " + sep.join(r_out),
-            "HYP: " + sep.join(h_out),
-            "     " + sep.join(m_out).rstrip(),
-        ]
+        rows = align_rows(ref, hyp, sep=" " if self.unit == "word" else "")
+        lines = ["REF: " + rows[0], "HYP: " + rows[1], "     " + rows[2]]
         return "\n".join(
             line if len(line) <= width else line[: width - 3] + "..." for line in lines
         )
@@ -293,6 +275,11 @@ def _prepare(
         nh = [norm(x) for x in hyps]
     rt: list[Any]
     ht: list[Any]
+    if unit == "word" and unsegmented_cjk(nr):
+        warn(f"{metric}: the references are Japanese or Chinese without spaces between words, "
+             "so whitespace splitting makes each phrase one 'word' and every small error a "
+             "whole-phrase error; use metrics.cer (e.g. normalize='japanese'), or segment the "
+             "words first with a normalize= callable")
     if unit == "word":
         rt, ht = _word_sequences(list(nr), list(nh))
     else:
@@ -373,6 +360,8 @@ def _speech(
         c = align_counts(rt, ht, distances=d) if need_counts else None
         del rt, ht
     details = SpeechDetails(unit, nr, nh, raw_r, raw_h, d, c)
+    # the normalised texts, as scored: a report's alignment then shows these counts
+    texts = ItemTexts("words" if unit == "word" else "chars", {"ref": nr, "hyp": nh})
     extra: dict[str, Any] = {
         "unit": unit,
         "ref_units": int(rl.sum()),
@@ -390,7 +379,7 @@ def _speech(
     common: dict[str, Any] = {
         "item_ids": id_t, "groups": grp, "confidence": confidence, "n_boot": n_boot,
         "seed": seed, "signature_fields": sig, "signature_extra": signature_extra,
-        "extra": extra, "details": details, "higher_is_better": False,
+        "extra": extra, "details": details, "higher_is_better": False, "texts": texts,
     }
     if metric in ("wer", "cer"):
         stats = {"errors": d, "ref_words" if unit == "word" else "ref_chars": rl}
@@ -436,7 +425,7 @@ def wer(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     normalize: str | Callable[[str], str] | Normalizer | None = "none",
     empty_reference: EmptyPolicy = "insertions",
@@ -462,7 +451,7 @@ def cer(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     normalize: str | Callable[[str], str] | Normalizer | None = "none",
     empty_reference: EmptyPolicy = "insertions",
@@ -488,7 +477,7 @@ def mer(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     normalize: str | Callable[[str], str] | Normalizer | None = "none",
     empty_reference: EmptyPolicy = "insertions",
@@ -509,7 +498,7 @@ def wil(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     normalize: str | Callable[[str], str] | Normalizer | None = "none",
     empty_reference: EmptyPolicy = "insertions",

@@ -11,6 +11,7 @@ import math
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from llaso_pytest.report.items import item_header, item_lines, shown_items
 from llaso_pytest.report.labels import (
     VERDICT_ORDER,
     counts_line,
@@ -52,6 +53,8 @@ th{background:#f6f8fa;font-weight:600} td.num{font-variant-numeric:tabular-nums;
 code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;background:#f6f8fa;padding:1px 3px}
 .muted{color:#586069;font-size:12px} details{margin:6px 0} summary{cursor:pointer;font-weight:600}
 .warn{background:#fff8c5;border:1px solid #d4a72c;padding:6px 10px;margin:6px 0}
+pre.item-text{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;background:#f6f8fa;
+padding:6px 8px;margin:2px 0 8px;white-space:pre;overflow-x:auto}
 svg text{font:11px system-ui,sans-serif;fill:#24292e}
 """
 
@@ -134,6 +137,10 @@ def _metric_row(m: MetricDiff) -> str:
     )
 
 
+#: How many items of each kind a metric shows with their texts.
+ITEM_TEXTS = 5
+
+
 def _details(comparison: Comparison) -> list[str]:
     out: list[str] = []
     ms = ordered(comparison)
@@ -169,6 +176,10 @@ def _details(comparison: Comparison) -> list[str]:
                 for c in items)
             blocks.append("<table><tr><th></th><th>item</th><th>base</th><th>head</th></tr>"
                           f"{rows}</table>")
+        for v in shown_items(m, ITEM_TEXTS):
+            blocks.append(f'<div class="item-text" data-item="{_e(v.item)}">'
+                          f"<b>{_e(item_header(v))}</b>"
+                          f'<pre class="item-text">{_e(chr(10).join(item_lines(v)))}</pre></div>')
         if m.notes:
             blocks.append("<ul>" + "".join(f"<li>{_e(n)}</li>" for n in m.notes) + "</ul>")
         if blocks:

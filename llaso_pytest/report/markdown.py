@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from llaso_pytest.report.items import item_header, item_lines, shown_items
 from llaso_pytest.report.labels import (
     counts_line,
     detectable_text,
@@ -95,6 +96,24 @@ def _row(m: MetricDiff) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+#: How many items of each kind a metric shows with their texts in the comment.
+ITEM_TEXTS = 3
+
+
+def _pre(lines: list[str]) -> str:
+    """Lines as one ``<pre>`` on one source line (``&#10;`` breaks): it stays inside its list
+    item, keeps its spaces (alignments), and a budget cut never leaves it open. Raw HTML is
+    not Markdown, so only ``&<>`` are escaped; references and bidi controls are neutralised."""
+    body = "&#10;".join(_html(neutralize(encodable(line))) for line in lines)
+    return f"<pre>{body}</pre>"
+
+
+def _text_entries(m: MetricDiff) -> list[str]:
+    """One list entry per shown item (header and texts in one string: kept or cut whole)."""
+    return [f"  - {escape(item_header(v), limit=300)}\n    {_pre(item_lines(v))}"
+            for v in shown_items(m, ITEM_TEXTS)]
+
+
 def _detail_items(comparison: Comparison) -> list[tuple[str, list[str]]]:
     """(section title, lines) for every collapsible section, most important first."""
     sections: list[tuple[str, list[str]]] = []
@@ -123,6 +142,7 @@ def _detail_items(comparison: Comparison) -> list[tuple[str, list[str]]]:
                 lines.append("  - now wrong: " + ", ".join(escape(i, limit=80) for i in f.broken))
             if f.fixed:
                 lines.append("  - now right: " + ", ".join(escape(i, limit=80) for i in f.fixed))
+            lines.extend(_text_entries(m))
         sections.append(((f"Per-item flips ({sum(f.n_broken + f.n_fixed for _, f in flips)} "
                          f"items in {len(flips)} metrics)"), lines))
     changes = [m for m in ms if not m.pass_fail and (m.worst_changes or m.best_changes)
@@ -138,6 +158,7 @@ def _detail_items(comparison: Comparison) -> list[tuple[str, list[str]]]:
                     lines.append(f"  - {label}: " + ", ".join(
                         f"{escape(c.item, limit=80)} {fmt_num(c.base)} → {fmt_num(c.head)}"
                         for c in items))
+            lines.extend(_text_entries(m))
         sections.append((f"Largest per-item changes ({len(changes)} metrics)", lines))
     if comparison.provenance_diffs:
         lines = ["| provenance | base | head |", "|---|---|---|"]

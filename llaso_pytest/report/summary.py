@@ -9,7 +9,7 @@ from llaso_pytest.record import RunRecord
 from llaso_pytest.report import fmt_ci, fmt_num
 from llaso_pytest.textsafe import neutralize
 
-__all__ = ["render_results"]
+__all__ = ["render_results", "result_line"]
 
 
 def _ci(result: Mapping[str, Any]) -> str:
@@ -19,6 +19,21 @@ def _ci(result: Mapping[str, Any]) -> str:
     conf = result.get("confidence")
     label = f"{round(conf * 100)}% " if isinstance(conf, (int, float)) else ""
     return f"{label}{fmt_ci(ci)}"
+
+
+def result_line(result: Mapping[str, Any]) -> str:
+    """One line for a recorded result: value, interval, n and signature text, no per-item data.
+
+    What JUnit XML shows as the ``llaso_result`` property (the run record keeps the items):
+    ``wer = 0.1234, 95% [0.11, 0.14], n=50000, lower is better; wer|norm:none|...``.
+    """
+    value = result.get("value")
+    shown = fmt_num(float(value)) if isinstance(value, (int, float)) else "n/a"
+    sig = result.get("signature")
+    text = sig.get("text") if isinstance(sig, Mapping) else None
+    better = "higher" if result.get("higher_is_better") else "lower"
+    return (f"{result.get('name', '?')} = {shown}, {_ci(result)}, n={result.get('n', '?')}, "
+            f"{better} is better; {text or 'no signature'}")
 
 
 def render_results(record: RunRecord, *, limit: int = 200) -> list[str]:

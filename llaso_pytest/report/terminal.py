@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from llaso_pytest.report.items import item_header, item_lines, shown_items
 from llaso_pytest.report.labels import (
     counts_line,
     detectable_text,
@@ -20,7 +21,7 @@ from llaso_pytest.report.labels import (
 from llaso_pytest.textsafe import neutralize
 
 if TYPE_CHECKING:  # pragma: no cover
-    from llaso_pytest.compare import Comparison
+    from llaso_pytest.compare import Comparison, MetricDiff
 
 __all__ = ["render"]
 
@@ -30,6 +31,15 @@ _ABSENT = {"only-base": " (absent in head)", "only-head": " (absent in base)"}
 
 def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else "..." + text[-(width - 3):]
+
+
+def _texts(m: MetricDiff, limit: int) -> list[str]:
+    """The texts of the first flipped / most worsened items, indented under their line."""
+    out: list[str] = []
+    for v in shown_items(m, limit):
+        out.append(f"  {item_header(v)}")
+        out.extend(f"    {line}" for line in item_lines(v))
+    return out
 
 
 def render(comparison: Comparison, *, max_unchanged: int = 30, flips: int = 3) -> list[str]:
@@ -82,15 +92,17 @@ def render(comparison: Comparison, *, max_unchanged: int = 30, flips: int = 3) -
         if m.verdict == "untested":
             lines.append(f"untested {m.key}: {m.untested_reason}")
         f = m.flips
-        if f is not None and (f.n_broken or f.n_fixed) and m.verdict != "unchanged":
+        if f is not None and (f.n_broken or f.n_fixed):  # the cases behind any verdict
             broke = ", ".join(f.broken[:flips]) + (" ..." if f.n_broken > flips else "")
             fixed = ", ".join(f.fixed[:flips]) + (" ..." if f.n_fixed > flips else "")
             lines.append(f"flips {m.key}: {f.n_broken} now wrong ({broke or '-'}); "
                          f"{f.n_fixed} now right ({fixed or '-'})")
+            lines.extend(_texts(m, flips))
         elif m.verdict == "regressed" and m.worst_changes:
             worst = ", ".join(f"{c.item} {fmt_num(c.base)}->{fmt_num(c.head)}"
                               for c in m.worst_changes[:flips])
             lines.append(f"largest worsening {m.key}: {worst}")
+            lines.extend(_texts(m, flips))
     if comparison.provenance_diffs:
         names = ", ".join(p.path + _ABSENT.get(p.change, "")
                           for p in comparison.provenance_diffs[:6])

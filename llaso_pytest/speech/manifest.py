@@ -12,12 +12,13 @@ Engine ``options`` are checked against what the engine honours when the manifest
 Nothing here downloads anything.
 
 Run ``python -m llaso_pytest.speech.manifest fixtures/models/NAME.json`` to print the hashes
-of the files as installed (to review a deliberate upgrade of a pin).
+of the files as installed (to review a deliberate upgrade of a pin), and
+``python -m llaso_pytest.speech.manifest pin DIR`` to pin a folder of audio
+(:mod:`llaso_pytest.speech.pins`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -45,7 +46,6 @@ __all__ = [
 
 MANIFEST_SCHEMA_VERSION = 1
 _DEVICES = ("auto", "cpu", "cuda")
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -113,12 +113,12 @@ class VerifiedModel:
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a file's bytes, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
+    """Hex sha256 of a file's bytes, read in 1 MiB chunks; a Git LFS pointer in place of the
+    file is refused (:class:`~llaso_pytest.speech.errors.LfsPointerFileError`)."""
+    from llaso_pytest.lineage.lfs import sha256_data
+    from llaso_pytest.speech.errors import LfsPointerFileError
+
+    return sha256_data(path, error=LfsPointerFileError)
 
 
 def _read_mapping(path: Path) -> dict[str, Any]:
@@ -416,9 +416,33 @@ def verify_model(manifest: ModelManifest) -> VerifiedModel:
     raise ModelVerificationError("\n".join(parts))
 
 
+def _pin(folders: Sequence[str]) -> int:
+    from llaso_pytest.speech.pins import pin_folder
+
+    for folder in folders:
+        try:
+            out, changes = pin_folder(folder)
+        except ManifestError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        n = len(json.loads(out.read_text(encoding="utf-8"))["files"])
+        print(f"pinned {n} audio file(s) of {folder} in {out}")
+        for what, names in changes.items():
+            for name in names:
+                print(f"  {what}: {name}")
+    return 0
+
+
 def _main(argv: Sequence[str]) -> int:
+    if argv and argv[0] == "pin":
+        if len(argv) < 2:
+            print("usage: python -m llaso_pytest.speech.manifest pin DIR...", file=sys.stderr)
+            return 2
+        return _pin(argv[1:])
     if not argv:
-        print("usage: python -m llaso_pytest.speech.manifest MANIFEST...", file=sys.stderr)
+        print("usage: python -m llaso_pytest.speech.manifest MANIFEST...\n"
+              "       python -m llaso_pytest.speech.manifest pin DIR...  (pin a folder of "
+              "audio into DIR/llaso-audio.json)", file=sys.stderr)
         return 2
     status = 0
     for arg in argv:

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 from llaso_pytest.llm.predictions import Dataset, load_dataset, load_manifest, load_predictions
-from llaso_pytest.llm.prompts import PromptTemplate, load_prompt
+from llaso_pytest.llm.prompts import PromptTemplate, default_prompt_dir, load_prompt
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "llm"
-PROMPTS = Path(__file__).resolve().parents[2] / "fixtures" / "prompts"
+PROMPTS = default_prompt_dir()
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def _variables(task: str, row: dict[str, Any]) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def prompt(record_provenance: Callable[[str, Any], None]) -> Callable[[str], PromptTemplate]:
-    """``prompt(name)``: a pinned template from fixtures/prompts, recorded in the provenance."""
+    """``prompt(name)``: a pinned template shipped with llaso-pytest, recorded in the provenance."""
 
     def get(name: str) -> PromptTemplate:
         t = load_prompt(name, prompt_dir=PROMPTS)

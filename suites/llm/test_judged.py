@@ -39,6 +39,14 @@ def _check_errors(result: JudgeResult) -> None:
         )
 
 
+def _record_costs(record_metric: Callable[..., Any], result: JudgeResult, seed: int,
+                  signature_extra: dict[str, Any] | None) -> None:
+    """Per-item cost and latency of the judge calls, as metrics, when the judge endpoint has
+    prices (LLASO_JUDGE_PRICE_IN/_OUT); nothing is recorded without them."""
+    for metric in result.cost_metrics(seed=seed, signature_extra=signature_extra):
+        record_metric(metric)
+
+
 def _qa_items(out: Outputs) -> dict[str, dict[str, str]]:
     return {str(r["id"]): {"question": r["question"], "answer": p, "reference": r["answers"][0]}
             for r, p in zip(out.dataset.rows, out.predictions, strict=True)}
@@ -58,6 +66,7 @@ def test_qa_helpfulness_rubric(
     result = judge.rubric(_qa_items(out), prompt=prompt("judge_helpfulness"), name="helpfulness")
     metric = result.to_metric_result(seed=llaso_seed, signature_extra=out.signature_extra)
     record_metric(metric)
+    _record_costs(record_metric, result, llaso_seed, out.signature_extra)
     _check_errors(result)
     assert metric.value >= floor, (
         f"mean helpfulness {metric.value:.2f} of {system} is below {floor}"
@@ -74,6 +83,7 @@ def test_qa_correctness_binary(
     out = outputs("qa", "model-a")
     result = judge.binary(_qa_items(out), prompt=prompt("judge_correctness"), name="correct_rate")
     record_metric(result.to_metric_result(seed=llaso_seed, signature_extra=out.signature_extra))
+    _record_costs(record_metric, result, llaso_seed, out.signature_extra)
     _check_errors(result)
     assert result.value >= 0.7
 
@@ -87,6 +97,7 @@ def test_summary_faithfulness_rubric(judge: Judge, outputs: Callable[[str, str],
              for r, p in zip(out.dataset.rows, out.predictions, strict=True)}
     result = judge.rubric(items, prompt=prompt("judge_faithfulness"), name="faithfulness")
     record_metric(result.to_metric_result(seed=llaso_seed, signature_extra=out.signature_extra))
+    _record_costs(record_metric, result, llaso_seed, out.signature_extra)
     _check_errors(result)
     assert result.value >= 3.0  # a lead sentence is copied from the document: it should be faithful
 
@@ -122,6 +133,7 @@ def test_qa_pairwise_preference_in_both_orders(
         for k, v in o.signature_extra.items()
     }
     record_metric(result.to_metric_result(seed=llaso_seed, signature_extra=sides))
+    _record_costs(record_metric, result, llaso_seed, sides)
     summary = result.pairwise_summary()
     assert summary is not None
     # position consistency is a number in the record, so a baseline diff shows it moving

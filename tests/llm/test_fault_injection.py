@@ -4,13 +4,13 @@ re-run is fully cached. Real openai client, shipped fake server, short backoffs 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy  # noqa: F401  - imported before pytester's in-process runs
 import pytest
 
 import llaso_pytest.metrics.base  # noqa: F401
 from llaso_pytest.llm.fake_server import FakeOpenAIServer, Fault
+from llaso_pytest.llm.prompts import default_prompt_dir
 
 # Imported once here, not in each of the 21 in-process runs (pytester restores sys.modules after
 # every run, and re-importing means re-rewriting the plugin's modules: most of the time).
@@ -26,7 +26,7 @@ for _name in (
 ):
     __import__(_name)
 
-PROMPTS = Path(__file__).resolve().parents[2] / "fixtures" / "prompts"
+PROMPTS = default_prompt_dir()
 
 SUITE = """
 import pytest

@@ -14,14 +14,14 @@ import sqlite3
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from llaso_pytest.llm.fake_server import FakeOpenAIServer
+from llaso_pytest.llm.prompts import default_prompt_dir
 
 PROMPT = str(
-    Path(__file__).resolve().parents[2] / "fixtures" / "prompts" / "judge_helpfulness.toml"
+    default_prompt_dir() / "judge_helpfulness.toml"
 )
 
 SUITE = f"""

@@ -11,6 +11,7 @@ import pytest
 
 import llaso_pytest.metrics.base  # noqa: F401
 from llaso_pytest.llm.fake_server import FakeOpenAIServer
+from llaso_pytest.llm.prompts import default_prompt_dir
 
 JUDGED_TEST = """
 import pytest
@@ -34,7 +35,7 @@ def test_judged(judge, record_metric, llaso_seed, part):
 
 def _write(pytester: pytest.Pytester, *, n: int = 12, parts: int = 4) -> None:
     prompt = str(
-        Path(__file__).resolve().parents[2] / "fixtures" / "prompts" / "judge_helpfulness.toml"
+        default_prompt_dir() / "judge_helpfulness.toml"
     )
     pytester.makepyfile(
         test_pytester_judged=JUDGED_TEST.replace("N)", f"{n})")

@@ -18,9 +18,10 @@ import pytest
 import llaso_pytest.metrics.base  # noqa: F401
 from llaso_pytest.cli import main as llaso_main
 from llaso_pytest.llm.fake_server import FakeOpenAIServer, Fault
+from llaso_pytest.llm.prompts import default_prompt_dir
 
 PROMPT = str(
-    Path(__file__).resolve().parents[2] / "fixtures" / "prompts" / "judge_helpfulness.toml"
+    default_prompt_dir() / "judge_helpfulness.toml"
 )
 
 SUITE = """

@@ -1,0 +1,121 @@
+"""Memory of the resampling engine: bounded whatever the number of comparisons, same numbers.
+
+Issue 10: a comparison of 100 metrics x 100k items must stay under 600 MB. The paired tests
+take their inputs one at a time and release each one's per-unit arrays once its resampling is
+set up; the shared counts product holds one float32 column per distinct column and, past
+``COLUMN_BYTES``, resamples what it holds and starts again over the same counts.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from llaso_pytest import stats
+from llaso_pytest.compare import compare_records
+
+
+def _traced_peak(fn: Callable[[], Any]) -> tuple[int, Any]:
+    tracemalloc.start()
+    try:
+        out = fn()
+        return tracemalloc.get_traced_memory()[1], out
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize(("rows", "units"), [(128, 1000), (37, 333), (5, 1)])
+def test_byte_counts_are_the_multinomial_counts(rows: int, units: int) -> None:
+    small = stats._small_counts(np.random.default_rng(4), rows, units)
+    wide = stats.multinomial_counts(np.random.default_rng(4), rows, units)
+    assert small.dtype == np.uint8 and small.shape == (rows, units)
+    np.testing.assert_array_equal(small.astype(np.float32), wide)
+    assert (small.sum(axis=1, dtype=np.int64) == units).all()
+
+
+def _jobs(m: int, units: int, *, integral: bool, seed: int = 0) -> list[stats.PairedInput]:
+    rng = np.random.default_rng(seed)
+    jobs = []
+    ref = rng.integers(5, 30, units).astype(float)
+    ones = np.ones(units)
+    for j in range(m):
+        if integral:  # WER-like (errors, reference words): >64 distinct rows, counts strategy
+            a = stats.ItemColumns((rng.binomial(ref.astype(int), 0.1).astype(float), ref))
+            b = stats.ItemColumns((rng.binomial(ref.astype(int), 0.1 + 0.001 * j)
+                                   .astype(float), ref))
+            jobs.append(stats.PairedInput(a, b, "ratio", False))
+        else:
+            s = rng.random(units)
+            a = stats.ItemColumns((s, ones))
+            b = stats.ItemColumns((s + rng.normal(0.002 * j, 0.1, units), ones))
+            jobs.append(stats.PairedInput(a, b, "mean", True))
+    return jobs
+
+
+def _run(m: int, units: int, *, integral: bool) -> tuple[int, list[stats.PairedTest]]:
+    return _traced_peak(lambda: stats.paired_tests(_jobs(m, units, integral=integral),
+                                                   n_boot=64, seed=3))
+
+
+@pytest.mark.parametrize("integral", [True, False])
+def test_a_column_budget_bounds_memory_and_keeps_the_numbers(
+        integral: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    units = 20_000
+    column = 4 * units  # one centred float32 column
+    one_product = [_run(m, units, integral=integral) for m in (10, 40)]
+    monkeypatch.setattr(stats, "COLUMN_BYTES", 6 * column)
+    budgeted = [_run(m, units, integral=integral) for m in (10, 40)]
+    for (_, together), (_, in_parts) in zip(one_product, budgeted, strict=True):
+        if integral:  # several products over the same counts: integer sums, the same numbers
+            assert together == in_parts
+        else:  # real-valued sums are float32 products: equal up to their rounding
+            for t, u in zip(together, in_parts, strict=True):
+                assert t.ci is not None and u.ci is not None and t.se is not None
+                assert t.ci == pytest.approx(u.ci, abs=1e-4 * t.se)
+                assert t.p_value == pytest.approx(u.p_value, abs=2 / 65)
+    # the inputs themselves (built inside) cost 16 bytes an item each; the engine's own
+    # memory grows by one float32 column per comparison without a budget, not with one
+    inputs = 30 * units * 16
+    grow_free = one_product[1][0] - one_product[0][0] - inputs
+    grow_budget = budgeted[1][0] - budgeted[0][0] - inputs
+    assert grow_free == pytest.approx(30 * column, rel=0.5)
+    assert grow_budget < 3 * column, (grow_budget / 1e6, grow_free / 1e6)
+
+
+def _record(m: int, n: int, *, seed: int) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    ref = np.random.default_rng(99).integers(5, 30, n)
+    ids = [f"u{i}" for i in range(n)]
+    tests = []
+    for j in range(m):
+        errors = rng.binomial(ref, 0.1 + 0.01 * (seed + j % 3))
+        tests.append({"nodeid": f"t.py::test_{j}", "outcome": "passed", "duration": 0.0,
+                      "markers": [], "results": [{
+                          "name": "wer", "value": float(errors.sum() / ref.sum()),
+                          "ci": None, "confidence": 0.95, "n": n, "higher_is_better": False,
+                          "signature": {"text": "wer", "fields": {"metric": "wer"}},
+                          "aggregate": "ratio", "extra": {},
+                          "items": {"ids": ids, "groups": None, "scores": errors / ref,
+                                    "stats": {"errors": errors, "ref_words": ref}}}]})
+    return {"schema_version": 1, "kind": "llaso-run-record", "run_id": f"r{seed}",
+            "started_at": "2026-01-01T00:00:00+00:00", "complete": True, "provenance": {},
+            "tests": tests}
+
+
+def test_compare_records_holds_no_copy_of_each_metrics_statistics() -> None:
+    """Without the release, every metric's (n, 2) float64 matrices of both runs and its
+    resampled columns stayed alive until the one batched product: 48 bytes an item a metric.
+    Now a metric costs its centred float32 column (4 bytes an item) and small results."""
+    n = 20_000
+    peaks = []
+    for m in (8, 32):
+        base, head = _record(m, n, seed=1), _record(m, n, seed=2)
+        peak, comp = _traced_peak(lambda b=base, h=head: compare_records(b, h, n_boot=200))
+        assert {d.test.method for d in comp.metrics if d.test} == {"paired-bootstrap"}
+        peaks.append(peak)
+    per_metric = (peaks[1] - peaks[0]) / 24
+    assert per_metric < 12 * n, f"{per_metric / n:.1f} bytes an item a metric"
