@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 from llaso_pytest import stats
-from llaso_pytest.compare import compare_records
 
 
 def _traced_peak(fn: Callable[[], Any]) -> tuple[int, Any]:
@@ -84,38 +83,3 @@ def test_a_column_budget_bounds_memory_and_keeps_the_numbers(
     grow_budget = budgeted[1][0] - budgeted[0][0] - inputs
     assert grow_free == pytest.approx(30 * column, rel=0.5)
     assert grow_budget < 3 * column, (grow_budget / 1e6, grow_free / 1e6)
-
-
-def _record(m: int, n: int, *, seed: int) -> dict[str, Any]:
-    rng = np.random.default_rng(seed)
-    ref = np.random.default_rng(99).integers(5, 30, n)
-    ids = [f"u{i}" for i in range(n)]
-    tests = []
-    for j in range(m):
-        errors = rng.binomial(ref, 0.1 + 0.01 * (seed + j % 3))
-        tests.append({"nodeid": f"t.py::test_{j}", "outcome": "passed", "duration": 0.0,
-                      "markers": [], "results": [{
-                          "name": "wer", "value": float(errors.sum() / ref.sum()),
-                          "ci": None, "confidence": 0.95, "n": n, "higher_is_better": False,
-                          "signature": {"text": "wer", "fields": {"metric": "wer"}},
-                          "aggregate": "ratio", "extra": {},
-                          "items": {"ids": ids, "groups": None, "scores": errors / ref,
-                                    "stats": {"errors": errors, "ref_words": ref}}}]})
-    return {"schema_version": 1, "kind": "llaso-run-record", "run_id": f"r{seed}",
-            "started_at": "2026-01-01T00:00:00+00:00", "complete": True, "provenance": {},
-            "tests": tests}
-
-
-def test_compare_records_holds_no_copy_of_each_metrics_statistics() -> None:
-    """Without the release, every metric's (n, 2) float64 matrices of both runs and its
-    resampled columns stayed alive until the one batched product: 48 bytes an item a metric.
-    Now a metric costs its centred float32 column (4 bytes an item) and small results."""
-    n = 20_000
-    peaks = []
-    for m in (8, 32):
-        base, head = _record(m, n, seed=1), _record(m, n, seed=2)
-        peak, comp = _traced_peak(lambda b=base, h=head: compare_records(b, h, n_boot=200))
-        assert {d.test.method for d in comp.metrics if d.test} == {"paired-bootstrap"}
-        peaks.append(peak)
-    per_metric = (peaks[1] - peaks[0]) / 24
-    assert per_metric < 12 * n, f"{per_metric / n:.1f} bytes an item a metric"
