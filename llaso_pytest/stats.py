@@ -452,6 +452,20 @@ def _small_counts(rng: np.random.Generator, rows: int, units: int) -> np.ndarray
     return counts
 
 
+@functools.lru_cache(maxsize=1)
+def _blas_controller() -> Any:
+    """One ``threadpoolctl`` controller for the process (building one inspects every loaded
+    library: ~3-12 ms, too much to pay for each interval)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _one_blas_thread() -> Any:
+    """A context in which BLAS runs on one thread."""
+    return _blas_controller().limit(limits=1, user_api="blas")
+
+
 def _worker_threads(n_chunks: int) -> int:
     """Threads for the resampling: one per core (at most 4; ``LLASO_COMPARE_THREADS``
     overrides), each running its products on one BLAS thread."""
@@ -574,9 +588,7 @@ def _product_sums(centred: np.ndarray, units: int, *, n_boot: int, seed: int | N
     # Our threads split the chunks; each matrix product runs on one BLAS thread (BLAS
     # threads on top of ours oversubscribe the cores and stall under load, and a product of
     # PRODUCT_ROWS rows is too small to share).
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _one_blas_thread():
         if workers == 1:
             for i in range(n_chunks):
                 work(i)
@@ -604,9 +616,7 @@ def distinct_sums(uniq: np.ndarray, counts: np.ndarray, *, n_boot: int, seed: in
     sampler = _CategorySampler(counts) if poissonised else None
     if sampler is not None:
         batch = max(1, BATCH_BYTES // (8 * max(rows, sampler.width)))
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):  # small products: one thread is faster
+    with _one_blas_thread():  # small products: one thread is faster
         for start in range(0, n_boot, batch):
             b = min(batch, n_boot - start)
             drawn = rng.multinomial(units, p, size=b) if sampler is None else \

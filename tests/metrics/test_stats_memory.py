@@ -27,12 +27,52 @@ def _traced_peak(fn: Callable[[], Any]) -> tuple[int, Any]:
         tracemalloc.stop()
 
 
-@pytest.mark.parametrize(("rows", "units"), [(128, 1000), (37, 333), (5, 1)])
-def test_byte_counts_are_the_multinomial_counts(rows: int, units: int) -> None:
+def _float32_counts(rng: np.random.Generator, rows: int, units: int) -> np.ndarray:
+    """The float32 implementation the byte counts replaced (llaso-pytest before issue 10's
+    memory work), kept here as the reference: the same seed must give the same counts."""
+    a, pairs, rcdf, codes = stats._count_tables(units)
+    size = rows * units
+    n_pairs = -(-size // 2)
+    raw = rng.bit_generator.random_raw(-(-n_pairs // 4))
+    v = raw.view(np.uint16)[:n_pairs]
+    flat = np.take(pairs, v).view(np.uint8).astype(np.float32)[:size]
+    odd = np.flatnonzero(v >= a)
+    if odd.size:
+        drawn = codes[np.searchsorted(rcdf, rng.random(odd.size), side="right")]
+        if flat.size == 2 * v.size:
+            flat.reshape(-1, 2)[odd] = drawn
+        else:
+            for i, (c1, c2) in zip(odd.tolist(), drawn.tolist(), strict=True):
+                if 2 * i < size:
+                    flat[2 * i] = c1
+                if 2 * i + 1 < size:
+                    flat[2 * i + 1] = c2
+    counts = flat.reshape(rows, units)
+    totals = counts.sum(axis=1, dtype=np.float32).astype(np.int64)
+    short = units - totals
+    under = short > 0
+    if under.any():
+        rows_idx = np.repeat(np.flatnonzero(under), short[under])
+        cells = rows_idx * units + rng.integers(0, units, size=rows_idx.size)
+        uniq, times = np.unique(cells, return_counts=True)
+        flat[uniq] += times
+    for r in np.flatnonzero(short < 0):
+        t = int(totals[r])
+        row = counts[r]
+        ranks = rng.choice(t, size=t - units, replace=False)
+        cum = np.cumsum(row, dtype=np.float64)
+        np.subtract.at(row, np.searchsorted(cum, ranks, side="right"), 1)
+    return counts
+
+
+@pytest.mark.parametrize(("rows", "units"), [(128, 1000), (37, 333), (5, 1), (2000, 3)])
+def test_byte_counts_are_the_former_float32_counts(rows: int, units: int) -> None:
     small = stats._small_counts(np.random.default_rng(4), rows, units)
-    wide = stats.multinomial_counts(np.random.default_rng(4), rows, units)
     assert small.dtype == np.uint8 and small.shape == (rows, units)
-    np.testing.assert_array_equal(small.astype(np.float32), wide)
+    np.testing.assert_array_equal(small.astype(np.float32),
+                                  _float32_counts(np.random.default_rng(4), rows, units))
+    np.testing.assert_array_equal(stats.multinomial_counts(np.random.default_rng(4), rows,
+                                                           units), small.astype(np.float32))
     assert (small.sum(axis=1, dtype=np.int64) == units).all()
 
 
