@@ -144,7 +144,8 @@ def _compare(args: argparse.Namespace) -> int:
         base_path = resolve_baseline(args.base, args.store)
         head_path = resolve_baseline(args.head, args.store)
         comparison = cmp.compare_records(
-            read_record(base_path), read_record(head_path), tolerances=tolerances,
+            read_record(base_path, arrays=True), read_record(head_path, arrays=True),
+            tolerances=tolerances,
             n_boot=args.n_boot or cmp.DEFAULT_N_BOOT,
             seed=cmp.DEFAULT_SEED if args.seed is None else args.seed,
             confidence=args.confidence or cmp.DEFAULT_CONFIDENCE,

@@ -78,7 +78,7 @@ def load_record(path: str | os.PathLike[str]) -> dict[str, Any]:
     (naming the file) when it is missing, truncated, foreign or of an unknown schema version."""
     from llaso_pytest.record import read_record
 
-    return read_record(path).to_dict()
+    return read_record(path, arrays=True).to_dict()
 
 
 def check_record(record: Mapping[str, Any] | RunRecord, *, source: str) -> int:

@@ -47,6 +47,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any, Literal
 
 import numpy as np
@@ -183,10 +184,11 @@ def align_counts(
     subs = np.where(gap == 1, 1, 0).astype(np.int64)
     ambiguous = np.flatnonzero(gap > 1)
     editops = lev.editops
+    tag = itemgetter(0)
     with gc_paused():
         subs[ambiguous] = np.fromiter(
             (
-                [op[0] for op in editops(refs[i], hyps[i]).as_list()].count("replace")
+                list(map(tag, editops(refs[i], hyps[i]).as_list())).count("replace")
                 for i in ambiguous.tolist()
             ),
             dtype=np.int64,
@@ -285,7 +287,7 @@ def _prepare(
     else:
         rt = [x.strip() for x in nr]
         ht = [x.strip() for x in nh]
-    empty = [i for i, r in enumerate(rt) if len(r) == 0]
+    empty = [] if all(rt) else [i for i, r in enumerate(rt) if len(r) == 0]  # all(): C speed
     if empty:
         named = ", ".join(repr(id_t[i]) for i in empty[:10])
         more = f" and {len(empty) - 10} more" if len(empty) > 10 else ""
