@@ -380,13 +380,6 @@ class LocalModel:
         """Device, dtype, threads, backend, precision switches and load times (JSON-able)."""
         return dict(self.info)
 
-    def signature_fields(self) -> dict[str, Any]:
-        """What changes the outputs or timings besides the prompt: the pin and the placement."""
-        i = self.info
-        return {"model": self.manifest.name, "weights_sha256": self.manifest.weights.sha256[:12],
-                "backend": i["backend"], "device": i["device"], "dtype": i["dtype"],
-                "threads": i["threads"], "deterministic": i["precision"].get("deterministic")}
-
     def generate(self, messages: Sequence[Mapping[str, str]], *, max_tokens: int,
                  seed: int | None = 0, on_text: Callable[[str], None] | None = None) -> Generation:
         """Greedy decoding of the chat ``messages`` up to ``max_tokens`` new tokens.

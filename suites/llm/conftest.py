@@ -141,7 +141,8 @@ def live(local_llm_client: Any, llaso_local_llm: Any, prompt: Callable[[str], An
             **exported.provenance(), "manifest": str(pinned)}})
         sig = {"data": ds.name, "data_sha256": ds.sha256[:12], "system": model,
                "weights_sha256": str(weights_sha)[:12],
-               "device": placement["device"], "dtype": placement["dtype"], "prompt": t.name,
+               "device": placement["device"], "dtype": placement["dtype"],
+               "deterministic": placement["precision"]["deterministic"], "prompt": t.name,
                "prompt_sha256": t.short_hash, "temperature": 0.0, "gen_seed": llaso_seed,
                "max_tokens": LIVE_MAX_TOKENS[ds.task]}
         memo[name] = Outputs(ds, model, exported.aligned(ds.ids), sig)
