@@ -92,6 +92,11 @@ class LocalBackend:
         else:
             got = self.model.generate(request["messages"], max_tokens=limit,
                                       seed=request.get("seed"), on_text=on_text)
+        # one line per generation on the server's log: what the harness overhead is measured
+        # against (benchmarks/bench_local_llm.py)
+        print(json.dumps({"event": "generation", "seconds": round(got.seconds, 6),
+                          "completion_tokens": got.completion_tokens,
+                          "structured": isinstance(rf, dict)}), file=sys.stderr, flush=True)
         return Completion(got.content, got.finish_reason, got.prompt_tokens,
                           got.completion_tokens)
 
