@@ -219,6 +219,23 @@ def outputs(request: pytest.FixtureRequest, llaso_llm_mode: str, llaso_seed: int
 
 
 @pytest.fixture(scope="session")
+def qa_calibration_set(
+    dataset: Callable[[str], Dataset],
+) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """The judge calibration set: the pinned model-b QA answers as judge items, and their
+    human pass/fail labels (``qa/human_labels.model-b.csv``)."""
+    from llaso_pytest.llm.calibration import load_human_labels
+
+    ds = dataset("qa")
+    pinned = load_predictions(load_manifest(FIXTURES / "qa"), "model-b", ids=ds.ids)
+    items = {str(r["id"]): {"question": r["question"], "answer": pinned.by_id[str(r["id"])],
+                            "reference": r["answers"][0]} for r in ds.rows}
+    human = load_human_labels(FIXTURES / "qa" / "human_labels.model-b.csv",
+                              allowed=["pass", "fail"])
+    return items, human
+
+
+@pytest.fixture(scope="session")
 def llm_fixtures() -> Path:
     """The folder of pinned LLM datasets (fixtures/llm)."""
     return FIXTURES

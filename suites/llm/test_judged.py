@@ -51,16 +51,11 @@ def _qa_items(out: Outputs) -> dict[str, dict[str, str]]:
 
 
 @pytest.fixture(scope="session")
-def judge_reliability(judge: Judge, prompt: Callable[..., Any], dataset: Callable[..., Any],
-                      llm_fixtures: Any) -> Reliability:
+def judge_reliability(judge: Judge, prompt: Callable[..., Any],
+                      qa_calibration_set: tuple[Any, dict[str, str]]) -> Reliability:
     """The judge against the human labels of qa/model-b, as the helpfulness metric requires
     (Cohen's kappa >= 0.2, "fair"): the shipped fake judge reaches about 0.3."""
-    ds = dataset("qa")
-    pinned = load_predictions(load_manifest(llm_fixtures / "qa"), "model-b", ids=ds.ids)
-    items = {str(r["id"]): {"question": r["question"], "answer": pinned.by_id[str(r["id"])],
-                            "reference": r["answers"][0]} for r in ds.rows}
-    human = load_human_labels(llm_fixtures / "qa" / "human_labels.model-b.csv",
-                              allowed=["pass", "fail"])
+    items, human = qa_calibration_set
     result = judge.binary(items, prompt=prompt("judge_correctness"), name="judge_vs_human")
     return assess(Requirement(min_kappa=0.2), agreement=agreement(result, human),
                   labels_sha256=labels_sha256(human), judge=dict(result.judge))

@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from llaso_pytest import metrics
-from llaso_pytest.llm.calibration import agreement, labels_sha256, load_human_labels
-from llaso_pytest.llm.predictions import load_manifest, load_predictions
+from llaso_pytest.llm.calibration import agreement, labels_sha256
 from llaso_pytest.llm.reliability import Reliability, Requirement, assess, check, mark
 
 Outputs = Any  # suites/llm/conftest.py: Outputs (dataset, system, predictions, signature_extra)
@@ -66,16 +64,11 @@ def test_live_summaries_rouge_english(live: Callable[[str], Outputs],
 
 
 @pytest.fixture(scope="session")
-def local_judge_reliability(local_judge: Any, dataset: Callable[[str], Any],
-                            prompt: Callable[[str], Any], llm_fixtures: Path,
+def local_judge_reliability(local_judge: Any, prompt: Callable[[str], Any],
+                            qa_calibration_set: tuple[Any, dict[str, str]],
                             ) -> tuple[Reliability, Any, dict[str, float]]:
     """The local judge's pass/fail against the shipped human labels (qa, model-b)."""
-    ds = dataset("qa")
-    pinned = load_predictions(load_manifest(llm_fixtures / "qa"), "model-b", ids=ds.ids)
-    items = {str(r["id"]): {"question": r["question"], "answer": pinned.by_id[str(r["id"])],
-                            "reference": r["answers"][0]} for r in ds.rows}
-    human = load_human_labels(llm_fixtures / "qa" / "human_labels.model-b.csv",
-                              allowed=["pass", "fail"])
+    items, human = qa_calibration_set
     result = local_judge.binary(items, prompt=prompt("judge_correctness"),
                                 name="local_judge_vs_human")
     ag = agreement(result, human)
