@@ -28,11 +28,11 @@ from llaso_pytest.llm.client import ChatRequest, LLMClient
 from llaso_pytest.llm.judge import Judge
 from llaso_pytest.llm.local_server import LocalLLMServer, endpoint_for
 from llaso_pytest.llm.predictions import load_dataset
-from llaso_pytest.llm.prompts import load_prompt
+from llaso_pytest.llm.prompts import default_prompt_dir, load_prompt
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = ROOT / "fixtures" / "models" / "llm" / "smollm2-135m-instruct.json"
-PROMPTS = str(ROOT / "fixtures" / "prompts")
+PROMPTS = str(default_prompt_dir())
 
 
 def _requests(n: int) -> list[ChatRequest]:

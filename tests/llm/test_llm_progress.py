@@ -3,14 +3,13 @@ reporter: a few lines in a log, none under -q (issue 13, item 6)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy  # noqa: F401  - imported before pytester's in-process runs (numpy cannot be loaded twice)
 import pytest
 
 import llaso_pytest.metrics.base  # noqa: F401
+from llaso_pytest.llm.prompts import default_prompt_dir
 
-PROMPT = Path(__file__).resolve().parents[2] / "fixtures" / "prompts" / "judge_helpfulness.toml"
+PROMPT = default_prompt_dir() / "judge_helpfulness.toml"
 
 
 def test_judging_shows_a_few_progress_lines(pytester: pytest.Pytester,

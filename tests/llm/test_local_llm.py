@@ -29,11 +29,11 @@ from llaso_pytest.llm.local_model import (
 )
 from llaso_pytest.llm.local_server import LocalLLMServer, endpoint_for
 from llaso_pytest.llm.predictions import load_dataset
-from llaso_pytest.llm.prompts import load_prompt
+from llaso_pytest.llm.prompts import default_prompt_dir, load_prompt
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = ROOT / "fixtures" / "models" / "llm" / "smollm2-135m-instruct.json"
-PROMPTS = str(ROOT / "fixtures" / "prompts")
+PROMPTS = str(default_prompt_dir())
 QA = ROOT / "fixtures" / "llm" / "qa"
 
 pytestmark = pytest.mark.llm

@@ -18,7 +18,7 @@ from llaso_pytest.device import torch_cuda_available
 from llaso_pytest.llm.client import ChatRequest, LLMClient
 from llaso_pytest.llm.local_server import LocalLLMServer, endpoint_for
 from llaso_pytest.llm.predictions import load_dataset
-from llaso_pytest.llm.prompts import load_prompt
+from llaso_pytest.llm.prompts import default_prompt_dir, load_prompt
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = ROOT / "fixtures" / "models" / "llm" / "smollm2-135m-instruct.json"
@@ -56,7 +56,7 @@ def test_live_suite_on_cuda_records_placement_and_determinism(tmp_path: Path) ->
 
 
 def _answers(server: LocalLLMServer) -> list[str]:
-    t = load_prompt("qa", prompt_dir=str(ROOT / "fixtures" / "prompts"))
+    t = load_prompt("qa", prompt_dir=str(default_prompt_dir()))
     reqs = [ChatRequest(str(r["id"]), tuple(t.render({"context": r["context"],
                                                       "question": r["question"]})),
                         {"temperature": 0.0, "seed": 1234, "max_tokens": 64})

@@ -29,6 +29,7 @@ from llaso_pytest.llm.predictions import (
     load_manifest,
     load_predictions,
 )
+from llaso_pytest.llm.prompts import default_prompt_dir
 from llaso_pytest.llm.reliability import Requirement, assess, check, mark, state_of
 from llaso_pytest.llm.timing import TimingError, generation_metrics, quantile_result
 from llaso_pytest.metrics import from_values
@@ -39,7 +40,7 @@ from compare_testutil import record  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 QA = ROOT / "fixtures" / "llm" / "qa"
-PROMPTS = str(ROOT / "fixtures" / "prompts")
+PROMPTS = str(default_prompt_dir())
 
 
 def _agreement(kappa: float, n: int = 20, errors: tuple[str, ...] = ()) -> Agreement:
