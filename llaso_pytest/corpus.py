@@ -16,7 +16,8 @@ from typing import Any
 
 from llaso_pytest.errors import LlasoError
 
-__all__ = ["CorpusError", "case_payload", "corpus_nodeid", "join_cases"]
+__all__ = ["CorpusError", "case_payload", "corpus_nodeid", "is_corpus", "join_cases",
+           "merge_corpus_results"]
 
 #: Signature fields that the corpus sets itself (from the cases' agreed values).
 _BUILT = ("metric", "n_boot", "seed", "confidence", "ci_method", "resample", "llaso")
@@ -187,3 +188,58 @@ def join_cases(name: str, cases: Sequence[tuple[str, Mapping[str, Any]]], *,
         if key not in out["items"]:
             out["items"][key] = value
     return out
+
+
+def is_corpus(result: Mapping[str, Any]) -> bool:
+    """Whether a recorded result is a corpus joined from cases (it has ``extra.corpus``)."""
+    extra = result.get("extra")
+    return isinstance(extra, Mapping) and isinstance(extra.get("corpus"), Mapping)
+
+
+def _split(result: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """A corpus result as its one-item case results ``(case id, result)``."""
+    items = result["items"]
+    extra = dict(result.get("extra") or {})
+    extra.pop("corpus", None)
+    per_case = extra.pop("per_case", None)
+    texts = items.get("texts")
+    out = []
+    for i, cid in enumerate(items["ids"]):
+        one: dict[str, Any] = {"ids": [cid]}
+        for key, value in items.items():
+            if key in ("ids", "texts"):
+                continue
+            if isinstance(value, list):
+                one[key] = [value[i]]
+            elif isinstance(value, Mapping):
+                one[key] = {k: [v[i]] for k, v in value.items()}
+            else:
+                one[key] = value
+        if texts is not None:
+            one["texts"] = {**{k: v for k, v in texts.items()
+                               if k not in ("columns", "truncated")},
+                            "columns": {k: [v[i]] for k, v in texts["columns"].items()}}
+            cut = {k: [0] for k, v in (texts.get("truncated") or {}).items() if i in v}
+            if cut:
+                one["texts"]["truncated"] = cut
+        case_extra = (per_case or {}).get(cid, {}) if per_case is not None else extra
+        out.append((str(cid), {**result, "n": 1, "items": one, "extra": case_extra}))
+    return out
+
+
+def merge_corpus_results(corpus: str, results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One corpus from the partial corpora of shards (``llaso merge``): the cases of all, in
+    case-id order as one run joins them, with the parts of ``extra.corpus`` that are not about
+    the shards (-k deselections, cases that recorded nothing, --lf) combined."""
+    cases = sorted((case for r in results for case in _split(r)), key=lambda c: c[0])
+    infos = [r["extra"]["corpus"] for r in results]
+    missing = sorted(t for info in infos for t in info.get("not_recorded_tests") or [])
+    deselected = max(int(info.get("deselected") or 0) for info in infos)
+    not_recorded = sum(int(info.get("not_recorded") or 0) for info in infos)
+    last_failed = any(info.get("last_failed") for info in infos)
+    partial = {"partial": bool(deselected or not_recorded or last_failed),
+               "last_failed": last_failed, "deselected": deselected,
+               "not_recorded": not_recorded, "not_recorded_tests": missing[:MAX_NAMED]}
+    seed = results[0]["signature"]["fields"].get("seed")
+    return join_cases(str(results[0]["name"]), cases, corpus=corpus,
+                      fallback_seed=seed if isinstance(seed, int) else 0, partial=partial)

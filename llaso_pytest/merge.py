@@ -11,7 +11,7 @@ Shards are refused (:class:`MergeError`, naming the files) when they cannot be o
 different commits, seeds, configurations, packages or collections; partitioned differently; an
 incomplete shard; a shard missing or given twice; a test missing from its shard or run twice.
 
-Pure data (no pytest, no NumPy).
+Pure data (no pytest; NumPy only to join the shards' corpora of ``record_case`` cases).
 """
 
 from __future__ import annotations
@@ -127,14 +127,7 @@ def _check_partition(shards: Sequence[tuple[str, RunRecord, ShardInfo]]) -> None
         if lost:
             raise MergeError(f"missing work: {src} (shard {info.index}/{info.count}) has no "
                              f"record of {len(lost)} test(s) of its share: {_names(lost)}")
-        extra = sorted(ran - set(info.items))
-        joined = [t.nodeid for t in rec.tests if t.nodeid in extra and any(
-            isinstance(r.get("extra"), Mapping) and "corpus" in r["extra"] for r in t.results)]
-        if joined:
-            raise MergeError(
-                f"{src} (shard {info.index}/{info.count}) holds results joined at the end of "
-                f"the session from its own cases only ({_names(joined)}); a corpus of cases "
-                "shared out over several shards cannot be joined again from these records yet")
+        extra = sorted(ran - set(info.items) - _corpus_ids(rec))
         if extra:
             raise MergeError(f"{src} (shard {info.index}/{info.count}) ran {len(extra)} test(s) "
                              f"outside its share: {_names(extra)}")
@@ -247,10 +240,13 @@ def merge_records(records: Sequence[tuple[str, RunRecord]], *, run_id: str,
     shards = _shards(records)
     _check_partition(shards)
     provenance = _provenance(shards)
-    tests = sorted((t for _, rec, _ in shards for t in rec.tests), key=lambda t: t.nodeid)
+    corpora = [t for _, rec, _ in shards for t in rec.tests if t.nodeid in _corpus_ids(rec)]
+    tests = sorted((t for _, rec, _ in shards for t in rec.tests
+                    if t.nodeid not in _corpus_ids(rec)), key=lambda t: t.nodeid)
     summary: dict[str, int] = {}
     for t in tests:
         summary[t.outcome] = summary.get(t.outcome, 0) + 1
+    tests += _merged_corpora(corpora)
     selection = _selection(shards, ran=any(t.outcome not in ("skipped", "interrupted")
                                            for t in tests))
     first = shards[0][1]
@@ -269,6 +265,34 @@ def merge_records(records: Sequence[tuple[str, RunRecord]], *, run_id: str,
         selection=selection,
         schema_version=first.schema_version,
     )
+
+
+def _corpus_ids(rec: RunRecord) -> set[str]:
+    """Node ids of the corpora joined from cases (``record_case``) in a shard's record."""
+    from llaso_pytest.corpus import is_corpus
+
+    return {t.nodeid for t in rec.tests if t.results and all(map(is_corpus, t.results))}
+
+
+def _merged_corpora(corpora: Sequence[Any]) -> list[Any]:
+    """The shards' partial corpora of each test function joined into one (as one run would)."""
+    from llaso_pytest.corpus import merge_corpus_results
+
+    by_id: dict[str, list[Any]] = {}
+    for t in corpora:
+        by_id.setdefault(t.nodeid, []).append(t)
+    out = []
+    for nodeid, parts in sorted(by_id.items()):
+        names = list(dict.fromkeys(r["name"] for t in parts for r in t.results))
+        results = tuple(merge_corpus_results(nodeid, [r for t in parts for r in t.results
+                                                      if r["name"] == name]) for name in names)
+        worst = next((o for o in ("error", "failed", "interrupted")
+                      if any(t.outcome == o for t in parts)), "passed")
+        out.append(dataclasses.replace(
+            parts[0], outcome=worst, duration=round(sum(t.duration for t in parts), 6),
+            markers=tuple(sorted({m for t in parts for m in t.markers})), results=results,
+            longrepr="\n".join(t.longrepr for t in parts if t.longrepr) or None))
+    return out
 
 
 def _selection(shards: Sequence[tuple[str, RunRecord, ShardInfo]], *,

@@ -375,8 +375,10 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
         config = items[0].config
         config.stash[DESELECTED_KEY].update(item.nodeid for item in items)
         counts = config.stash[DESELECTED_CASES_KEY]
-        for item in items:  # cases left out of their corpus: it is then partial
-            if "record_case" in getattr(item, "fixturenames", ()):
+        sharded_out = config.stash.get(SHARDED_OUT_KEY, set())
+        for item in items:  # cases left out of their corpus (not by --llaso-shard): partial
+            if "record_case" in getattr(item, "fixturenames", ()) and \
+                    item.nodeid not in sharded_out:
                 key = _corpus_of(item)[0]
                 counts[key] = counts.get(key, 0) + 1
 

@@ -275,18 +275,24 @@ class RunCollector:
         for s in states:
             for name, payload in s.cases.items():
                 by_name.setdefault(name, []).append((s.nodeid, payload["result"]))
+        for cases in by_name.values():  # case-id order: the same in every run and shard
+            cases.sort(key=lambda c: str(c[1]["items"]["ids"][0]))
         seed = self.provenance.get("seed")
         fallback = seed if isinstance(seed, int) and not isinstance(seed, bool) else 0
         deselected = self.deselected_cases.get(key, 0)
         # --lf leaves the cases that passed last time uncollected: their number is unknown
         last_failed = self.selection is not None and self.selection.last_failed
+        shard = f"{self.shard.index}/{self.shard.count}" if self.shard is not None else None
         results, errors = [], []
         for name, cases in by_name.items():
             recorded = {nodeid for nodeid, _ in cases}
             missing = [s.nodeid for s in states if s.nodeid not in recorded]
-            partial = {"partial": bool(deselected or missing or last_failed),
-                       "last_failed": last_failed, "deselected": deselected,
-                       "not_recorded": len(missing), "not_recorded_tests": missing[:MAX_NAMED]}
+            partial: dict[str, Any] = {
+                "partial": bool(deselected or missing or last_failed or shard),
+                "last_failed": last_failed, "deselected": deselected,
+                "not_recorded": len(missing), "not_recorded_tests": missing[:MAX_NAMED]}
+            if shard:  # the other shards' cases: llaso merge joins the shards' corpora
+                partial["shard"] = shard
             try:
                 joined = join_cases(name, cases, corpus=key, fallback_seed=fallback,
                                     partial=partial)
