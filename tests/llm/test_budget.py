@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy  # noqa: F401  (imported once here: pytester's module snapshots must not reload it)
 import pytest
 
 from llaso_pytest.errors import LlasoWarning
@@ -222,19 +223,17 @@ def test_judged(judge, prompt_template, record_metric, llaso_seed, part):
 
 CONFTEST = """
 import pytest
-from pathlib import Path
 from llaso_pytest.llm.prompts import load_prompt
 
 @pytest.fixture(scope="session")
 def prompt_template():
-    return load_prompt("judge_helpfulness", prompt_dir=str(Path(%r)))
+    return load_prompt("judge_helpfulness")  # the template shipped with the package
 """
 
 
 @pytest.fixture
 def judged(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    prompts = Path(__file__).resolve().parents[2] / "fixtures" / "prompts"
-    pytester.makeconftest(CONFTEST % str(prompts))
+    pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_judged=JUDGED)
     for var in ("LLASO_JUDGE_BASE_URL", "LLASO_JUDGE_MODEL"):
         monkeypatch.delenv(var, raising=False)
