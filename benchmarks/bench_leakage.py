@@ -42,9 +42,11 @@ def main() -> int:
     for _ in Corpus(seed=args.seed, n_eval=args.eval).training(args.train, plan):
         pass
     gen = time.perf_counter() - t0
+    c0 = time.process_time()
     t0 = time.perf_counter()
     res = leakage(corpus.eval_texts, train(), ids=corpus.eval_ids)
     elapsed = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     planted = plan.planted_ids
     flagged = set(res.flagged)
@@ -55,7 +57,8 @@ def main() -> int:
           f"{corpus.doc_words} words")
     print(f"  time {elapsed:.1f} s, of which generating the streamed corpus about {gen:.1f} s; "
           f"the check alone {elapsed - gen:.1f} s ({(elapsed - gen) / res.n_train * 1e6:.0f} "
-          "us per training document); "
+          "us per training document); CPU time (user+sys) of check and generation "
+          f"{cpu:.1f} s; "
           f"peak RSS {peak_mb:.0f} MB (goal <= 2048 MB: ratio {peak_mb / 2048:.2f})")
     print(f"  recall exact {exact_hit:.3f}, edited {edited_hit:.3f} (goal >= 0.95); "
           f"unplanted flagged {len(false)}")

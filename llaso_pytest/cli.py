@@ -42,6 +42,9 @@ EXIT_VACUOUS = 6  # == llaso_pytest.compare.EXIT_CODES["vacuous"] (checked by a 
 COMMANDS: dict[str, str] = {
     "leakage": "llaso_pytest.commands.leakage",
     "human": "llaso_pytest.commands.human",
+    "card": "llaso_pytest.commands.card",
+    "clusters": "llaso_pytest.commands.clusters",
+    "report": "llaso_pytest.commands.report",
 }
 
 
@@ -141,7 +144,8 @@ def _compare(args: argparse.Namespace) -> int:
         base_path = resolve_baseline(args.base, args.store)
         head_path = resolve_baseline(args.head, args.store)
         comparison = cmp.compare_records(
-            read_record(base_path), read_record(head_path), tolerances=tolerances,
+            read_record(base_path, arrays=True), read_record(head_path, arrays=True),
+            tolerances=tolerances,
             n_boot=args.n_boot or cmp.DEFAULT_N_BOOT,
             seed=cmp.DEFAULT_SEED if args.seed is None else args.seed,
             confidence=args.confidence or cmp.DEFAULT_CONFIDENCE,

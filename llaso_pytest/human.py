@@ -331,19 +331,11 @@ class Ratings:
             extra={"ratings": self.provenance()})
 
 
-def _file_sha256(p: Path) -> str:
-    return hashlib.sha256(p.read_bytes()).hexdigest()
-
-
 def _rows(p: Path) -> list[tuple[str, Mapping[str, Any]]]:
     if p.suffix.lower() == ".csv":
-        with open(p, encoding="utf-8", newline="") as f:
-            reader = csv.DictReader(f)
-            header = reader.fieldnames or []
-            for col in ("id", "rating"):
-                if col not in header:
-                    raise RatingError(f"{p}: header {header} has no {col!r} column")
-            return [(f"row {reader.line_num}", row) for row in reader]
+        from llaso_pytest.llm.calibration import csv_rows
+
+        return [(f"row {n}", row) for n, row in csv_rows(p, ("id", "rating"), RatingError)]
     from llaso_pytest.llm.predictions import jsonl_objects
 
     return [(f"line {n}", obj) for n, obj in
@@ -404,7 +396,9 @@ def load_ratings(paths: Iterable[str | Path], *, scale: Scale,
         p = Path(path)
         if not p.is_file():
             raise RatingError(f"{p}: ratings file not found")
-        sources.append({"path": p.as_posix(), "sha256": _file_sha256(p)})
+        from llaso_pytest.llm.predictions import sha256_file
+
+        sources.append({"path": p.as_posix(), "sha256": sha256_file(p)})
         if p.suffix.lower() == ".json":
             got, c = _labelstudio_ratings(p, scale)
             cancelled += c

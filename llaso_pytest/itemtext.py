@@ -40,6 +40,7 @@ __all__ = [
     "TextMode",
     "View",
     "align_rows",
+    "concat_records",
     "describe_item",
     "parse_mode",
     "read_texts",
@@ -195,6 +196,47 @@ def read_texts(value: Any, *, n: int, where: str) -> ItemTexts | None:
                               or limit < 1):
         raise RecordError(f"{where}: items.texts.limit must be a positive integer")
     return ItemTexts(view, columns, truncated, limit)
+
+
+def concat_records(parts: Sequence[Mapping[str, Any] | None], sizes: Sequence[int]
+                   ) -> dict[str, Any] | None:
+    """The ``items.texts`` of results joined end to end (e.g. one-item cases into a corpus):
+    ``parts[k]`` is part ``k``'s record form (``None``: no texts) and ``sizes[k]`` its number
+    of items. Items of a part without texts get ``null``; ``None`` when no part has texts.
+    Parts must share the view; the mode and limit are the strictest of the parts."""
+    if len(parts) != len(sizes):
+        raise ItemTextError(f"{len(parts)} text parts for {len(sizes)} sizes")
+    present = [p for p in parts if p is not None]
+    if not present:
+        return None
+    views = sorted({str(p.get("view")) for p in present})
+    if len(views) != 1:
+        raise ItemTextError(f"cannot join item texts of different views: {views}")
+    keys = [c for c in COLUMNS if any(c in (p.get("columns") or {}) for p in present)]
+    columns: dict[str, list[str | None]] = {k: [] for k in keys}
+    truncated: dict[str, list[int]] = {}
+    offset = 0
+    for part, size in zip(parts, sizes, strict=True):
+        cols = (part or {}).get("columns") or {}
+        for k in keys:
+            col = cols.get(k)
+            if col is not None and len(col) != size:
+                raise ItemTextError(f"item texts column {k!r} has {len(col)} entries for "
+                                    f"{size} items")
+            columns[k].extend(col if col is not None else [None] * size)
+        for k, idx in ((part or {}).get("truncated") or {}).items():
+            truncated.setdefault(k, []).extend(offset + int(i) for i in idx)
+        offset += size
+    modes = {str(p.get("mode", DEFAULT_MODE)) for p in present}
+    limits = [int(p["limit"]) for p in present if p.get("limit") is not None]
+    out: dict[str, Any] = {"view": views[0],
+                           "mode": "truncate" if "truncate" in modes else "full",
+                           "columns": columns}
+    if limits:
+        out["limit"] = min(limits)
+    if truncated:
+        out["truncated"] = truncated
+    return out
 
 
 # ----------------------------------------------------------------------------------------

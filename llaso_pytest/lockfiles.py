@@ -9,12 +9,13 @@ new format is one entry. Pure and cheap: a directory listing and one hash per fi
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from llaso_pytest.lineage.lfs import LfsPointerError, sha256_data
 
 __all__ = ["LOCK_KINDS", "LockFile", "find_locks", "locks_provenance"]
 
@@ -43,14 +44,6 @@ class LockFile:
         return {"kind": self.kind, "sha256": self.sha256, "size": self.size}
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _candidates(root: Path) -> list[str]:
     names: list[str] = []
     for folder in ("", "requirements"):
@@ -73,11 +66,13 @@ def find_locks(root: str | os.PathLike[str]) -> list[LockFile]:
         if kind is None or not path.is_file():
             continue
         try:
-            out.append(LockFile(path=rel, kind=kind, sha256=_sha256(path),
+            out.append(LockFile(path=rel, kind=kind, sha256=sha256_data(path),
                                 size=path.stat().st_size))
         except OSError as exc:  # unreadable: say so in the record, never drop it silently
             out.append(LockFile(path=rel, kind=kind, sha256=f"unreadable: {exc.strerror}",
                                 size=-1))
+        except LfsPointerError as exc:  # a lock not fetched from LFS: not the lock's hash
+            out.append(LockFile(path=rel, kind=kind, sha256=f"unusable: {exc}", size=-1))
     return out
 
 

@@ -23,6 +23,8 @@ from llaso_pytest.errors import LlasoWarning
 from llaso_pytest.options import CompareSettings, Settings
 from llaso_pytest.record import RunRecord, Selection, ShardInfo, _json_default
 from llaso_pytest.session import (
+    KEY_CASE,
+    KEY_CORPUS,
     KEY_MARKERS,
     KEY_PROVENANCE,
     KEY_RESULT,
@@ -43,7 +45,9 @@ from llaso_pytest.session import (
 pytest.register_assert_rewrite("llaso_pytest.assertions")
 
 # Area plugins (speech, LLM) with their own fixtures and options; import-light too.
-pytest_plugins = ["llaso_pytest.speech.pytest_plugin", "llaso_pytest.llm.pytest_plugin",
+# ``testcontext`` opens the evaluation context (seed, datasets, progress) around each test.
+pytest_plugins = ["llaso_pytest.testcontext", "llaso_pytest.speech.pytest_plugin",
+                  "llaso_pytest.speech.asr_fixture", "llaso_pytest.llm.pytest_plugin",
                   "llaso_pytest.tracking.pytest_plugin", "llaso_pytest.lineage.pytest_plugin"]
 
 MARKERS: dict[str, str] = {
@@ -53,6 +57,7 @@ MARKERS: dict[str, str] = {
     "noisy": "evaluates under noisy conditions",
     "clean": "evaluates under clean conditions",
     "judge": "calls an LLM judge",
+    "live": "generates with a model (the pinned local LLM by default) instead of pinned outputs",
     "gpu": "needs a CUDA device; skipped with a reason when none is visible",
     "slow": "a slow evaluation",
 }
@@ -65,6 +70,7 @@ PENDING_PROVENANCE_KEY = pytest.StashKey[dict[str, Any]]()
 DETERMINISM_KEY = pytest.StashKey[dict[str, Any]]()
 CUDA_KEY = pytest.StashKey[bool]()
 DESELECTED_KEY = pytest.StashKey[set[str]]()
+DESELECTED_CASES_KEY = pytest.StashKey[dict[str, int]]()
 OUTCOME_KEY = pytest.StashKey[SessionOutcome]()
 CASES_LISTENER_KEY = pytest.StashKey[Any]()
 SHARD_DURATIONS_KEY = pytest.StashKey[shard.Durations | None]()
@@ -199,6 +205,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SETTINGS_KEY] = settings
     config.stash[PENDING_PROVENANCE_KEY] = {}
     config.stash[DESELECTED_KEY] = set()
+    config.stash[DESELECTED_CASES_KEY] = {}
     determinism: dict[str, Any] = {"enabled": False}
     if settings.deterministic:
         determinism = seeding.enable_determinism()
@@ -293,6 +300,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     item.user_properties.append(
         (KEY_MARKERS, sorted({m.name for m in item.iter_markers()}))
     )
+    if "record_case" in getattr(item, "fixturenames", ()):
+        item.user_properties.append((KEY_CORPUS, _corpus_of(item)[0]))
     config = item.config
     seeding.seed_everything(seeding.test_seed(config.stash[SETTINGS_KEY].seed, item.nodeid))
     if item.get_closest_marker("gpu") is not None and not _cuda_available(config):
@@ -363,7 +372,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
     if items:
-        items[0].config.stash[DESELECTED_KEY].update(item.nodeid for item in items)
+        config = items[0].config
+        config.stash[DESELECTED_KEY].update(item.nodeid for item in items)
+        counts = config.stash[DESELECTED_CASES_KEY]
+        for item in items:  # cases left out of their corpus: it is then partial
+            if "record_case" in getattr(item, "fixturenames", ()):
+                key = _corpus_of(item)[0]
+                counts[key] = counts.get(key, 0) + 1
 
 
 def _selection(config: pytest.Config, *, selected: int, deselected: set[str]) -> Selection:
@@ -393,14 +408,17 @@ def _shard_info(config: pytest.Config, selected: int) -> ShardInfo | None:
 def pytest_collection_finish(session: pytest.Session) -> None:
     config = session.config
     deselected = config.stash[DESELECTED_KEY]
+    left_out: dict[str, int] = config.stash[DESELECTED_CASES_KEY]
     info = _shard_info(config, len(session.items))
     if _is_worker(config):  # xdist: the controller reads this when the worker finishes
         config.workeroutput["llaso_selection"] = {  # type: ignore[attr-defined]
             "selected": len(session.items), "deselected": sorted(deselected),
+            "deselected_cases": dict(left_out),
             "shard": info.to_dict() if info is not None else None}
         return
     collector = config.stash.get(COLLECTOR_KEY, None)
     if collector is not None:
+        collector.deselected_cases = dict(left_out)
         collector.selection = _selection(config, selected=len(session.items),
                                          deselected=deselected)
         collector.shard = info
@@ -421,6 +439,7 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     if collector is None or not seen:
         return
     config.stash[DESELECTED_KEY].update(seen["deselected"])
+    collector.deselected_cases = dict(seen.get("deselected_cases") or {})  # same on every worker
     collector.selection = _selection(config, selected=int(seen["selected"]),
                                      deselected=config.stash[DESELECTED_KEY])
     if seen.get("shard") is not None:
@@ -551,6 +570,99 @@ def record_metric(request: pytest.FixtureRequest) -> Callable[..., dict[str, Any
         names.add(data["name"])
         item.user_properties.append((KEY_RESULT, data))
         return data
+
+    return record
+
+
+#: The interval of one case is undefined by design: its corpus carries the interval.
+_ONE_ITEM = r".*: only 1 items \(n=1\); a bootstrap interval needs"
+
+
+def _corpus_of(item: pytest.Item) -> tuple[str, str | None]:
+    """The corpus a case test belongs to and its default case id (a ``cases.load`` case's id,
+    else the test's parameter id); see docs/cases.md."""
+    from llaso_pytest.corpus import corpus_nodeid
+
+    parent = item.parent.nodeid if item.parent is not None else ""
+    function = f"{parent}::{getattr(item, 'originalname', item.name)}"
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return function, None
+    params: dict[str, Any] = dict(callspec.params)
+    case_params = [n for n, v in params.items() if isinstance(v, cases_core.Case)] or \
+        (["case"] if "case" in params else list(params))
+    value = params.get(case_params[0]) if len(case_params) == 1 else None
+    default = value.id if isinstance(value, cases_core.Case) else str(callspec.id)
+    return corpus_nodeid(function, params, dict(callspec.indices), case_params), default
+
+
+@pytest.fixture
+def record_case(request: pytest.FixtureRequest) -> Callable[..., Any]:
+    """Record this test's one case: ``record_case(result)`` with a one-item metric result, or
+    ``record_case("helpful", 1.0, higher_is_better=True)`` for a plain value. At session end
+    the cases of one test function (and its other parameters) and metric are joined into a
+    corpus result with its interval, recorded under the function's id (docs/cases.md).
+    Returns the metric result.
+    """
+    import warnings
+
+    from llaso_pytest.corpus import case_payload
+
+    item = request.node
+    corpus, default_id = _corpus_of(item)
+    warnings.filterwarnings("ignore", message=_ONE_ITEM, category=LlasoWarning)
+    names: set[str] = set()
+
+    def record(result_or_name: Any, value: float | None = None, *, id: str | None = None,
+               higher_is_better: bool | None = None, name: str | None = None) -> Any:
+        case_id = id if id is not None else default_id
+        if isinstance(result_or_name, str):
+            if value is None:
+                raise TypeError(f"record_case({result_or_name!r}): give the case's value")
+            if higher_is_better is None:
+                raise TypeError(f"record_case({result_or_name!r}, ...): say "
+                                "higher_is_better=True or False; a baseline comparison needs "
+                                "to know which direction is worse")
+            if case_id is None:
+                raise TypeError(f"record_case({result_or_name!r}, ...) in {item.nodeid}: pass "
+                                "id=, the case's id (the test has no parameters to name it)")
+            from llaso_pytest.metrics import from_values
+
+            res = from_values(result_or_name, items={str(case_id): value},
+                              higher_is_better=higher_is_better,
+                              seed=request.config.stash[SETTINGS_KEY].seed)
+        elif hasattr(result_or_name, "to_record"):
+            if value is not None or higher_is_better is not None:
+                raise TypeError("record_case(result): value= and higher_is_better= are only "
+                                "for plain values")
+            res = result_or_name
+        else:
+            raise TypeError(f"record_case expects a metric result or a name, got "
+                            f"{type(result_or_name).__name__}")
+        from llaso_pytest.metrics.base import MetricResult
+
+        item_text = request.config.stash[SETTINGS_KEY].item_text
+        data: dict[str, Any] = res.to_record(item_text=item_text) \
+            if isinstance(res, MetricResult) else res.to_record()
+        if name is not None:
+            data["name"] = name
+        own = [str(x) for x in (data.get("items") or {}).get("ids") or []]
+        if id is None and default_id is not None and own and own[0] not in ("0", default_id):
+            raise ValueError(
+                f"record_case in {item.nodeid}: the result's item id {own[0]!r} is not the "
+                f"case id {default_id!r}; pass ids=[case.id] to the metric, or id= here")
+        if case_id is None:
+            case_id = own[0] if own else None
+        item.config.hook.pytest_llaso_update_result(item=item, result=data)
+        data = check_result(data, nodeid=item.nodeid)
+        payload = case_payload(data, case_id=str(case_id), corpus=corpus)
+        if data["name"] in names:
+            raise ValueError(
+                f"record_case in {item.nodeid}: a result named {data['name']!r} was already "
+                "recorded for this case; pass name= to tell them apart")
+        names.add(data["name"])
+        item.user_properties.append((KEY_CASE, payload))
+        return res
 
     return record
 

@@ -7,6 +7,7 @@ redacted: values of credential-like environment variables never enter a record.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import platform
@@ -324,7 +325,7 @@ def torch_info(*, import_if_installed: bool = False) -> dict[str, Any] | None:
     torch = sys.modules.get("torch")
     if torch is None and import_if_installed:
         try:
-            import torch  # type: ignore[no-redef]
+            torch = importlib.import_module("torch")
         except ImportError:
             return None
     if torch is None:

@@ -400,8 +400,11 @@ def _check_shard(shard: Any, bad: Any) -> None:
         raise bad("shard.items", "a list of node ids", items)
 
 
-def read_record(path: str | os.PathLike[str]) -> RunRecord:
-    """Read a run record, raising :class:`RecordError` naming the file if it is unusable."""
+def read_record(path: str | os.PathLike[str], *, arrays: bool = False) -> RunRecord:
+    """Read a run record, raising :class:`RecordError` naming the file if it is unusable.
+
+    ``arrays=True``: per-item columns are decoded as NumPy arrays and equal id lists shared
+    while the JSON is read (:mod:`llaso_pytest.record_arrays`; the comparison's readers)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -411,13 +414,17 @@ def read_record(path: str | os.PathLike[str]) -> RunRecord:
         raise RecordError(f"{p}: cannot read run record: {exc.strerror}") from exc
     if not text.strip():
         raise RecordError(f"{p}: run record file is empty")
-    return parse_record(loads_document(text, source=str(p)), source=str(p))
+    return parse_record(loads_document(text, source=str(p), arrays=arrays), source=str(p))
 
 
-def loads_document(text: str, *, source: str) -> Any:
+def loads_document(text: str, *, source: str, arrays: bool = False) -> Any:
     """Decode a JSON document, :class:`RecordError` naming ``source`` for anything that is not
     JSON a consumer can use (see :func:`check_values`, which :func:`parse_record` applies)."""
     try:
+        if arrays:
+            from llaso_pytest.record_arrays import ItemArrays
+
+            return json.loads(text, object_hook=ItemArrays())
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise RecordError(

@@ -38,6 +38,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "EXIT_RECORD_NOT_WRITTEN",
+    "KEY_CASE",
+    "KEY_CORPUS",
     "KEY_MARKERS",
     "KEY_PROVENANCE",
     "KEY_RESULT",
@@ -63,6 +65,11 @@ KEY_RESULT = "llaso_result"
 #: belong to the attempt that counts.
 KEY_MARKERS = "llaso_markers"
 KEY_PROVENANCE = "llaso_provenance"
+#: One case's one-item result (``record_case``), joined into its corpus on the controller.
+KEY_CASE = "llaso_case"
+#: The corpus a test that uses ``record_case`` belongs to (sent at setup, so a case that
+#: records nothing is still known to be missing from its corpus).
+KEY_CORPUS = "llaso_corpus"
 
 _LONGREPR_LIMIT = 4000
 
@@ -125,6 +132,8 @@ class _TestState:
     results: list[dict[str, Any]] = field(default_factory=list)
     longrepr: str | None = None
     finished: bool = False
+    cases: dict[str, dict[str, Any]] = field(default_factory=dict)  # metric name -> payload
+    corpus: str | None = None
 
 
 def _phase_outcome(report: Any) -> str | None:
@@ -172,6 +181,10 @@ class RunCollector:
         #: The last failed write (disk full, ...): results stay in memory, the write is
         #: retried at the next opportunity and at session end.
         self.write_error: OSError | None = None
+        #: corpus node id -> how many of its cases were deselected (-k, --lf, -m)
+        self.deselected_cases: dict[str, int] = {}
+        self._corpus_version: dict[str, int] = {}
+        self._joined: dict[str, tuple[int, TestRecord, list[str]]] = {}
 
     # -- collecting ----------------------------------------------------------------------
     def add_report(self, report: Any) -> None:
@@ -195,6 +208,7 @@ class RunCollector:
                 text[:_LONGREPR_LIMIT] + f"\n... [{len(text) - _LONGREPR_LIMIT} characters cut]"
             )
         results: dict[str, dict[str, Any]] = {}
+        cases: dict[str, dict[str, Any]] = {}
         for name, value in self._pairs(report.user_properties):
             if name == KEY_RESULT:
                 key = str(value.get("name")) if isinstance(value, Mapping) else repr(value)
@@ -204,14 +218,23 @@ class RunCollector:
                         "test; keeping the last"), stacklevel=2)
                 results.pop(key, None)
                 results[key] = value
+            elif name == KEY_CASE and isinstance(value, Mapping):
+                cases[str(value["result"]["name"])] = dict(value)
+            elif name == KEY_CORPUS:
+                state.corpus = str(value)
             elif name == KEY_MARKERS:
                 state.markers = tuple(value)
                 results = {}  # a new attempt starts here: earlier attempts' results are stale
+                cases = {}
             elif name == KEY_PROVENANCE:
                 merge_provenance(self.provenance, value,
                                  source=report.nodeid)
         if results:  # item.user_properties accumulate: the latest phase holds them all
             state.results = list(results.values())
+        if cases:
+            state.cases = cases
+        if state.corpus is not None:
+            self._corpus_version[state.corpus] = self._corpus_version.get(state.corpus, 0) + 1
         if report.when == "teardown":
             state.finished = True
             self.maybe_write()
@@ -228,9 +251,65 @@ class RunCollector:
         worker, a killed process): the run did not finish them."""
         return sorted(s.nodeid for s in self._tests.values() if not s.finished)
 
+    def corpora(self) -> list[tuple[TestRecord, list[str]]]:
+        """Each corpus of ``record_case`` results as a test record holding its joined results,
+        with the reasons it could not be joined (joined again only when a case arrived)."""
+        members: dict[str, list[_TestState]] = {}
+        for s in sorted(self._tests.values(), key=lambda s: s.nodeid):
+            if s.corpus is not None:
+                members.setdefault(s.corpus, []).append(s)
+        out = []
+        for key, states in members.items():
+            version = self._corpus_version.get(key, 0)
+            cached = self._joined.get(key)
+            if cached is None or cached[0] != version:
+                test, errors = self._join(key, states)
+                cached = self._joined[key] = (version, test, errors)
+            out.append((cached[1], cached[2]))
+        return out
+
+    def _join(self, key: str, states: list[_TestState]) -> tuple[TestRecord, list[str]]:
+        from llaso_pytest.corpus import MAX_NAMED, CorpusError, join_cases
+
+        by_name: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
+        for s in states:
+            for name, payload in s.cases.items():
+                by_name.setdefault(name, []).append((s.nodeid, payload["result"]))
+        seed = self.provenance.get("seed")
+        fallback = seed if isinstance(seed, int) and not isinstance(seed, bool) else 0
+        deselected = self.deselected_cases.get(key, 0)
+        # --lf leaves the cases that passed last time uncollected: their number is unknown
+        last_failed = self.selection is not None and self.selection.last_failed
+        results, errors = [], []
+        for name, cases in by_name.items():
+            recorded = {nodeid for nodeid, _ in cases}
+            missing = [s.nodeid for s in states if s.nodeid not in recorded]
+            partial = {"partial": bool(deselected or missing or last_failed),
+                       "last_failed": last_failed, "deselected": deselected,
+                       "not_recorded": len(missing), "not_recorded_tests": missing[:MAX_NAMED]}
+            try:
+                joined = join_cases(name, cases, corpus=key, fallback_seed=fallback,
+                                    partial=partial)
+                results.append(check_result(joined, nodeid=key))
+            except (CorpusError, ValueError) as exc:
+                errors.append(str(exc))
+                warnings.warn(LlasoWarning(f"llaso: {exc}"), stacklevel=2)
+        outcomes = {s.outcome for s in states}
+        outcome = "error" if errors else next(
+            (o for o in ("error", "failed", "interrupted") if o in outcomes), "passed")
+        test = TestRecord(
+            nodeid=key, outcome=outcome, duration=round(sum(s.duration for s in states), 6),
+            markers=tuple(sorted({m for s in states for m in s.markers})),
+            results=tuple(results), longrepr="\n".join(errors) or None)
+        return test, errors
+
+    def corpus_errors(self) -> list[str]:
+        """Why corpora could not be joined (they fail the session)."""
+        return [e for _, errors in self.corpora() for e in errors]
+
     def build(self, *, complete: bool, exit_status: int | None,
               interrupted_by: str | None = None) -> RunRecord:
-        tests = tuple(
+        ran = tuple(
             TestRecord(
                 nodeid=s.nodeid,
                 outcome=s.outcome if s.finished else "interrupted",
@@ -242,8 +321,9 @@ class RunCollector:
             for s in sorted(self._tests.values(), key=lambda s: s.nodeid)
         )
         summary: dict[str, int] = {}
-        for t in tests:
+        for t in ran:  # the tests that ran; a corpus is a result of them, not one more test
             summary[t.outcome] = summary.get(t.outcome, 0) + 1
+        tests = ran + tuple(test for test, _ in self.corpora())
         return RunRecord(
             run_id=self.run_id,
             started_at=self.started_at,
@@ -434,6 +514,8 @@ def finish_session(collector: RunCollector, settings: CompareSettings, *, exitst
                           "worker or a killed process")
     complete = interrupted_by is None
     status = int(exitstatus)
+    if status == 0 and collector.corpus_errors():
+        status = 1  # a corpus that cannot be joined is a failure, named in its test record
     comparison: Comparison | None = None
     gate: Gate | None = None
     compare_error: str | None = None

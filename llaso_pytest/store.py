@@ -43,6 +43,8 @@ Written by llaso-pytest; safe to delete, kept out of git by `.gitignore`.
   `pytest --llaso-save NAME` or `llaso baseline save NAME RECORD.json`.
   Compare against one with `pytest --llaso-baseline NAME` or `llaso compare NAME HEAD.json`.
 - `cache/` holds LLM judge caches.
+- `predictions/SET/` holds outputs the live suites generated, as pinned predictions sets
+  (`manifest.json` with sha256), to score later without the model.
 
 A run record is plain JSON (`"kind": "llaso-run-record"`, `schema_version` 1); see
 docs/architecture.md of llaso-pytest for its fields.

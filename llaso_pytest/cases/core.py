@@ -13,6 +13,7 @@ its library (pyarrow, datasets) only when its format is read.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
 
+from llaso_pytest.context import note_dataset
 from llaso_pytest.errors import LlasoError
 from llaso_pytest.speech.manifest import sha256_file
 
@@ -204,6 +206,13 @@ class Case(Mapping[str, Any]):
     where: str
     dataset: str
     index: int = 0
+    dataset_sha256: str = ""
+
+    @property
+    def llaso_dataset(self) -> tuple[str, str] | None:
+        """``(dataset, sha256)``: a test that gets this case as a parameter signs its metrics
+        with it (``llaso_pytest.context``)."""
+        return (self.dataset, self.dataset_sha256) if self.dataset_sha256 else None
 
     def __getitem__(self, key: str) -> Any:
         try:
@@ -276,6 +285,11 @@ class Cases(Sequence[Case]):
     def ids(self) -> tuple[str, ...]:
         return tuple(c.id for c in self.cases)
 
+    @property
+    def llaso_dataset(self) -> tuple[str, str]:
+        """``(name, sha256)``, as for each case (``llaso_pytest.context``)."""
+        return (self.name, self.sha256)
+
     def by_id(self, case_id: str) -> Case:
         """The case with this id; ``KeyError`` naming the dataset when there is none."""
         try:
@@ -290,12 +304,23 @@ class Cases(Sequence[Case]):
 
     def provenance(self) -> dict[str, Any]:
         """The JSON-able entry of ``provenance.datasets`` in the run record."""
-        out: dict[str, Any] = {"format": self.format, "path": str(self.path),
+        out: dict[str, Any] = {"format": self.format, "path": _shown_path(self.path),
                                "sha256": self.sha256, "n": len(self.cases),
                                "id_field": self.id_field, "files": dict(self.files)}
         if self.audio is not None:
             out["audio"] = dict(self.audio)
         return out
+
+
+def _shown_path(path: Path) -> str:
+    """The dataset's path for the record: relative to the working folder when it lies below
+    it (a run from the repository root records the same path on every machine)."""
+    if path.is_absolute():
+        try:
+            return path.relative_to(Path.cwd()).as_posix()
+        except ValueError:
+            return str(path)
+    return path.as_posix()
 
 
 # ----------------------------------------------------------------------------------------
@@ -399,8 +424,12 @@ def load(
         digest = next(iter(files.values()))
     else:
         digest = canonical_sha256({"files": files, "audio": (audio_summary or {}).get("sha256")})
+    built = [dataclasses.replace(c, dataset_sha256=digest) for c in built]
     cases = Cases(name=dataset, format=reader.name, path=p, sha256=digest, cases=tuple(built),
                   files=files, id_field=effective, audio=audio_summary)
+    # Loaded inside a test: its metrics are signed with the dataset (loaded at collection,
+    # the plugin notes it from the case parameters instead).
+    note_dataset(dataset, digest)
     listener = _LISTENER.get()
     if listener is not None:
         listener(cases)

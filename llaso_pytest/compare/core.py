@@ -78,7 +78,7 @@ def load_record(path: str | os.PathLike[str]) -> dict[str, Any]:
     (naming the file) when it is missing, truncated, foreign or of an unknown schema version."""
     from llaso_pytest.record import read_record
 
-    return read_record(path).to_dict()
+    return read_record(path, arrays=True).to_dict()
 
 
 def check_record(record: Mapping[str, Any] | RunRecord, *, source: str) -> int:
@@ -358,8 +358,9 @@ def _problems(rec_a: Mapping[str, Any], rec_b: Mapping[str, Any], base: RunInfo,
         out.append(Problem(
             "different-suite", f"the baseline {base.source} and the head run share no test: "
             "the baseline comes from another suite or another root folder"))
+    # an unreliable metric was compared (and is shown); it only has no say in the gate
     compared = [m for m in metrics if m.verdict in ("improved", "regressed", "unchanged",
-                                                    "untested")]
+                                                    "untested", "unreliable")]
     if not compared:
         incomparable = sum(m.verdict == "incomparable" for m in metrics)
         out.append(Problem(
@@ -411,11 +412,12 @@ def _start_diff(key: tuple[str, str], a: ResultRecord | None, b: ResultRecord | 
         base=None if a is None else SideValues(a.value, a.ci, a.n),
         head=None if b is None else SideValues(b.value, b.ci, b.n),
         signature=ref.signature.text)
+    d = replace(d, notes=_corpus_notes(a, b))
     if a is None:
         return replace(d, verdict="new"), None
     if b is None:
         verdict, why = _missing_verdict(nodeid, rec_b, head_ids)
-        return replace(d, verdict=verdict, notes=(why,) if why else ()), None
+        return replace(d, verdict=verdict, notes=d.notes + ((why,) if why else ())), None
     d = replace(d, delta=b.value - a.value)
     sig = _signature_diffs(a, b)
     if sig:
@@ -433,9 +435,10 @@ def _start_diff(key: tuple[str, str], a: ResultRecord | None, b: ResultRecord | 
     if isinstance(pairs, str):
         outcome, why = _unpaired(a, b, confidence, pairs)
         if outcome is None:
-            return replace(d, verdict="untested", untested_reason=why, notes=(why,)), None
-        return replace(d, test=outcome, notes=(why,)), None
-    notes: list[str] = []
+            return replace(d, verdict="untested", untested_reason=why,
+                           notes=(*d.notes, why)), None
+        return replace(d, test=outcome, notes=(*d.notes, why)), None
+    notes: list[str] = list(d.notes)
     if pairs.n_base_only or pairs.n_head_only:
         notes.append(
             f"{pairs.ia.size} items paired; {pairs.n_base_only} only in the base, "
@@ -462,6 +465,25 @@ def _start_diff(key: tuple[str, str], a: ResultRecord | None, b: ResultRecord | 
                 flips=flips, worst_changes=worst, best_changes=best, item_texts=texts,
                 notes=tuple(notes))
     return d, job
+
+
+def _corpus_notes(a: ResultRecord | None, b: ResultRecord | None) -> tuple[str, ...]:
+    """Notes for a corpus joined from cases (``record_case``) that is partial on a side."""
+    notes = []
+    for side, r in (("base", a), ("head", b)):
+        info = None if r is None else r.extra.get("corpus")
+        if not isinstance(info, Mapping) or not info.get("partial"):
+            continue
+        parts = []
+        if info.get("deselected"):
+            parts.append(f"{info['deselected']} deselected (-k, -m, --lf)")
+        if info.get("last_failed"):
+            parts.append("only the cases that failed before (--lf)")
+        if info.get("not_recorded"):
+            parts.append(f"{info['not_recorded']} recorded nothing")
+        notes.append(f"partial corpus in the {side}: {info.get('cases')} cases, "
+                     + ", ".join(parts))
+    return tuple(notes)
 
 
 def _with_test(d: MetricDiff, t: PairedTest) -> MetricDiff:
@@ -526,6 +548,8 @@ def compare_records(
     tests = paired_tests(jobs, n_boot=n_boot, seed=seed, confidence=confidence) if jobs else []
     for index, key in pending:
         diffs[key] = _with_test(diffs[key], tests[index])
+    for key in keys:  # before the families: an unreliable metric is no hypothesis that gates
+        diffs[key] = _reliability(diffs[key], res_a.get(key), res_b.get(key))
 
     metrics = _judge(keys, diffs, tolerances, correction, alpha)
     unused = [t.text for t in tolerances.values() if not any(t.matches(*k) for k in keys)]
@@ -534,12 +558,41 @@ def compare_records(
     prov = tuple(diff_provenance(rec_a.get("provenance") or {}, rec_b.get("provenance") or {}))
     warnings.extend(_data_warnings(prov))
     warnings.extend(environment_warnings(prov))
+    partial = [m.key for m in metrics if any(n.startswith("partial corpus") for n in m.notes)]
+    if partial:
+        warnings.append(f"{len(partial)} corpus result(s) are partial (cases deselected, rerun "
+                        "with --lf, or that recorded nothing), compared over the cases both runs "
+                        f"have: {', '.join(partial[:5])}{', ...' if len(partial) > 5 else ''}")
     problems = _problems(rec_a, rec_b, info_a, info_b, metrics)
     return Comparison(
         base=info_a, head=info_b, metrics=tuple(metrics), provenance_diffs=prov,
         n_boot=n_boot, seed=seed, confidence=confidence, correction=correction,
         tolerances=tuple(t.text for t in tolerances.values()), warnings=tuple(warnings),
         problems=tuple(problems))
+
+
+def _unreliable(res: ResultRecord | None, side: str) -> str | None:
+    """Why ``res`` is unreliable (``extra.reliability.state``, llaso_pytest.llm.reliability)."""
+    info = res.extra.get("reliability") if res is not None else None
+    if not isinstance(info, Mapping) or info.get("state") != "unreliable":
+        return None
+    reasons = info.get("reasons")
+    text = "; ".join(str(r) for r in reasons) if isinstance(reasons, list) and reasons else ""
+    return f"{side}: {text or 'its judge fell short of the declared agreement'}"
+
+
+def _reliability(d: MetricDiff, a: ResultRecord | None, b: ResultRecord | None) -> MetricDiff:
+    """A metric whose judge is unreliable in either run gets the verdict ``unreliable``
+    (numbers and test kept for display, no verdict from them, never gating). New, removed,
+    not-run and incomparable metrics keep their verdict and get the reason as a note."""
+    why = "; ".join(r for r in (_unreliable(a, "base"), _unreliable(b, "head")) if r)
+    if not why:
+        return d
+    note = f"judge unreliable ({why}): reported, not gating"
+    if d.verdict in ("unchanged", "untested"):
+        return replace(d, verdict="unreliable", unreliable_reason=why,
+                       notes=(*d.notes, note))
+    return replace(d, unreliable_reason=why, notes=(*d.notes, note))
 
 
 def _parsed(record: Mapping[str, Any] | RunRecord, source: str) -> RunRecord:

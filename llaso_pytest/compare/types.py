@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 Verdict = Literal["improved", "regressed", "unchanged", "untested", "new", "removed",
-                  "not-run", "incomparable"]
+                  "not-run", "incomparable", "unreliable"]
 VERDICTS: tuple[Verdict, ...] = get_args(Verdict)
 #: How the difference was tested: the test (bootstrap, sign-flip randomisation, exact
 #: sign-flip, or a normal approximation from the two recorded intervals) and its units.
@@ -182,6 +182,9 @@ class MetricDiff:
     untested_reason: str | None = None
     notes: tuple[str, ...] = ()
     signature: str | None = None
+    # a judged metric whose judge fell short of its declared agreement in either run: shown
+    # with its numbers, verdict "unreliable", never gating (llaso_pytest.llm.reliability)
+    unreliable_reason: str | None = None
 
     @property
     def key(self) -> str:
@@ -316,7 +319,7 @@ class Comparison:
         parts = [f"{c['regressed']} regressed", f"{c['improved']} improved"]
         head = f"{', '.join(parts)} at {level}"
         rest = [f"{c['unchanged']} unchanged", f"{c['untested']} untested"]
-        for verdict in ("incomparable", "new", "removed", "not-run"):
+        for verdict in ("incomparable", "unreliable", "new", "removed", "not-run"):
             if c[verdict]:
                 rest.append(f"{c[verdict]} {verdict}")
         return head + "; " + ", ".join(rest)

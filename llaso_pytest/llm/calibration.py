@@ -13,7 +13,7 @@ import csv
 import io
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -28,6 +28,7 @@ __all__ = [
     "LabelError",
     "agreement",
     "cohen_kappa",
+    "csv_rows",
     "export_for_rating",
     "load_human_labels",
     "rating_items",
@@ -219,6 +220,22 @@ def export_for_rating(path: str | Path, items: Mapping[str, Mapping[str, str]], 
     return p
 
 
+def csv_rows(path: Path, required: Sequence[str], error: Callable[[str], Exception]
+             ) -> list[tuple[int, dict[str, Any]]]:
+    """``(line number, row)`` of a CSV file whose header must hold the ``required`` columns
+    (else ``error("<file>: header ... has no 'x' column")``)."""
+    out: list[tuple[int, dict[str, Any]]] = []
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        header = reader.fieldnames or []
+        for col in required:
+            if col not in header:
+                raise error(f"{path}: header {header} has no {col!r} column")
+        for row in reader:
+            out.append((reader.line_num, row))
+    return out
+
+
 def load_human_labels(path: str | Path, *, allowed: Sequence[str] | None = None) -> dict[str, str]:
     """Read ``{id: label}`` from a rated CSV/JSONL; rows with problems are errors naming the row."""
     p = Path(path)
@@ -226,14 +243,7 @@ def load_human_labels(path: str | Path, *, allowed: Sequence[str] | None = None)
         raise LabelError(f"{p}: label file not found")
     rows: list[tuple[int, Mapping[str, Any]]] = []
     if p.suffix == ".csv":
-        with open(p, encoding="utf-8", newline="") as f:
-            reader = csv.DictReader(f)
-            header = reader.fieldnames or []
-            for col in ("id", "label"):
-                if col not in header:
-                    raise LabelError(f"{p}: header {header} has no {col!r} column")
-            for csv_row in reader:
-                rows.append((reader.line_num, csv_row))
+        rows.extend(csv_rows(p, ("id", "label"), LabelError))
         where = "row"
     elif p.suffix == ".jsonl":
         from llaso_pytest.llm.predictions import jsonl_objects

@@ -47,6 +47,7 @@ from llaso_pytest.provenance import redact_text
 if TYPE_CHECKING:  # pragma: no cover
     import openai
 
+    from llaso_pytest.context import Progress
     from llaso_pytest.llm.budget import BatchGate, Ledger
 
 __all__ = [
@@ -96,6 +97,11 @@ class CallOutcome:
     error: str | None = None
     response_model: str | None = None  # the model the server says it served
     system_fingerprint: str | None = None
+    # seconds of the successful API call, request sent to reply read (None on a cache hit or
+    # an error: no generation was timed); with ``stream=True`` also the time to the first
+    # content chunk
+    latency_s: float | None = None
+    ttft_s: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -343,6 +349,7 @@ class _Batch:
     tripped: str | None = None  # the circuit breaker's message once open
     lock: threading.Lock = field(default_factory=threading.Lock)
     gate: BatchGate | None = None  # the run's budget (llm/budget.py), when one is set
+    finished: int = 0  # items with an outcome (progress)
 
 
 class LLMClient:
@@ -441,6 +448,8 @@ class LLMClient:
             seen.add(r.id)
         if not requests:
             return []
+        from llaso_pytest.context import progress
+
         self._cancel.clear()
         batch = _Batch(requests, [None] * len(requests), list(range(len(requests)))[::-1])
         if self.budget is not None:
@@ -449,10 +458,13 @@ class LLMClient:
             batch.gate = BatchGate(self.budget, self.endpoint, size=len(requests),
                                    window=self.endpoint.concurrency, cancelled=self._cancel)
         try:
-            self._run_pass(batch)
-            if batch.deferred and batch.tripped is None:
-                batch.todo, batch.deferred, batch.second_pass = batch.deferred[::-1], [], True
-                self._run_pass(batch)
+            # Progress is reported from this (the test's) thread while the workers run.
+            label = f"llaso: {self.endpoint.role} calls to {self.endpoint.model}"
+            with progress(label, len(requests), unit="calls") as shown:
+                self._run_pass(batch, shown)
+                if batch.deferred and batch.tripped is None:
+                    batch.todo, batch.deferred, batch.second_pass = batch.deferred[::-1], [], True
+                    self._run_pass(batch, shown)
         except BaseException:
             self._cancel.set()  # Ctrl-C: no new call starts; workers are daemons, abandoned
             raise
@@ -465,7 +477,7 @@ class LLMClient:
             raise EndpointUnavailable(batch.tripped)
         return outcomes
 
-    def _run_pass(self, batch: _Batch) -> None:
+    def _run_pass(self, batch: _Batch, shown: Progress) -> None:
         n = min(self.endpoint.concurrency, len(batch.todo))
         done = threading.Semaphore(0)
 
@@ -484,6 +496,8 @@ class LLMClient:
                             batch.gate.settle(i, out)
                     if out is not None:
                         batch.outcomes[i] = out
+                        with batch.lock:
+                            batch.finished += 1
                     else:
                         with batch.lock:
                             batch.deferred.append(i)
@@ -498,7 +512,10 @@ class LLMClient:
             t.start()
         for _ in threads:
             while not done.acquire(timeout=0.1):  # short waits: Ctrl-C is seen at once
-                pass
+                if batch.finished > shown.done:
+                    shown.advance(batch.finished - shown.done)
+        if batch.finished > shown.done:
+            shown.advance(batch.finished - shown.done)
 
     def key_for(self, request: ChatRequest) -> str:
         """The cache key of ``request`` on this endpoint (:meth:`ResponseCache.key_for`)."""
@@ -549,8 +566,9 @@ class LLMClient:
                 return self._failed(request, attempts, waits, kind, refused)
             attempts += 1
             self.stats.add(api_calls=1)
+            t0 = time.perf_counter()
             try:
-                got = self._call(request)
+                got, ttft = self._call(request)
             except _Fatal as exc:
                 self._note_reply(batch)
                 return self._failed(request, attempts, waits, exc.error_type, exc.message)
@@ -592,6 +610,7 @@ class LLMClient:
                 self._sleep(wait)
                 continue
             break
+        latency = time.perf_counter() - t0
         self._note_reply(batch, success=True)
         tokens_in, tokens_out = got.prompt_tokens or 0, got.completion_tokens or 0
         deltas: dict[str, Any] = {
@@ -617,6 +636,8 @@ class LLMClient:
             waits=tuple(waits),
             response_model=got.response_model,
             system_fingerprint=got.system_fingerprint,
+            latency_s=latency,
+            ttft_s=ttft,
         )
 
     def _note_reply(self, batch: _Batch, *, success: bool = False) -> None:
@@ -649,17 +670,22 @@ class LLMClient:
             error=self._scrub(f"{msg}{where}", request),
         )
 
-    def _call(self, request: ChatRequest) -> CachedResponse:
+    def _call(self, request: ChatRequest) -> tuple[CachedResponse, float | None]:
+        """One API call: the reply, and the seconds to its first content chunk when streamed."""
         import openai
 
         client = self._openai()
+        ttft: float | None = None
         try:
-            raw = client.chat.completions.with_raw_response.create(
-                model=str(self.endpoint.model),
-                messages=list(request.messages),  # type: ignore[arg-type]
-                **dict(request.params),
-            )
-            body = raw.http_response.content
+            if request.params.get("stream"):
+                body, ttft = _read_stream(client, str(self.endpoint.model), request)
+            else:
+                raw = client.chat.completions.with_raw_response.create(
+                    model=str(self.endpoint.model),
+                    messages=list(request.messages),  # type: ignore[arg-type]
+                    **dict(request.params),
+                )
+                body = raw.http_response.content
         except openai.APITimeoutError:
             raise _Retryable("timeout", f"no response within {self.endpoint.timeout:g} s") from None
         except openai.APIConnectionError as exc:
@@ -710,7 +736,7 @@ class LLMClient:
                 "unexpected", self._scrub(f"{type(exc).__name__}: {str(exc)[:200]}", request)
             ) from None
         try:
-            return parse_reply(json.loads(body))
+            return parse_reply(json.loads(body) if isinstance(body, bytes) else body), ttft
         except _Fatal:
             raise
         except ValueError as exc:  # not JSON, or JSON that is not a usable completion
@@ -718,6 +744,49 @@ class LLMClient:
                 "malformed_response",
                 f"response body could not be used ({self._scrub(str(exc)[:160], request)})",
             ) from None
+
+
+def _read_stream(client: Any, model: str, request: ChatRequest) -> tuple[Any, float | None]:
+    """Consume a ``stream=True`` completion (server-sent events) with the openai client.
+
+    Returns the assembled reply in the shape of a non-streamed body (read by the same strict
+    :func:`parse_reply`) and the seconds from the request to the first non-empty content
+    delta. Usage is asked for (``stream_options.include_usage``) unless the caller set
+    ``stream_options`` itself.
+    """
+    params = dict(request.params)
+    params.setdefault("stream_options", {"include_usage": True})
+    t0 = time.perf_counter()
+    ttft: float | None = None
+    parts: list[str] = []
+    finish: Any = None
+    usage: Any = None
+    served: Any = None
+    fingerprint: Any = None
+    stream = client.chat.completions.create(model=model, messages=list(request.messages),
+                                            **params)
+    try:
+        for chunk in stream:
+            served = chunk.model or served
+            fingerprint = chunk.system_fingerprint or fingerprint
+            if chunk.usage is not None:
+                usage = chunk.usage.model_dump()
+            for choice in chunk.choices or ():
+                text = choice.delta.content if choice.delta is not None else None
+                if text:
+                    if ttft is None:
+                        ttft = time.perf_counter() - t0
+                    parts.append(text)
+                finish = choice.finish_reason or finish
+    finally:
+        stream.close()
+    body = {"model": served, "system_fingerprint": fingerprint,
+            "choices": [{"index": 0, "finish_reason": finish,
+                         "message": {"role": "assistant", "content": "".join(parts)}}]}
+    if usage is not None:
+        body["usage"] = {k: v for k, v in usage.items() if k in ("prompt_tokens",
+                                                                "completion_tokens")}
+    return body, ttft
 
 
 def _inner_transport() -> Any:

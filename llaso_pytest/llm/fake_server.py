@@ -26,10 +26,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal, Self
+from typing import Any, Literal, Protocol, Self
 
 __all__ = [
     "FAULT_KINDS",
+    "Backend",
+    "Completion",
     "FakeOpenAIServer",
     "Fault",
     "RequestLog",
@@ -78,6 +80,30 @@ _MANGLE: dict[str, Callable[[dict[str, Any]], None]] = {
 }
 
 Responder = Callable[[Mapping[str, Any]], str]
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What a backend generated for one request (token counts ``None`` when unknown)."""
+
+    content: str
+    finish_reason: str = "stop"
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+class Backend(Protocol):
+    """A real generator behind the server (e.g. :mod:`llaso_pytest.llm.local_server`).
+
+    ``check`` says why a request cannot be served (sent as HTTP 400) before anything is
+    generated; ``generate`` calls ``on_text`` with each new piece of text when streaming.
+    """
+
+    def check(self, request: Mapping[str, Any]) -> str | None: ...
+
+    def generate(
+        self, request: Mapping[str, Any], on_text: Callable[[str], None] | None
+    ) -> Completion: ...
 
 
 @dataclass(frozen=True)
@@ -331,11 +357,12 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             model = request.get("model")
             self._pending = (key, attempt, started, None, model if isinstance(model, str) else None)
-            if request.get("stream"):
-                self._error(400, "the fake server does not stream", "invalid_request_error")
-                return
             if owner.models and model not in owner.models:
                 self._error(404, f"The model `{model}` does not exist", "invalid_request_error")
+                return
+            problem = owner.backend.check(request) if owner.backend is not None else None
+            if problem is not None:
+                self._error(400, problem, "invalid_request_error")
                 return
             fault = owner._pick_fault(key, attempt, raw)
             if fault is not None:
@@ -353,10 +380,48 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if owner.latency > 0:
                 owner._stopping.wait(owner.latency)
-            content = owner.responder(request)
-            self._send_json(200, owner._completion(request, content))
+            if request.get("stream"):
+                self._stream(request)
+                return
+            self._send_json(200, owner._body(request, owner._generate(request, None)))
         finally:
             self._commit(0)  # only if nothing was sent (an exception)
+
+    def _stream(self, request: Mapping[str, Any]) -> None:
+        """Server-sent events as the OpenAI API streams them: a role chunk, content deltas,
+        a chunk with ``finish_reason``, a usage chunk when ``stream_options.include_usage``,
+        then ``data: [DONE]`` (HTTP/1.1 chunked transfer encoding)."""
+        owner = self.server.owner
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self._commit(200)
+        self.end_headers()
+        head = owner._chunk_head(request)
+
+        def send(data: bytes) -> None:
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+
+        def event(choices: list[dict[str, Any]], **more: Any) -> None:
+            send(b"data: " + json.dumps({**head, "choices": choices, **more}).encode() + b"\n\n")
+
+        def delta(text: str) -> None:
+            event([{"index": 0, "delta": {"content": text}, "finish_reason": None}])
+
+        try:
+            event([{"index": 0, "delta": {"role": "assistant", "content": ""},
+                    "finish_reason": None}])
+            done = owner._generate(request, delta)
+            event([{"index": 0, "delta": {}, "finish_reason": done.finish_reason}])
+            options = request.get("stream_options")
+            if isinstance(options, dict) and options.get("include_usage") and owner.usage:
+                event([], usage=_usage(done))
+            send(b"data: [DONE]\n\n")
+            send(b"")
+        except OSError:  # the client went away mid-stream
+            self.close_connection = True
 
     def _inject_reply(self, fault: Fault, body: dict[str, Any]) -> None:
         """A 200 reply that is malformed, cut, trickled or huge (built from the real reply)."""
@@ -458,11 +523,21 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
+def _usage(done: Completion) -> dict[str, int] | None:
+    if done.prompt_tokens is None or done.completion_tokens is None:
+        return None
+    return {"prompt_tokens": done.prompt_tokens, "completion_tokens": done.completion_tokens,
+            "total_tokens": done.prompt_tokens + done.completion_tokens}
+
+
 class FakeOpenAIServer:
     """An OpenAI-compatible server on 127.0.0.1 in a background thread.
 
     Use as a context manager or call :meth:`start` / :meth:`stop`. ``base_url`` ends in ``/v1``.
-    ``log`` lists every request seen (key, attempt, status, fault, timing).
+    ``log`` lists every request seen (key, attempt, status, fault, timing). Replies come from
+    the heuristic ``responder``, or from a real ``backend`` (the pinned local LLM serves
+    through this same HTTP code: :mod:`llaso_pytest.llm.local_server`). ``stream=True``
+    requests get server-sent events.
     """
 
     def __init__(
@@ -479,6 +554,7 @@ class FakeOpenAIServer:
         usage: bool = True,
         served_model: str | None = None,
         system_fingerprint: str | None = "fp_llaso_fake",
+        backend: Backend | None = None,
     ) -> None:
         if latency < 0:
             raise ValueError(f"latency must be >= 0, got {latency}")
@@ -489,6 +565,7 @@ class FakeOpenAIServer:
             lambda req: default_responder(req, position_bias=self.position_bias)
         )
         self.models = tuple(models)
+        self.backend = backend
         self.api_key = api_key
         self.seed = seed
         self.usage = usage
@@ -585,24 +662,49 @@ class FakeOpenAIServer:
                     return fault
         return None
 
-    def _completion(self, request: Mapping[str, Any], content: str) -> dict[str, Any]:
-        with self._lock:
-            self._counter += 1
-            n = self._counter
+    def _heuristic(self, request: Mapping[str, Any], content: str) -> Completion:
+        """The responder's text as a completion: a "token" is a word here; like a real
+        server, it stops at the token limit and says so."""
         prompt_text = " ".join(
             str(m.get("content", "")) for m in request.get("messages") or [] if isinstance(m, dict)
         )
-        prompt_tokens = len(_tokens(prompt_text))
-        # like a real server, stop at the token limit (a "token" is a word here) and say so
         finish_reason = "stop"
         limit = request.get("max_completion_tokens") or request.get("max_tokens")
         words = content.split()
         if isinstance(limit, int) and limit > 0 and len(words) > limit:
             content = " ".join(words[:limit])
             finish_reason = "length"
-        completion_tokens = len(_tokens(content))
+        return Completion(content, finish_reason, len(_tokens(prompt_text)),
+                          len(_tokens(content)))
+
+    def _generate(
+        self, request: Mapping[str, Any], on_text: Callable[[str], None] | None
+    ) -> Completion:
+        if self.backend is not None:
+            return self.backend.generate(request, on_text)
+        done = self._heuristic(request, self.responder(request))
+        if on_text is not None:
+            for piece in re.findall(r"\S+\s*|\s+", done.content):
+                on_text(piece)
+        return done
+
+    def _next_id(self) -> str:
+        with self._lock:
+            self._counter += 1
+            return f"chatcmpl-fake-{self._counter}"
+
+    def _chunk_head(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        return {"id": self._next_id(), "object": "chat.completion.chunk", "created": 0,
+                "model": self.served_model or request.get("model") or "fake",
+                "system_fingerprint": self.system_fingerprint}
+
+    def _completion(self, request: Mapping[str, Any], content: str) -> dict[str, Any]:
+        """The response body of the responder's ``content`` (faults mangle this body)."""
+        return self._body(request, self._heuristic(request, content))
+
+    def _body(self, request: Mapping[str, Any], done: Completion) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "id": f"chatcmpl-fake-{n}",
+            "id": self._next_id(),
             "object": "chat.completion",
             "created": 0,
             "model": self.served_model or request.get("model") or "fake",
@@ -610,18 +712,15 @@ class FakeOpenAIServer:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": content, "refusal": None},
-                    "finish_reason": finish_reason,
+                    "message": {"role": "assistant", "content": done.content, "refusal": None},
+                    "finish_reason": done.finish_reason,
                     "logprobs": None,
                 }
             ],
         }
-        if self.usage:  # some local servers send no usage block
-            body["usage"] = {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-            }
+        usage = _usage(done)
+        if self.usage and usage is not None:  # some local servers send no usage block
+            body["usage"] = usage
         return body
 
 

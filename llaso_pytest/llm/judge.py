@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from llaso_pytest.context import AUTO_SEED
 from llaso_pytest.errors import LlasoError
 from llaso_pytest.llm.client import CallOutcome, ChatRequest, LLMClient, public_params
 from llaso_pytest.llm.prompts import PromptTemplate, load_prompt
@@ -353,7 +354,8 @@ class JudgeResult:
             "agreement": self.agreement_summary(),
             "pairwise": self.pairwise_summary(),
             "usage": dict(self.usage),
-            "verdicts": [{"id": v.id, "label": v.label, "reason": v.reason} for v in self.ok],
+            # each item's reason is in the result's item texts (bounded by --llaso-item-text)
+            "verdicts": [{"id": v.id, "label": v.label} for v in self.ok],
         }
 
     def signature_fields(self) -> dict[str, Any]:
@@ -379,7 +381,8 @@ class JudgeResult:
             ),
         }
 
-    def to_metric_result(self, *, confidence: float = 0.95, n_boot: int = 1000, seed: int = 0,
+    def to_metric_result(self, *, confidence: float = 0.95, n_boot: int = 1000,
+                         seed: int = AUTO_SEED,
                          signature_extra: Mapping[str, Any] | None = None) -> Any:
         """A ``llaso_pytest.metrics.base.MetricResult`` over the items without errors.
 
@@ -570,7 +573,7 @@ class Judge:
             sample = self._parse(kind, t, r, order, out)
             samples[item_id].append(dataclasses.replace(
                 sample, cost_usd=call_cost(ep, out.prompt_tokens, out.completion_tokens),
-                latency_s=getattr(out, "latency_s", None)))  # the client's, when it times calls
+                latency_s=out.latency_s))  # None for a cached reply
         return samples, outcomes
 
     @staticmethod

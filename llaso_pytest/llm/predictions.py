@@ -12,7 +12,6 @@ edit (the diff of the manifest then shows the change).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from llaso_pytest.errors import LlasoError
+from llaso_pytest.lineage.lfs import LfsPointerError, sha256_data
 from llaso_pytest.record import atomic_write_text
 
 __all__ = [
@@ -28,6 +28,8 @@ __all__ = [
     "Manifest",
     "Predictions",
     "PredictionsError",
+    "PredictionsLfsPointerError",
+    "export_predictions",
     "jsonl_objects",
     "load_dataset",
     "load_manifest",
@@ -44,12 +46,13 @@ class PredictionsError(LlasoError, ValueError):
     """A pinned dataset or prediction file is missing, altered or malformed."""
 
 
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+class PredictionsLfsPointerError(PredictionsError, LfsPointerError):
+    """A Git LFS pointer file stands where a dataset or prediction file should be."""
+
+
+def sha256_file(path: str | Path, *, expected: str | None = None) -> str:
+    """Hex sha256 of a data file; a Git LFS pointer in its place is refused."""
+    return sha256_data(path, expected=expected, error=PredictionsLfsPointerError)
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,7 @@ def load_manifest(path: str | Path) -> Manifest:
 def _verify(path: Path, expected: str, manifest: Path) -> str:
     if not path.is_file():
         raise _err(path, f"file named in {manifest} does not exist")
-    actual = sha256_file(path)
+    actual = sha256_file(path, expected=expected)
     if actual != expected:
         raise _err(
             path,
@@ -310,6 +313,40 @@ def load_predictions(
             f"{len(unknown)} predictions have ids the dataset does not contain: {unknown[:10]}",
         )
     return Predictions(system, by_id, digest, _display(path), dict(spec))
+
+
+def export_predictions(
+    manifest: Manifest | str | Path, system: str, predictions: Mapping[str, str], out_dir: Path,
+    *, meta: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write generated ``predictions`` as a pinned predictions set a later run can score
+    without the model: ``out_dir`` gets a copy of the dataset file, ``predictions.<system>.jsonl``
+    (in dataset order) and a ``manifest.json`` pinning both by sha256 (``meta``: what produced
+    them, e.g. the model pin and prompt hash). Returns the manifest path; read it back with
+    :func:`load_predictions`. Every dataset id needs exactly one prediction."""
+    m = manifest if isinstance(manifest, Manifest) else load_manifest(manifest)
+    ds = load_dataset(m)
+    missing = [i for i in ds.ids if i not in predictions]
+    unknown = sorted(set(predictions) - set(ds.ids))
+    if missing or unknown or not all(isinstance(v, str) for v in predictions.values()):
+        raise _err(m.path, f"cannot export predictions of {system!r}: ids without a prediction "
+                   f"{missing[:10]}, ids not in the dataset {unknown[:10]} (or a non-string)")
+    if not system or "/" in system or system.startswith("."):
+        raise _err(m.path, f"system name {system!r} cannot name a file")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data_text = m.data_path.read_text(encoding="utf-8")
+    atomic_write_text(out_dir / "data.jsonl", data_text)
+    name = f"predictions.{system}.jsonl"
+    lines = "".join(json.dumps({"id": i, "prediction": predictions[i]}, ensure_ascii=False) + "\n"
+                    for i in ds.ids)
+    atomic_write_text(out_dir / name, lines)
+    data = json.loads(m.path.read_text(encoding="utf-8"))
+    data["data"] = {"path": "data.jsonl", "sha256": sha256_file(out_dir / "data.jsonl")}
+    data["predictions"] = {system: {**dict(meta or {}), "path": name,
+                                    "sha256": sha256_file(out_dir / name)}}
+    target = out_dir / "manifest.json"
+    atomic_write_text(target, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    return target
 
 
 def pin(manifest_path: str | Path) -> list[tuple[str, str, str]]:

@@ -9,7 +9,10 @@ that use them. Fixtures (all session-scoped):
 - ``judge``: a :class:`~llaso_pytest.llm.judge.Judge` (temperature 0, seeded with ``llaso_seed``);
 - ``llm_client``: an :class:`~llaso_pytest.llm.client.LLMClient` for the model under test
   (skips the test when that endpoint is not configured);
-- ``llaso_llm_mode``: ``"predictions"`` or ``"live"``.
+- ``llaso_llm_mode``: ``"predictions"`` or ``"live"``;
+- ``llaso_local_llm``: the pinned local LLM served on 127.0.0.1 by a child process for the
+  session (:mod:`llaso_pytest.llm.local_server`); ``local_llm_client`` and ``local_judge`` use
+  it as the model under test and as the judge.
 
 Cache and usage counters (hits, misses, API calls, retries, tokens, cost) travel from xdist
 workers to the controller on ``report.user_properties`` under ``"llaso_llm_usage"``;
@@ -30,9 +33,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from llaso_pytest.llm.budget import Ledger
     from llaso_pytest.llm.cache import ResponseCache
     from llaso_pytest.llm.client import LLMClient, UsageStats
-    from llaso_pytest.llm.config import EndpointConfig
+    from llaso_pytest.llm.config import EndpointConfig, Role
     from llaso_pytest.llm.fake_server import FakeOpenAIServer
     from llaso_pytest.llm.judge import Judge
+    from llaso_pytest.llm.local_server import LocalLLMServer
 
 __all__ = ["KEY_USAGE", "LLMSettings", "usage_summary"]
 
@@ -43,6 +47,8 @@ _ENDPOINT_KEYS = ("base_url", "model", "endpoint_id", "timeout", "connect_timeou
                   "max_reply_bytes", "breaker_threshold")
 _RESPONSE_FORMATS = ("json_schema", "json_object", "none")
 _MODES = ("auto", "predictions", "live")
+_LOCAL_DEVICES = ("auto", "cpu", "cuda")
+LOCAL_MANIFEST = Path("fixtures") / "models" / "llm" / "smollm2-135m-instruct.json"
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,9 @@ class LLMSettings:
     response_format: str
     mode: str  # "predictions" or "live" (auto resolved)
     cache_path: Path | None
+    local_manifest: Path | None = None
+    local_device: str = "auto"
+    local_threads: int = 0
 
 
 SETTINGS_KEY = pytest.StashKey[LLMSettings]()
@@ -130,6 +139,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("llaso_judge_response_format", "default for --llaso-judge-response-format",
                   type="string", default="")
     parser.addini("llaso_llm_mode", "default for --llaso-llm-mode", type="string", default="")
+    group.addoption("--llaso-local-llm-device", choices=_LOCAL_DEVICES, default=None,
+                    help="where the pinned local LLM runs: auto (CUDA when visible, default), "
+                    "cpu or cuda")
+    group.addoption("--llaso-local-llm-threads", metavar="N", type=int, default=None,
+                    help="torch threads of the local LLM (default 0: torch's default)")
+    parser.addini("llaso_local_llm_manifest", "manifest of the local LLM (default "
+                  "fixtures/models/llm/smollm2-135m-instruct.json under the rootdir)",
+                  type="string", default="")
     parser.addini("llaso_llm_cache", "default for --llaso-llm-cache", type="string", default="")
 
 
@@ -198,10 +215,17 @@ def _settings(config: pytest.Config) -> LLMSettings:
         cache_path = Path(config.invocation_params.dir, cache_opt)
     else:
         cache_path = _store_dir(config) / "cache" / "llm.sqlite3"
+    threads = config.getoption("llaso_local_llm_threads")
+    if threads is not None and threads < 0:
+        raise pytest.UsageError(f"llaso: --llaso-local-llm-threads must be >= 0, got {threads}")
+    manifest = str(config.getini("llaso_local_llm_manifest")).strip()
     return LLMSettings(judge=endpoints["judge"], llm=endpoints["llm"],
                        judge_refresh=bool(config.getoption("llaso_judge_refresh")),
                        llm_refresh=bool(config.getoption("llaso_llm_refresh")),
-                       judge_k=k_raw, response_format=fmt, mode=mode, cache_path=cache_path)
+                       judge_k=k_raw, response_format=fmt, mode=mode, cache_path=cache_path,
+                       local_manifest=config.rootpath / (manifest or LOCAL_MANIFEST),
+                       local_device=config.getoption("llaso_local_llm_device") or "auto",
+                       local_threads=threads or 0)
 
 
 @pytest.hookimpl(trylast=True)
@@ -530,3 +554,71 @@ def llm_client(
         yield client
     finally:
         client.close()
+
+
+@pytest.fixture(scope="session")
+def llaso_local_llm(
+    llaso_llm_settings: LLMSettings, record_provenance: Callable[[str, Any], None],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[LocalLLMServer]:
+    """The pinned local LLM, verified and served on 127.0.0.1 by a child process for the
+    session (stopped at its end). A start-up failure names the missing package or file."""
+    from llaso_pytest.llm.local_server import LocalLLMServer
+
+    if llaso_llm_settings.local_manifest is None:  # pragma: no cover - always set by _settings
+        raise pytest.UsageError("llaso: no local LLM manifest configured")
+    log = tmp_path_factory.mktemp("llaso-local-llm") / "server.log"
+    server = LocalLLMServer(llaso_llm_settings.local_manifest,
+                            device=llaso_llm_settings.local_device,
+                            threads=llaso_llm_settings.local_threads, log_path=log).start()
+    try:
+        record_provenance("local_llm", {"pin": server.info["pin"],
+                                        "placement": server.info["describe"],
+                                        "served_as": server.info["fingerprint"],
+                                        "start_seconds": round(server.start_seconds or 0.0, 3)})
+        yield server
+    finally:
+        server.stop()
+
+
+def _local_client(config: pytest.Config, server: LocalLLMServer, settings: LLMSettings,
+                  cache: Callable[[bool], ResponseCache | None], role: Role) -> LLMClient:
+    from llaso_pytest.llm.client import LLMClient
+    from llaso_pytest.llm.local_server import endpoint_for
+
+    refresh = settings.llm_refresh if role == "llm" else settings.judge_refresh
+    return LLMClient(endpoint_for(server, role), cache=cache(refresh), stats=_stats(config, role))
+
+
+@pytest.fixture(scope="session")
+def local_llm_client(
+    pytestconfig: pytest.Config, llaso_local_llm: LocalLLMServer,
+    llaso_llm_settings: LLMSettings, llaso_llm_cache: Callable[[bool], ResponseCache | None],
+) -> Iterator[LLMClient]:
+    """An :class:`~llaso_pytest.llm.client.LLMClient` for the local LLM as the model under
+    test (the same client, cache, retries and usage counters as a hosted model)."""
+    with _local_client(pytestconfig, llaso_local_llm, llaso_llm_settings, llaso_llm_cache,
+                       "llm") as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def local_judge(
+    pytestconfig: pytest.Config, llaso_local_llm: LocalLLMServer,
+    llaso_llm_settings: LLMSettings, llaso_llm_cache: Callable[[bool], ResponseCache | None],
+    llaso_seed: int,
+) -> Iterator[Judge]:
+    """A :class:`~llaso_pytest.llm.judge.Judge` served by the local LLM (greedy, seeded;
+    structured outputs by the server's constrained decoding, as with a hosted judge)."""
+    from llaso_pytest.llm.judge import Judge
+
+    with _local_client(pytestconfig, llaso_local_llm, llaso_llm_settings, llaso_llm_cache,
+                       "judge") as client:
+        yield Judge(client, seed=llaso_seed, max_tokens=96, default_k=llaso_llm_settings.judge_k)
+
+
+@pytest.fixture(scope="session")
+def llaso_predictions_dir(pytestconfig: pytest.Config) -> Path:
+    """Where live suites export generated predictions as pinned sets
+    (``<llaso dir>/predictions/<set>/``, see ``predictions.export_predictions``)."""
+    return _store_dir(pytestconfig) / "predictions"

@@ -16,6 +16,7 @@ import contextlib
 import gc
 import math
 import numbers
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,8 @@ import numpy as np
 
 from llaso_pytest import aggregates as _aggregates
 from llaso_pytest.aggregates import Aggregator, aggregate, aggregate_fn, registered
+from llaso_pytest.context import AUTO_SEED, resolve_seed
+from llaso_pytest.context import signature_fields as _context_fields
 from llaso_pytest.errors import MetricInputError
 from llaso_pytest.errors import warn as _warn
 from llaso_pytest.itemtext import DEFAULT_MODE, ItemTexts, TextMode, describe_item, read_texts
@@ -37,6 +40,9 @@ __all__ = [
     "aggregate_fn",
     "build_result",
     "check_items",
+    "check_multi_items",
+    "check_parallel",
+    "unsegmented_cjk",
     "from_stats",
     "from_values",
     "llaso_version",
@@ -218,6 +224,51 @@ def check_ids(ids: Sequence[Any] | None, n: int, *, what: str = "ids") -> tuple[
     return tuple(out)
 
 
+def check_parallel(
+    references: Any,
+    hypotheses: Any,
+    *,
+    ids: Sequence[Any] | None = None,
+    groups: Sequence[Any] | None = None,
+    ref_name: str = "references",
+    hyp_name: str = "hypotheses",
+) -> tuple[list[Any], list[Any], tuple[str, ...] | None, tuple[str, ...] | None]:
+    """Two parallel, non-empty sequences (one entry per item) with valid ``ids``/``groups``;
+    the entries themselves are checked by the caller."""
+    for name, seq in ((ref_name, references), (hyp_name, hypotheses)):
+        if isinstance(seq, (str, bytes)):
+            raise MetricInputError(
+                f"{name} must be a sequence (one entry per item), got a single "
+                f"{type(seq).__name__}; wrap it in a list"
+            )
+        if not isinstance(seq, Iterable):
+            raise MetricInputError(
+                f"{name} must be a sequence (one entry per item), got {type(seq).__name__}"
+            )
+    refs = list(references)
+    hyps = list(hypotheses)
+    if len(refs) != len(hyps):
+        raise MetricInputError(
+            f"{len(refs)} {ref_name} but {len(hyps)} {hyp_name}: they must be parallel"
+        )
+    n = len(refs)
+    if n == 0:
+        raise MetricInputError(f"no items: {ref_name} and {hyp_name} are empty")
+    return refs, hyps, check_ids(ids, n, what="ids"), check_ids(groups, n, what="groups")
+
+
+def _check_strings(seq: list[Any], name: str, id_t: tuple[str, ...] | None) -> None:
+    if set(map(type, seq)) <= {str}:  # fast path (C loop); the detailed one names the item
+        return
+    for i, x in enumerate(seq):
+        if not isinstance(x, str):
+            raise MetricInputError(
+                f"{name} for {_label(id_t, i)} is "
+                f"{'None' if x is None else type(x).__name__ + ' ' + repr(x)[:60]}, "
+                "expected str"
+            )
+
+
 def check_items(
     references: Any,
     hypotheses: Any,
@@ -232,38 +283,57 @@ def check_items(
     Mismatched lengths name both counts; ``None`` or non-str items name the item id;
     duplicate ids are named. Nothing is coerced or dropped.
     """
-    for name, seq in ((ref_name, references), (hyp_name, hypotheses)):
-        if isinstance(seq, (str, bytes)):
-            raise MetricInputError(
-                f"{name} must be a sequence of strings (one per item), got a single "
-                f"{type(seq).__name__}; wrap it in a list"
-            )
-        if not isinstance(seq, Iterable):
-            raise MetricInputError(
-                f"{name} must be a sequence of strings, got {type(seq).__name__}"
-            )
-    refs = list(references)
-    hyps = list(hypotheses)
-    if len(refs) != len(hyps):
-        raise MetricInputError(
-            f"{len(refs)} {ref_name} but {len(hyps)} {hyp_name}: they must be parallel"
-        )
-    n = len(refs)
-    if n == 0:
-        raise MetricInputError(f"no items: {ref_name} and {hyp_name} are empty")
-    id_t = check_ids(ids, n, what="ids")
-    grp = check_ids(groups, n, what="groups")
-    for name, seq in ((ref_name, refs), (hyp_name, hyps)):
-        if set(map(type, seq)) <= {str}:  # fast path (C loop); the detailed one names the item
+    refs, hyps, id_t, grp = check_parallel(references, hypotheses, ids=ids, groups=groups,
+                                           ref_name=ref_name, hyp_name=hyp_name)
+    _check_strings(refs, ref_name.removesuffix("s"), id_t)
+    _check_strings(hyps, hyp_name.removesuffix("s"), id_t)
+    return refs, hyps, id_t if id_t is not None else tuple(map(str, range(len(refs)))), grp
+
+
+def check_multi_items(
+    references: Any,
+    hypotheses: Any,
+    *,
+    ids: Sequence[Any] | None = None,
+    groups: Sequence[Any] | None = None,
+) -> tuple[list[list[str]], list[str], tuple[str, ...], tuple[str, ...] | None]:
+    """Like :func:`check_items`, but each reference may be a str or a non-empty sequence of
+    str (several references, or acceptable answers, per item); returns lists of references."""
+    refs, hyps, id_t, grp = check_parallel(references, hypotheses, ids=ids, groups=groups)
+    out_refs: list[list[str]] = []
+    for i, r in enumerate(refs):
+        if isinstance(r, str):
+            out_refs.append([r])
             continue
-        for i, x in enumerate(seq):
-            if not isinstance(x, str):
-                raise MetricInputError(
-                    f"{name.removesuffix('s')} for {_label(id_t, i)} is "
-                    f"{'None' if x is None else type(x).__name__ + ' ' + repr(x)[:60]}, "
-                    "expected str"
-                )
-    return refs, hyps, id_t if id_t is not None else tuple(map(str, range(n))), grp
+        if r is None or not isinstance(r, Sequence) or isinstance(r, bytes):
+            raise MetricInputError(
+                f"reference for {_label(id_t, i)} is "
+                f"{'None' if r is None else type(r).__name__}, expected str or a list of str"
+            )
+        alts = list(r)
+        if not alts or not all(isinstance(a, str) for a in alts):
+            raise MetricInputError(
+                f"reference for {_label(id_t, i)} must be a non-empty list of str, got {r!r}"[:200]
+            )
+        out_refs.append(alts)
+    _check_strings(hyps, "hypothesis", id_t)
+    return out_refs, hyps, id_t or tuple(str(i) for i in range(len(refs))), grp
+
+
+#: Hiragana, katakana and CJK ideographs.
+CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{6,}")
+
+
+def unsegmented_cjk(texts: Iterable[str]) -> bool:
+    """Whether the texts are Chinese/Japanese written without spaces between words: most of
+    their CJK characters stand in runs of six or more (segmented text has short words)."""
+    text = "\n".join(texts)
+    total = len(CJK.findall(text))
+    if total == 0:
+        return False
+    in_runs = sum(len(m) for m in _CJK_RUN.findall(text))
+    return in_runs * 2 > total
 
 
 # ----------------------------------------------------------------------------------------
@@ -487,6 +557,7 @@ def build_result(
     _stats.check_confidence(confidence)
     if not isinstance(n_boot, numbers.Integral) or isinstance(n_boot, bool) or n_boot < 0:
         raise ValueError(f"n_boot must be a non-negative int, got {n_boot!r}")
+    seed = resolve_seed(seed)  # the default: the running test's seed (llaso_pytest.context)
     _stats.check_seed(seed)
     cols = {k: np.asarray(v) for k, v in stats.items()}
     n = len(item_ids)
@@ -517,6 +588,7 @@ def build_result(
             "llaso": llaso_version(),
         }
     )
+    fields.update(_context_fields())  # the datasets the running test loaded
     fields.update(check_signature_extra(signature_extra))
     return MetricResult(
         name=name,
@@ -574,7 +646,7 @@ def from_values(
     higher_is_better: bool = True,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> MetricResult:
@@ -593,7 +665,7 @@ def from_values(
         return MetricResult(
             name=name, value=v, ci=None, confidence=float(confidence), n=1,
             higher_is_better=higher_is_better,
-            signature=Signature({"metric": name, "source": "value",
+            signature=Signature({"metric": name, "source": "value", **_context_fields(),
                                  **check_signature_extra(signature_extra)}),
             aggregate="mean", item_ids=("0",) if ids is None else check_ids(ids, 1) or ("0",),
             groups=None, stats={"total": np.array([v]), "count": np.array([1])},
@@ -642,7 +714,7 @@ def from_stats(
     scores: Sequence[float] | np.ndarray | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> MetricResult:

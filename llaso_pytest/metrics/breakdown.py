@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from llaso_pytest.context import AUTO_SEED
 from llaso_pytest.metrics.base import MetricResult, build_result
 
 __all__ = ["Breakdown", "ClassRate", "error_breakdown"]
@@ -62,7 +63,7 @@ class Breakdown:
         *,
         confidence: float = 0.95,
         n_boot: int = 1000,
-        seed: int | None = 0,
+        seed: int | None = AUTO_SEED,
         signature_extra: Mapping[str, Any] | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> MetricResult:

@@ -30,8 +30,9 @@ from typing import Any
 
 import numpy as np
 
+from llaso_pytest.context import AUTO_SEED
 from llaso_pytest.errors import MetricInputError
-from llaso_pytest.metrics.base import MetricResult, build_result, check_ids
+from llaso_pytest.metrics.base import MetricResult, build_result, check_parallel
 
 __all__ = ["hf_metric", "load_hf_metric"]
 
@@ -144,7 +145,7 @@ def hf_metric(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     key: str | None = None,
     name: str | None = None,
@@ -157,19 +158,9 @@ def hf_metric(
     numbers); ``higher_is_better`` is the metric's direction (``evaluate`` does not say).
     """
     module, mname, source = load_hf_metric(metric)
-    for nm, seq in (("references", references), ("hypotheses", hypotheses)):
-        if isinstance(seq, (str, bytes)):
-            raise MetricInputError(f"{nm} must be a sequence (one entry per item), not a string")
-    refs, hyps = list(references), list(hypotheses)
-    if len(refs) != len(hyps):
-        raise MetricInputError(
-            f"{len(refs)} references but {len(hyps)} hypotheses: they must be parallel"
-        )
+    refs, hyps, ids_given, grp = check_parallel(references, hypotheses, ids=ids, groups=groups)
     n = len(refs)
-    if n == 0:
-        raise MetricInputError("no items: references and hypotheses are empty")
-    id_t = check_ids(ids, n) or tuple(str(i) for i in range(n))
-    grp = check_ids(groups, n, what="groups")
+    id_t = ids_given or tuple(str(i) for i in range(n))
     kw = dict(compute_kwargs or {})
     for i, (r, h) in enumerate(zip(refs, hyps, strict=True)):
         if r is None or h is None:

@@ -90,6 +90,28 @@ def _gram_hashes(codes: np.ndarray, k: int) -> np.ndarray:
     return h
 
 
+def _unique(a: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (a sort, cheaper than ``np.unique``'s hashing on small arrays)."""
+    a = np.sort(a)
+    if a.size < 2:
+        return a
+    keep = np.empty(a.size, bool)
+    keep[0] = True
+    np.not_equal(a[1:], a[:-1], out=keep[1:])
+    out: np.ndarray = a[keep]
+    return out
+
+
+def _in_sorted(values: np.ndarray, sorted_unique: np.ndarray) -> np.ndarray:
+    """Whether each value occurs in the sorted, distinct ``sorted_unique`` (binary search)."""
+    if sorted_unique.size == 0:
+        return np.zeros(values.size, bool)
+    at = np.searchsorted(sorted_unique, values)
+    at[at == sorted_unique.size] = 0
+    out: np.ndarray = sorted_unique[at] == values
+    return out
+
+
 def _has_unknown(codes: np.ndarray, k: int) -> np.ndarray:
     """For each window of ``k`` codes, whether it holds a word no eval item has (code 0)."""
     m = codes.size - k + 1
@@ -233,11 +255,11 @@ def _index_eval(texts: list[str], ids: tuple[str, ...], *, n: int, shingle: int,
         k = min(n, c.size)
         if c.size < n:
             short.add(c.size)
-        h = np.unique(_gram_hashes(c, k))
+        h = _unique(_gram_hashes(c, k))
         keys.append(h)
         items.append(np.full(h.size, i, np.int64))
         # an item shorter than a shingle has none: the exact pass checks it whole
-        shingles.append(np.unique(_gram_hashes(c, shingle)))
+        shingles.append(_unique(_gram_hashes(c, shingle)))
     gk = np.concatenate(keys)
     gi = np.concatenate(items)
     order = np.argsort(gk, kind="stable")
@@ -346,8 +368,8 @@ def _exact_batch(index: _EvalIndex, n: int, batch: _Batch, out: _Collector) -> N
 def _all_shared_starts(ecodes: np.ndarray, tcodes: np.ndarray, k: int) -> list[int]:
     """Start positions in the eval item of every ``k``-gram it shares with the document."""
     eh = _gram_hashes(ecodes, k)
-    th = np.unique(_gram_hashes(tcodes, k))
-    return [s for s in np.flatnonzero(np.isin(eh, th)).tolist()
+    th = _unique(_gram_hashes(tcodes, k))
+    return [s for s in np.flatnonzero(_in_sorted(eh, th)).tolist()
             if _occurs(ecodes[s:s + k], tcodes)]
 
 
@@ -398,7 +420,7 @@ class _Batch:
         h = _gram_hashes(self.codes, k)
         pos = np.flatnonzero(~_has_unknown(self.codes, k))
         hv = h[pos]
-        keep = np.isin(hv, universe)
+        keep = _in_sorted(hv, universe)
         pos, hv = pos[keep], hv[keep]
         doc = np.searchsorted(self.starts, pos, side="right") - 1
         order = np.lexsort((hv, doc))
@@ -431,8 +453,8 @@ def _add_containment(index: _EvalIndex, out: _Collector, item: int, doc_id: str,
     if (item, doc_id) in out.seen:
         return
     eset = index.shingles[item]
-    starts = np.flatnonzero(np.isin(_gram_hashes(index.codes[item], shingle), tset)).tolist()
-    first = int(np.flatnonzero(np.isin(_gram_hashes(tcodes, shingle), eset))[0])
+    starts = np.flatnonzero(_in_sorted(_gram_hashes(index.codes[item], shingle), tset)).tolist()
+    first = int(np.flatnonzero(_in_sorted(_gram_hashes(tcodes, shingle), eset))[0])
     out.add(item, Evidence("containment", doc_id, _spans(index.tokens[item], starts, shingle),
                            round(cont, 6), _excerpt(toks, first, shingle)))
 
@@ -477,7 +499,7 @@ def _containment_chunk(index: _EvalIndex, chunk: _Chunk, *, threshold: float, sh
             continue  # an item shorter than a shingle is checked whole by the exact n-gram pass
         for j in ensemble.query(mh, int(eset.size)):
             tset = chunk.sets[j]
-            cont = float(np.isin(eset, tset, assume_unique=True).sum()) / eset.size
+            cont = float(_in_sorted(eset, tset).sum()) / eset.size
             if cont + 1e-12 < threshold:
                 continue  # a false positive of the sketch
             _add_containment(index, out, item, chunk.ids[j], chunk.tokens[j], chunk.codes[j],

@@ -25,9 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from llaso_pytest.context import AUTO_SEED
 from llaso_pytest.errors import MetricInputError
 from llaso_pytest.itemtext import ItemTexts
-from llaso_pytest.metrics.base import MetricResult, check_ids, mean_result
+from llaso_pytest.metrics.base import MetricResult, _label, check_multi_items, mean_result
 
 __all__ = ["exact_match", "regex_match", "squad_normalize", "token_f1"]
 
@@ -55,55 +56,6 @@ def _norm_fn(normalize: str | Callable[[str], str] | None) -> tuple[str, Callabl
         qual = getattr(normalize, "__qualname__", None) or type(normalize).__qualname__
         return f"callable:{mod}.{qual}", normalize
     raise ValueError(f"normalize must be 'squad', 'strip', 'none' or a callable, got {normalize!r}")
-
-
-def _label(ids: tuple[str, ...] | None, i: int) -> str:
-    return f"item id {ids[i]!r} (index {i})" if ids is not None else f"item index {i}"
-
-
-def _check_multi(
-    references: Any, hypotheses: Any, ids: Any, groups: Any
-) -> tuple[list[list[str]], list[str], tuple[str, ...], tuple[str, ...] | None]:
-    """Like check_items, but a reference may be a str or a non-empty sequence of str."""
-    for name, seq in (("references", references), ("hypotheses", hypotheses)):
-        if isinstance(seq, (str, bytes)):
-            raise MetricInputError(
-                f"{name} must be a sequence (one entry per item), got a single string"
-            )
-    refs = list(references)
-    hyps = list(hypotheses)
-    if len(refs) != len(hyps):
-        raise MetricInputError(
-            f"{len(refs)} references but {len(hyps)} hypotheses: they must be parallel"
-        )
-    n = len(refs)
-    if n == 0:
-        raise MetricInputError("no items: references and hypotheses are empty")
-    id_t = check_ids(ids, n)
-    grp = check_ids(groups, n, what="groups")
-    out_refs: list[list[str]] = []
-    for i, r in enumerate(refs):
-        if isinstance(r, str):
-            out_refs.append([r])
-            continue
-        if r is None or not isinstance(r, Sequence) or isinstance(r, bytes):
-            raise MetricInputError(
-                f"reference for {_label(id_t, i)} is "
-                f"{'None' if r is None else type(r).__name__}, expected str or a list of str"
-            )
-        alts = list(r)
-        if not alts or not all(isinstance(a, str) for a in alts):
-            raise MetricInputError(
-                f"reference for {_label(id_t, i)} must be a non-empty list of str, got {r!r}"[:200]
-            )
-        out_refs.append(alts)
-    for i, h in enumerate(hyps):
-        if not isinstance(h, str):
-            raise MetricInputError(
-                f"hypothesis for {_label(id_t, i)} is "
-                f"{'None' if h is None else type(h).__name__ + ' ' + repr(h)[:60]}, expected str"
-            )
-    return out_refs, hyps, id_t or tuple(str(i) for i in range(n)), grp
 
 
 def _golds(alts: Sequence[str], fn: Callable[[str], str]) -> list[str]:
@@ -146,13 +98,13 @@ def exact_match(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     normalize: str | Callable[[str], str] | None = "squad",
 ) -> MetricResult:
     """Fraction of items whose normalised hypothesis equals a normalised gold answer (empty
     answers as the SQuAD v2.0 script takes them: see the module docstring)."""
-    refs, hyps, id_t, grp = _check_multi(references, hypotheses, ids, groups)
+    refs, hyps, id_t, grp = check_multi_items(references, hypotheses, ids=ids, groups=groups)
     nname, fn = _norm_fn(normalize)
     scores = np.array(
         [float(fn(h) in _golds(alts, fn)) for alts, h in zip(refs, hyps, strict=True)],
@@ -170,13 +122,13 @@ def token_f1(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     normalize: str | Callable[[str], str] | None = "squad",
 ) -> MetricResult:
     """Mean SQuAD token F1 (bag-of-tokens overlap, best over the item's gold answers; empty
     answers as the SQuAD v2.0 script takes them)."""
-    refs, hyps, id_t, grp = _check_multi(references, hypotheses, ids, groups)
+    refs, hyps, id_t, grp = check_multi_items(references, hypotheses, ids=ids, groups=groups)
     nname, fn = _norm_fn(normalize)
     scores = np.array(
         [max(_f1(fn(h), g) for g in _golds(alts, fn))
@@ -198,7 +150,7 @@ def regex_match(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     mode: str = "search",
     flags: int = 0,
@@ -210,7 +162,7 @@ def regex_match(
     """
     if mode not in _MODES:
         raise ValueError(f"mode must be one of {', '.join(_MODES)}, got {mode!r}")
-    refs, hyps, id_t, grp = _check_multi(references, hypotheses, ids, groups)
+    refs, hyps, id_t, grp = check_multi_items(references, hypotheses, ids=ids, groups=groups)
     scores = np.zeros(len(hyps), dtype=np.float64)
     cache: dict[str, re.Pattern[str]] = {}
     for i, (alts, h) in enumerate(zip(refs, hyps, strict=True)):

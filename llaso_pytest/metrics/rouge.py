@@ -40,15 +40,22 @@ from typing import Any
 
 import numpy as np
 
+from llaso_pytest.context import AUTO_SEED
 from llaso_pytest.itemtext import ItemTexts
-from llaso_pytest.metrics.base import MetricResult, build_result, check_items, gc_paused, warn
+from llaso_pytest.metrics.base import (
+    CJK,
+    MetricResult,
+    build_result,
+    check_multi_items,
+    gc_paused,
+    warn,
+)
 
 __all__ = ["rouge", "rouge_all", "rouge_scores", "rouge_scores_multi"]
 
 _NON_ALNUM_ASCII = re.compile(r"[^a-z0-9]+")
 _NON_ALNUM_UNI = re.compile(r"[\W_]+")
 _VARIANT = re.compile(r"rouge([1-9])$")
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 @lru_cache(maxsize=1)
@@ -334,6 +341,29 @@ def rouge_scores(
     ]
 
 
+def _scores_multi_refs(
+    refs: list[list[str]], hyps: list[str], variants: Sequence[str],
+    tok: Callable[[str], list[str]], *, fast_ascii: bool,
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``RougeScorer.score_multi``: per item and variant, the scores against the reference
+    with the highest F-measure (the first of equals, as its ``np.argmax``)."""
+    best: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for k in range(max(map(len, refs))):
+        idx = np.asarray([i for i, r in enumerate(refs) if len(r) > k], dtype=np.int64)
+        scored = rouge_scores_multi([refs[i][k] for i in idx.tolist()],
+                                    [hyps[i] for i in idx.tolist()], variants, tok,
+                                    fast_ascii=fast_ascii)
+        for v, (p, r, f) in scored.items():
+            if k == 0:  # every item has a first reference
+                best[v] = (p.copy(), r.copy(), f.copy())
+                continue
+            bp, br, bf = best[v]
+            take = f > bf[idx]
+            rows = idx[take]
+            bp[rows], br[rows], bf[rows] = p[take], r[take], f[take]
+    return best
+
+
 def _check_variant(variant: Any) -> str:
     if not isinstance(variant, str) or not (
         variant in ("rougeL", "rougeLsum") or _VARIANT.match(variant)
@@ -345,7 +375,7 @@ def _check_variant(variant: Any) -> str:
 
 
 def rouge_all(
-    references: Sequence[str],
+    references: Sequence[str | Sequence[str]],
     hypotheses: Sequence[str],
     *,
     variants: Sequence[str] = ("rouge1", "rouge2", "rougeL", "rougeLsum"),
@@ -353,21 +383,30 @@ def rouge_all(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     tokenizer: str | Callable[[str], list[str]] = "unicode",
     use_stemmer: bool = False,
     measure: str = "fmeasure",
 ) -> dict[str, MetricResult]:
-    """Several ROUGE variants at once (tokenised once), like ``RougeScorer([...])``."""
+    """Several ROUGE variants at once (tokenised once), like ``RougeScorer([...])``.
+
+    A reference may be a list of references: each item then scores as rouge-score's
+    ``score_multi`` (per variant, the reference with the highest F-measure), and the signature
+    names ``nrefs``.
+    """
     if isinstance(variants, str):
         raise TypeError("variants= must be a sequence of variant names, not one string")
     vs = [_check_variant(v) for v in variants]
     if measure not in ("fmeasure", "precision", "recall"):
         raise ValueError(f"measure must be fmeasure, precision or recall, got {measure!r}")
-    refs, hyps, id_t, grp = check_items(references, hypotheses, ids=ids, groups=groups)
+    multi, hyps, id_t, grp = check_multi_items(references, hypotheses, ids=ids, groups=groups)
+    counts = {len(r) for r in multi}
+    n_refs: int | str = counts.pop() if len(counts) == 1 else "var"
+    refs = [r[0] for r in multi]
     tok_name, tok = _make_tokenizer(tokenizer, use_stemmer)
-    if tok_name.startswith("unicode") and _CJK.search("".join(refs) + "".join(hyps)):
+    if tok_name.startswith("unicode") and CJK.search(
+            "".join(chain.from_iterable(multi)) + "".join(hyps)):
         warn(
             f"rouge: the {tok_name!r} tokenizer splits on non-letters and whitespace, so "
             "Chinese/Japanese text without spaces becomes one token per sentence; pass "
@@ -375,9 +414,14 @@ def rouge_all(
         )
     fast = tok_name in ("rouge_score", "unicode")  # no stemmer, no callable
     with gc_paused():
-        scored = rouge_scores_multi(refs, hyps, vs, tok, fast_ascii=fast)
+        if n_refs == 1:
+            scored = rouge_scores_multi(refs, hyps, vs, tok, fast_ascii=fast)
+        else:
+            scored = _scores_multi_refs(multi, hyps, vs, tok, fast_ascii=fast)
     n = len(refs)
     sig: dict[str, Any] = {"tokenizer": tok_name, "measure": measure}
+    if n_refs != 1:
+        sig["nrefs"] = n_refs
     try:
         from importlib.metadata import version
 
@@ -385,7 +429,7 @@ def rouge_all(
     except ImportError:  # pragma: no cover - rouge-score not installed: nothing to name
         sig["rouge_score_compat"] = "none"
     results: dict[str, MetricResult] = {}
-    texts = ItemTexts("pair", {"ref": refs, "hyp": hyps})
+    texts = ItemTexts("pair", {"ref": [" | ".join(r) for r in multi], "hyp": hyps})
     for v in vs:
         p, r, f = scored[v]
         chosen = {"fmeasure": f, "precision": p, "recall": r}[measure]
@@ -401,14 +445,14 @@ def rouge_all(
 
 
 def rouge(
-    references: Sequence[str],
+    references: Sequence[str | Sequence[str]],
     hypotheses: Sequence[str],
     *,
     ids: Sequence[Any] | None = None,
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     variant: str = "rougeL",
     tokenizer: str | Callable[[str], list[str]] = "unicode",

@@ -47,14 +47,23 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any, Literal
 
 import numpy as np
 
 from llaso_pytest.aggregates import columns, register_aggregate
+from llaso_pytest.context import AUTO_SEED
 from llaso_pytest.errors import MetricInputError
 from llaso_pytest.itemtext import ItemTexts
-from llaso_pytest.metrics.base import MetricResult, build_result, check_items, gc_paused, warn
+from llaso_pytest.metrics.base import (
+    MetricResult,
+    build_result,
+    check_items,
+    gc_paused,
+    unsegmented_cjk,
+    warn,
+)
 from llaso_pytest.metrics.normalize import Normalizer, get_normalizer
 
 __all__ = [
@@ -175,10 +184,11 @@ def align_counts(
     subs = np.where(gap == 1, 1, 0).astype(np.int64)
     ambiguous = np.flatnonzero(gap > 1)
     editops = lev.editops
+    tag = itemgetter(0)
     with gc_paused():
         subs[ambiguous] = np.fromiter(
             (
-                [op[0] for op in editops(refs[i], hyps[i]).as_list()].count("replace")
+                list(map(tag, editops(refs[i], hyps[i]).as_list())).count("replace")
                 for i in ambiguous.tolist()
             ),
             dtype=np.int64,
@@ -267,12 +277,17 @@ def _prepare(
         nh = [norm(x) for x in hyps]
     rt: list[Any]
     ht: list[Any]
+    if unit == "word" and unsegmented_cjk(nr):
+        warn(f"{metric}: the references are Japanese or Chinese without spaces between words, "
+             "so whitespace splitting makes each phrase one 'word' and every small error a "
+             "whole-phrase error; use metrics.cer (e.g. normalize='japanese'), or segment the "
+             "words first with a normalize= callable")
     if unit == "word":
         rt, ht = _word_sequences(list(nr), list(nh))
     else:
         rt = [x.strip() for x in nr]
         ht = [x.strip() for x in nh]
-    empty = [i for i, r in enumerate(rt) if len(r) == 0]
+    empty = [] if all(rt) else [i for i, r in enumerate(rt) if len(r) == 0]  # all(): C speed
     if empty:
         named = ", ".join(repr(id_t[i]) for i in empty[:10])
         more = f" and {len(empty) - 10} more" if len(empty) > 10 else ""
@@ -412,7 +427,7 @@ def wer(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     normalize: str | Callable[[str], str] | Normalizer | None = "none",
     empty_reference: EmptyPolicy = "insertions",
@@ -438,7 +453,7 @@ def cer(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     normalize: str | Callable[[str], str] | Normalizer | None = "none",
     empty_reference: EmptyPolicy = "insertions",
@@ -464,7 +479,7 @@ def mer(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     normalize: str | Callable[[str], str] | Normalizer | None = "none",
     empty_reference: EmptyPolicy = "insertions",
@@ -485,7 +500,7 @@ def wil(
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     normalize: str | Callable[[str], str] | Normalizer | None = "none",
     empty_reference: EmptyPolicy = "insertions",

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
 from typing import Any
@@ -27,8 +28,16 @@ from typing import Any
 import numpy as np
 
 from llaso_pytest.aggregates import aggregate, columns, register_aggregate
+from llaso_pytest.context import AUTO_SEED
 from llaso_pytest.itemtext import ItemTexts
-from llaso_pytest.metrics.base import MetricResult, build_result, check_items, gc_paused
+from llaso_pytest.metrics.base import (
+    MetricResult,
+    build_result,
+    check_multi_items,
+    gc_paused,
+    unsegmented_cjk,
+    warn,
+)
 
 __all__ = ["bleu", "chrf", "ngram_match_counts", "ter"]
 
@@ -474,24 +483,57 @@ register_aggregate("ter", _agg_ter)
 # common validation
 
 
-def _check_text_items(
-    references: Any, hypotheses: Any, ids: Any, groups: Any
-) -> tuple[list[str], list[str], tuple[str, ...], tuple[str, ...] | None]:
-    return check_items(references, hypotheses, ids=ids, groups=groups)
+@dataclass(frozen=True)
+class _Items:
+    """Validated items: one list of references per item (one or more), hypotheses, ids."""
+
+    refs: list[list[str]]
+    hyps: list[str]
+    ids: tuple[str, ...]
+    groups: tuple[str, ...] | None
+
+    @property
+    def n_refs(self) -> int | str:
+        """References per item: a number, or ``"var"`` when it varies (sacrebleu's words)."""
+        counts = {len(r) for r in self.refs}
+        return counts.pop() if len(counts) == 1 else "var"
+
+    @property
+    def single(self) -> list[str] | None:
+        """The references as one stream when every item has exactly one."""
+        return [r[0] for r in self.refs] if self.n_refs == 1 else None
+
+    def streams(self) -> list[list[str | None]]:
+        """sacrebleu's reference streams: stream k holds each item's k-th reference, ``None``
+        where an item has fewer (sacrebleu's variable number of references)."""
+        width = max(map(len, self.refs))
+        return [[r[k] if k < len(r) else None for r in self.refs] for k in range(width)]
+
+    def signature(self) -> dict[str, Any]:
+        """``nrefs`` for several references per item (absent for one: older signatures)."""
+        return {} if self.n_refs == 1 else {"nrefs": self.n_refs}
+
+    def texts(self) -> ItemTexts:
+        return ItemTexts("pair", {"ref": [" | ".join(r) for r in self.refs], "hyp": self.hyps})
+
+
+def _check_text_items(references: Any, hypotheses: Any, ids: Any, groups: Any) -> _Items:
+    refs, hyps, id_t, grp = check_multi_items(references, hypotheses, ids=ids, groups=groups)
+    return _Items(refs, hyps, id_t, grp)
 
 
 _SMOOTH_DEFAULTS = {"none": None, "floor": 0.1, "add-k": 1, "exp": None}
 
 
 def bleu(
-    references: Sequence[str],
+    references: Sequence[str | Sequence[str]],
     hypotheses: Sequence[str],
     *,
     ids: Sequence[Any] | None = None,
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     tokenize: str = "13a",
     lowercase: bool = False,
@@ -502,12 +544,18 @@ def bleu(
 ) -> MetricResult:
     """Corpus BLEU (0-100) equal to ``sacrebleu.corpus_bleu(hyps, [refs], ...)``, with a CI.
 
-    Per-item statistics: ``sys_len, ref_len, correct_1..N, total_1..N`` (sacrebleu's order).
-    Per-item scores are sacrebleu's sentence BLEU from the same statistics
-    (``effective_order`` as given).
+    A reference may be a list of references: the score then equals sacrebleu with one
+    reference stream per position (``None`` where an item has fewer), clipping n-grams by
+    their most frequent reference and taking the closest reference length, and the signature
+    names ``nrefs``. Per-item statistics: ``sys_len, ref_len, correct_1..N, total_1..N``
+    (sacrebleu's order). Per-item scores are sacrebleu's sentence BLEU from the same
+    statistics (``effective_order`` as given). Japanese or Chinese without spaces under a
+    word tokenizer (``13a``, ``intl``) warns, naming ``tokenize='ja-mecab'`` (or ``'zh'``,
+    ``'char'``).
     """
     sb = _sacrebleu()
-    refs, hyps, id_t, grp = _check_text_items(references, hypotheses, ids, groups)
+    items = _check_text_items(references, hypotheses, ids, groups)
+    hyps, id_t, grp = items.hyps, items.ids, items.groups
     if smooth_method not in _SMOOTH_DEFAULTS:
         raise ValueError(
             f"smooth_method must be one of {', '.join(_SMOOTH_DEFAULTS)}, got {smooth_method!r}"
@@ -523,11 +571,20 @@ def bleu(
     except Exception as exc:  # sacrebleu raises on unknown tokenizers / missing extras
         raise ValueError(f"sacrebleu rejected tokenize={tokenize!r}: {exc}") from exc
     value_sm = _SMOOTH_DEFAULTS[smooth_method] if smooth_value is None else smooth_value
+    if tokenize in ("13a", "intl", "none") and unsegmented_cjk(
+            chain(hyps, chain.from_iterable(items.refs))):
+        warn(f"bleu: the {tokenize!r} tokenizer splits on spaces and punctuation, so Japanese "
+             "or Chinese text without spaces becomes one token per phrase and BLEU is near 0; "
+             "pass tokenize='ja-mecab' for Japanese (tokenize='zh' for Chinese, or 'char')")
+    single = items.single
     with gc_paused():
-        mat_i = bleu_statistics(
-            refs, hyps, tokenize=tokenize, lowercase=lowercase, max_order=max_ngram_order,
-            metric_obj=metric,
-        )
+        if single is not None:
+            mat_i = bleu_statistics(
+                single, hyps, tokenize=tokenize, lowercase=lowercase,
+                max_order=max_ngram_order, metric_obj=metric,
+            )
+        else:  # several references: sacrebleu's own statistics (max clipping, closest length)
+            mat_i = _sacre_stats(metric, hyps, items.streams()).astype(np.int64)
     h_len, r_len = mat_i[:, 0], mat_i[:, 1]
     stats: dict[str, np.ndarray] = {"sys_len": h_len, "ref_len": r_len}
     for k in range(max_ngram_order):
@@ -548,6 +605,7 @@ def bleu(
         "smooth": smooth_method if value_sm is None else f"{smooth_method}:{value_sm}",
         "order": max_ngram_order,
         "eff": bool(effective_order),
+        **items.signature(),
         "sacrebleu": _version(),
     }
     return build_result(
@@ -555,24 +613,34 @@ def bleu(
         groups=grp, confidence=confidence, n_boot=n_boot, seed=seed, signature_fields=sig,
         signature_extra=signature_extra, scores=scores,
         extra={"sys_len": int(h_len.sum()), "ref_len": int(r_len.sum())},
-        texts=ItemTexts("pair", {"ref": refs, "hyp": hyps}),
+        texts=items.texts(),
     )
 
 
-def _sacre_stats(metric: Any, hyps: list[str], refs: list[str]) -> np.ndarray:
-    stats = metric._extract_corpus_statistics(hyps, [refs])
+def _sacre_value(kind: str, mat: np.ndarray) -> float:
+    """The corpus value from statistics summed as sacrebleu sums them (left to right): with
+    several references TER's reference lengths are averages, and NumPy's pairwise sum of
+    fractions can differ in the last digit."""
+    total = np.asarray([[sum(col) for col in zip(*mat.tolist(), strict=True)]],
+                       dtype=np.float64)
+    return float(aggregate(kind, total)[0])
+
+
+def _sacre_stats(metric: Any, hyps: list[str], streams: Sequence[Sequence[str | None]]
+                 ) -> np.ndarray:
+    stats = metric._extract_corpus_statistics(hyps, streams)
     return np.asarray(stats, dtype=np.float64)
 
 
 def chrf(
-    references: Sequence[str],
+    references: Sequence[str | Sequence[str]],
     hypotheses: Sequence[str],
     *,
     ids: Sequence[Any] | None = None,
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     char_order: int = 6,
     word_order: int = 0,
@@ -581,14 +649,19 @@ def chrf(
     whitespace: bool = False,
     eps_smoothing: bool = False,
 ) -> MetricResult:
-    """Corpus chrF (``word_order=2``: chrF++) equal to ``sacrebleu.corpus_chrf``, with a CI."""
+    """Corpus chrF (``word_order=2``: chrF++) equal to ``sacrebleu.corpus_chrf``, with a CI.
+
+    Several references per item (a list): sacrebleu's multi-reference chrF (each item's
+    statistics from its best reference), with ``nrefs`` in the signature.
+    """
     sb = _sacrebleu()
-    refs, hyps, id_t, grp = _check_text_items(references, hypotheses, ids, groups)
+    items = _check_text_items(references, hypotheses, ids, groups)
+    hyps, id_t, grp = items.hyps, items.ids, items.groups
     metric = sb.metrics.CHRF(
         char_order=char_order, word_order=word_order, beta=beta, lowercase=lowercase,
         whitespace=whitespace, eps_smoothing=eps_smoothing,
     )
-    mat = _sacre_stats(metric, hyps, refs)
+    mat = _sacre_stats(metric, hyps, items.streams())
     orders = char_order + word_order
     names = []
     for i in range(orders):
@@ -602,47 +675,53 @@ def chrf(
     sig = {
         "char_order": char_order, "word_order": word_order, "beta": beta,
         "case": "lc" if lowercase else "mixed", "whitespace": bool(whitespace),
-        "eps": bool(eps_smoothing), "sacrebleu": _version(),
+        "eps": bool(eps_smoothing), **items.signature(), "sacrebleu": _version(),
     }
     return build_result(
         name="chrf" if word_order == 0 else "chrf++", stats=stats, aggregate_kind=kind,
         higher_is_better=True, item_ids=id_t, groups=grp, confidence=confidence,
         n_boot=n_boot, seed=seed, signature_fields=sig, signature_extra=signature_extra,
-        scores=scores, texts=ItemTexts("pair", {"ref": refs, "hyp": hyps}),
+        scores=scores, texts=items.texts(),
     )
 
 
 def ter(
-    references: Sequence[str],
+    references: Sequence[str | Sequence[str]],
     hypotheses: Sequence[str],
     *,
     ids: Sequence[Any] | None = None,
     groups: Sequence[Any] | None = None,
     confidence: float = 0.95,
     n_boot: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = AUTO_SEED,
     signature_extra: Mapping[str, Any] | None = None,
     normalized: bool = False,
     no_punct: bool = False,
     asian_support: bool = False,
     case_sensitive: bool = False,
 ) -> MetricResult:
-    """Corpus TER (0-100, lower is better) equal to ``sacrebleu.corpus_ter``, with a CI."""
+    """Corpus TER (0-100, lower is better) equal to ``sacrebleu.corpus_ter``, with a CI.
+
+    Several references per item (a list): sacrebleu's multi-reference TER (fewest edits over
+    the references, divided by the average reference length), ``nrefs`` in the signature.
+    """
     sb = _sacrebleu()
-    refs, hyps, id_t, grp = _check_text_items(references, hypotheses, ids, groups)
+    items = _check_text_items(references, hypotheses, ids, groups)
+    hyps, id_t, grp = items.hyps, items.ids, items.groups
     metric = sb.metrics.TER(
         normalized=normalized, no_punct=no_punct, asian_support=asian_support,
         case_sensitive=case_sensitive,
     )
-    mat = _sacre_stats(metric, hyps, refs)
+    mat = _sacre_stats(metric, hyps, items.streams())
     stats = {"edits": mat[:, 0], "ref_len": mat[:, 1]}
     sig = {
         "case": "mixed" if case_sensitive else "lc", "normalized": bool(normalized),
-        "no_punct": bool(no_punct), "asian": bool(asian_support), "sacrebleu": _version(),
+        "no_punct": bool(no_punct), "asian": bool(asian_support), **items.signature(),
+        "sacrebleu": _version(),
     }
     return build_result(
         name="ter", stats=stats, aggregate_kind="ter", higher_is_better=False, item_ids=id_t,
         groups=grp, confidence=confidence, n_boot=n_boot, seed=seed, signature_fields=sig,
         signature_extra=signature_extra, scores=aggregate("ter", mat),
-        texts=ItemTexts("pair", {"ref": refs, "hyp": hyps}),
+        texts=items.texts(), value=_sacre_value("ter", mat) if items.single is None else None,
     )

@@ -38,7 +38,7 @@ __all__ = ["render", "svg_plot"]
 
 _COLOURS = {"regressed": "#c62828", "improved": "#2e7d32", "unchanged": "#607d8b",
             "untested": "#e65100", "incomparable": "#b58900", "new": "#1565c0",
-            "removed": "#6d4c41", "not-run": "#8e8e8e"}
+            "removed": "#6d4c41", "not-run": "#8e8e8e", "unreliable": "#6a1b9a"}
 
 _CSS = """
 body{font:13px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;color:#1b1f23;

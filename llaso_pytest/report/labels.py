@@ -17,8 +17,8 @@ __all__ = ["VERDICT_ORDER", "counts_line", "detectable_text", "direction", "enco
            "settings_line", "short_nodeid", "verdict_label"]
 
 # Order in which verdicts are listed: what a reviewer must look at first.
-VERDICT_ORDER = {"regressed": 0, "untested": 1, "incomparable": 2, "improved": 3, "not-run": 4,
-                 "removed": 5, "new": 6, "unchanged": 7}
+VERDICT_ORDER = {"regressed": 0, "untested": 1, "incomparable": 2, "unreliable": 3,
+                 "improved": 4, "not-run": 5, "removed": 6, "new": 7, "unchanged": 8}
 
 
 def encodable(text: str) -> str:
@@ -104,6 +104,8 @@ def verdict_label(m: MetricDiff) -> str:
         return "unchanged (within tolerance)"
     if m.verdict == "not-run":
         return "not run"
+    if m.verdict == "unreliable":
+        return "unreliable (judge below its agreement bar; not gating)"
     return m.verdict
 
 
@@ -138,7 +140,7 @@ def counts_line(comparison: Comparison, family: str | None = None) -> str:
     c = comparison.counts(family)
     text = f"{c['regressed']} regressed, {c['improved']} improved at {comparison.level_text()}"
     rest = [f"{c['unchanged']} unchanged", f"{c['untested']} untested"]
-    for verdict in ("incomparable", "new", "removed", "not-run"):
+    for verdict in ("incomparable", "unreliable", "new", "removed", "not-run"):
         if c[verdict]:
             rest.append(f"{c[verdict]} {verdict.replace('-', ' ')}")
     return f"{text}; {', '.join(rest)}"

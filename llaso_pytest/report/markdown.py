@@ -46,7 +46,8 @@ GITHUB_LIMIT = 65_536
 
 
 _ICON = {"regressed": "🔴", "improved": "🟢", "unchanged": "⚪", "untested": "🟠",
-         "incomparable": "🟡", "new": "🆕", "removed": "➖", "not-run": "⏭️"}
+         "incomparable": "🟡", "new": "🆕", "removed": "➖", "not-run": "⏭️",
+         "unreliable": "🟣"}
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]~|])")
 
 

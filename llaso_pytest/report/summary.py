@@ -36,11 +36,20 @@ def result_line(result: Mapping[str, Any]) -> str:
             f"{better} is better; {text or 'no signature'}")
 
 
+def _value(result: Mapping[str, Any]) -> str:
+    """The value, marked when its judge fell short of its declared agreement."""
+    extra = result.get("extra")
+    info = extra.get("reliability") if isinstance(extra, Mapping) else None
+    unreliable = isinstance(info, Mapping) and info.get("state") == "unreliable"
+    return fmt_num(float(result["value"])) + (" UNRELIABLE (not gating)" if unreliable else "")
+
+
 def render_results(record: RunRecord, *, limit: int = 200) -> list[str]:
-    """One line per recorded result: test, metric, value, interval, n."""
+    """One line per recorded result: test, metric, value (and an unreliable judge's mark),
+    interval, n."""
     rows = [
         (neutralize(nodeid, controls=True), neutralize(r["name"], controls=True),
-         fmt_num(float(r["value"])), _ci(r), str(r.get("n", "")))
+         _value(r), _ci(r), str(r.get("n", "")))
         for nodeid, r in record.results()
     ]
     if not rows:

@@ -91,8 +91,10 @@ def render(comparison: Comparison, *, max_unchanged: int = 30, flips: int = 3) -
             lines.append(f"incomparable {m.key}: signatures differ ({fields})")
         if m.verdict == "untested":
             lines.append(f"untested {m.key}: {m.untested_reason}")
+        if m.unreliable_reason:
+            lines.append(f"unreliable {m.key}: {m.unreliable_reason} (not gating)")
         f = m.flips
-        if f is not None and (f.n_broken or f.n_fixed) and m.verdict != "unchanged":
+        if f is not None and (f.n_broken or f.n_fixed):  # the cases behind any verdict
             broke = ", ".join(f.broken[:flips]) + (" ..." if f.n_broken > flips else "")
             fixed = ", ".join(f.fixed[:flips]) + (" ..." if f.n_fixed > flips else "")
             lines.append(f"flips {m.key}: {f.n_broken} now wrong ({broke or '-'}); "

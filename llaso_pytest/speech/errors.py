@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from llaso_pytest.errors import LlasoError
+from llaso_pytest.lineage.lfs import LfsPointerError
 
 
 class SpeechError(LlasoError):
@@ -31,3 +32,7 @@ class SynthesisError(SpeechError):
 
 class EngineError(SpeechError):
     """A recogniser could not be created or placed on the requested device."""
+
+
+class LfsPointerFileError(SpeechError, LfsPointerError):
+    """A Git LFS pointer file stands where a model or audio file should be."""

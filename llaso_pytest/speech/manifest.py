@@ -19,7 +19,6 @@ of the files as installed (to review a deliberate upgrade of a pin), and
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -47,7 +46,6 @@ __all__ = [
 
 MANIFEST_SCHEMA_VERSION = 1
 _DEVICES = ("auto", "cpu", "cuda")
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -115,12 +113,12 @@ class VerifiedModel:
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a file's bytes, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
+    """Hex sha256 of a file's bytes, read in 1 MiB chunks; a Git LFS pointer in place of the
+    file is refused (:class:`~llaso_pytest.speech.errors.LfsPointerFileError`)."""
+    from llaso_pytest.lineage.lfs import sha256_data
+    from llaso_pytest.speech.errors import LfsPointerFileError
+
+    return sha256_data(path, error=LfsPointerFileError)
 
 
 def _read_mapping(path: Path) -> dict[str, Any]:

@@ -59,10 +59,25 @@ class ModelRegistry:
         self.factories[name] = factory
 
     def manifest_path(self, name: str) -> Path:
-        """The manifest of pinned model ``name`` (a ``ManifestError`` names the dirs)."""
+        """The manifest of pinned model ``name`` (a ``ManifestError`` names the dirs and the
+        registered recognisers, so a mistyped name shows what it could have been)."""
+        from llaso_pytest.speech.errors import ManifestError
         from llaso_pytest.speech.manifest import find_manifest
 
-        return find_manifest(name, self.models_dirs)
+        try:
+            return find_manifest(name, self.models_dirs)
+        except ManifestError as exc:
+            raise ManifestError(f"{exc}\n{self.registered_text()}") from None
+
+    def registered_text(self) -> str:
+        """One line naming the registered recognisers (or saying there are none)."""
+        names = sorted(self.factories)
+        return (
+            f"registered recognisers: {', '.join(names)}"
+            if names
+            else "registered recognisers: none (add your own with the "
+            "pytest_llaso_speech_recognizers hook)"
+        )
 
     def get(self, name: str, *, device: str | None = None) -> LoadedModel:
         """The loaded model ``name`` on ``device`` (default: the registry's device).

@@ -13,6 +13,13 @@ when a fixture first needs them. Fixtures:
 - ``llaso_speech_datasets``: loads a dataset manifest, materialises (synthesises/verifies)
   its audio, records its hash in provenance (``datasets``).
 - ``llaso_speech_cache_dir``: where synthesised audio is cached.
+- ``llaso_asr``, ``llaso_asr_runs``, ``llaso_asr_engine``: a recogniser over your own corpus
+  (:mod:`llaso_pytest.speech.asr_fixture`).
+
+The session's engines (:func:`session_engines`): ``--llaso-speech-engines`` when given;
+otherwise the team's recognisers from ``pytest_llaso_speech_recognizers``, or, when there
+are none, those of the shipped pinned models (:data:`DEFAULT_ENGINES`) whose manifests are
+installed, so a project that brings its own engines is not broken by the shipped defaults.
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ class SpeechSettings:
     normalize: str
     cpu_threads: int
     warmup: int
+    transcript_cache: str = "use"
 
     def recipe_kwargs(self) -> dict[str, Any]:
         return {
@@ -60,6 +68,7 @@ class SpeechSettings:
 
 
 SETTINGS_KEY = pytest.StashKey[SpeechSettings]()
+ENGINES_KEY = pytest.StashKey[tuple[str, ...]]()
 REGISTRY_KEY = pytest.StashKey[ModelRegistry]()
 ENGINE_CUDA_KEY = pytest.StashKey[bool]()
 
@@ -85,8 +94,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--llaso-speech-engines",
         default=None,
-        help="comma-separated pinned ASR model names the suites evaluate "
-        f"(default: {DEFAULT_ENGINES}; manifests in --llaso-speech-models-dir)",
+        help="comma-separated ASR engines the suites evaluate: pinned model names "
+        "(manifests in --llaso-speech-models-dir) or recognisers registered with "
+        "pytest_llaso_speech_recognizers (default: the registered ones, else those of "
+        f"{DEFAULT_ENGINES} that are installed)",
     )
     group.addoption(
         "--llaso-speech-device",
@@ -136,8 +147,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="untimed warm-up transcriptions before RTF/latency timing (default 1)",
     )
-    parser.addini("llaso_speech_engines", "default for --llaso-speech-engines",
-                  default=DEFAULT_ENGINES)
+    group.addoption(
+        "--llaso-speech-transcript-cache",
+        choices=("use", "refresh", "off"),
+        default=None,
+        help="disk cache of decoded transcripts (keyed by prepared audio, model pin, options "
+        "and timing conditions): use (default), refresh (decode again, overwrite) or off",
+    )
+    parser.addini("llaso_speech_engines", "default for --llaso-speech-engines", default="")
+    parser.addini("llaso_speech_transcript_cache", "default for --llaso-speech-transcript-cache",
+                  default="use")
     parser.addini("llaso_speech_device", "default for --llaso-speech-device", default="auto")
     parser.addini("llaso_speech_models_dir", "model manifest directories", type="paths", default=[])
     parser.addini("llaso_speech_cache", "default for --llaso-speech-cache", default="")
@@ -177,7 +196,7 @@ def parse_settings(config: pytest.Config) -> SpeechSettings:
         config.getini("llaso_speech_engines")
     )
     engines = tuple(e.strip() for e in engines_text.split(",") if e.strip())
-    if not engines:
+    if engines_text.strip() and not engines:
         raise pytest.UsageError(
             "--llaso-speech-engines is empty; name at least one model, e.g. "
             f"--llaso-speech-engines={DEFAULT_ENGINES}"
@@ -204,6 +223,8 @@ def parse_settings(config: pytest.Config) -> SpeechSettings:
                           ("none", "peak")),
         cpu_threads=_int(config, "--llaso-speech-cpu-threads", "llaso_speech_cpu_threads"),
         warmup=_int(config, "--llaso-speech-warmup", "llaso_speech_warmup"),
+        transcript_cache=_choice(config, "--llaso-speech-transcript-cache",
+                                 "llaso_speech_transcript_cache", ("use", "refresh", "off")),
     )
 
 
@@ -215,19 +236,67 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def pytest_collection_modifyitems(
-    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
-) -> None:
-    """Validate model names and the device once tests that load pinned models are collected,
-    before any load (a project whose speech tests bring their own recogniser is not checked)."""
-    if not any("llaso_speech_models" in getattr(item, "fixturenames", ()) for item in items):
-        return
-    settings = config.stash[SETTINGS_KEY]
+def register_hook_recognizers(config: pytest.Config) -> ModelRegistry:
+    """Add the recognisers of ``pytest_llaso_speech_recognizers`` to the session registry
+    (idempotent: a conftest collected later adds its own on the next call)."""
     registry = config.stash[REGISTRY_KEY]
     for found in config.hook.pytest_llaso_speech_recognizers(config=config):
         for name, factory in (found or {}).items():
             if name not in registry.factories:
                 registry.register(name, factory)
+    return registry
+
+
+def session_engines(config: pytest.Config) -> tuple[str, ...]:
+    """The engines the session evaluates (see the module docstring); may be empty."""
+    settings = config.stash[SETTINGS_KEY]
+    if settings.engines:
+        return settings.engines
+    registry = register_hook_recognizers(config)
+    if registry.factories:
+        return tuple(registry.factories)
+    if ENGINES_KEY not in config.stash:
+        from llaso_pytest.speech.errors import ManifestError
+
+        found: list[str] = []
+        for name in DEFAULT_ENGINES.split(","):
+            try:
+                registry.manifest_path(name)
+            except ManifestError:
+                continue
+            found.append(name)
+        config.stash[ENGINES_KEY] = tuple(found)
+    return config.stash[ENGINES_KEY]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test asking for ``llaso_asr_engine`` runs once per session engine."""
+    if "llaso_asr_engine" not in metafunc.fixturenames:
+        return
+    engines = session_engines(metafunc.config)
+    if not engines:  # an error, not an empty parameter set (which pytest would skip)
+        pytest.fail(
+            f"{metafunc.definition.nodeid} asks for llaso_asr_engine, but there is no ASR "
+            "engine: name one with --llaso-speech-engines (a pinned model manifest in "
+            f"{', '.join(map(str, metafunc.config.stash[SETTINGS_KEY].models_dirs))}), or "
+            "register your own recogniser with the pytest_llaso_speech_recognizers hook",
+            pytrace=False,
+        )
+    metafunc.parametrize("llaso_asr_engine", engines, ids=list(engines), scope="session")
+
+
+_MODEL_FIXTURES = ("llaso_speech_models", "llaso_asr", "llaso_asr_runs", "llaso_asr_engine")
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Validate the named engines and the device once tests that load models are collected,
+    before any load (engines not named explicitly are not checked: they exist)."""
+    if not any(f in getattr(item, "fixturenames", ()) for item in items for f in _MODEL_FIXTURES):
+        return
+    settings = config.stash[SETTINGS_KEY]
+    registry = register_hook_recognizers(config)
     from llaso_pytest.speech.errors import ManifestError
 
     for name in settings.engines:
@@ -368,11 +437,29 @@ def _flite_info() -> dict[str, Any]:
     return {"generator": f"flite {flite_version()}", "flite_deb": _debian_version("flite")}
 
 
+def _dvc_entries(config: pytest.Config, manifest: str | Path, root: Path | None
+                 ) -> dict[str, Any]:
+    """The DVC entries tracking a dataset's manifest and audio folder (none: ``{}``)."""
+    from llaso_pytest.lineage.data import dvc_lineage
+    from llaso_pytest.lineage.pytest_plugin import dvc_policy
+
+    found: dict[str, Any] = {}
+    for role, path in (("manifest", Path(manifest)), ("audio", root)):
+        if path is not None and path.exists():
+            entry = dvc_lineage(path, on_mismatch=dvc_policy(config))
+            if entry is not None:
+                found[role] = entry
+    return found
+
+
 @pytest.fixture(scope="session")
 def llaso_speech_datasets(
-    llaso_speech_cache_dir: Path, record_provenance: Callable[[str, Any], None]
+    pytestconfig: pytest.Config, llaso_speech_cache_dir: Path,
+    record_provenance: Callable[[str, Any], None]
 ) -> Callable[[str | Path], Dataset]:
-    """``load(manifest_path)`` -> a materialised, hash-verified Dataset, recorded once."""
+    """``load(manifest_path)`` -> a materialised, hash-verified Dataset, recorded once; a
+    manifest or audio folder that DVC tracks is checked and recorded with its DVC entry."""
+    from llaso_pytest.lineage.dvc import DvcError
     from llaso_pytest.speech.datasets import load_dataset, materialize
     from llaso_pytest.speech.errors import SpeechError
 
@@ -383,7 +470,8 @@ def llaso_speech_datasets(
         if key not in cache:
             try:
                 ds = materialize(load_dataset(path), cache_dir=llaso_speech_cache_dir)
-            except SpeechError as exc:
+                dvc = _dvc_entries(pytestconfig, path, ds.root)
+            except (SpeechError, DvcError) as exc:
                 pytest.fail(str(exc), pytrace=False)
             record_provenance(
                 "datasets",
@@ -399,6 +487,7 @@ def llaso_speech_datasets(
                         else None,
                         "license": ds.license,
                         **(_flite_info() if ds.kind == "flite" else {}),
+                        **({"dvc": dvc} if dvc else {}),
                     }
                 },
             )

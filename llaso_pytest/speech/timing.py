@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 
     from llaso_pytest.speech.engines import Recognizer
 
-__all__ = ["Timing", "cpu_facts", "timed_transcribe"]
+__all__ = ["Timing", "build_timing", "cpu_facts", "timed_transcribe", "timing_conditions",
+           "transcribe_each", "warm_up"]
 
 
 @dataclass(frozen=True)
@@ -104,29 +105,48 @@ def _call(recognizer: Recognizer, samples: npt.NDArray[np.float32]) -> str:
     )
 
 
-def timed_transcribe(
-    recognizer: Recognizer,
-    items: Sequence[tuple[str, npt.NDArray[np.float32]]],
-    *,
-    warmup: int = 1,
-) -> tuple[dict[str, str], Timing]:
-    """Transcribe ``(id, samples)`` items in order; return transcripts by id and the timing."""
-    import numpy as np
+def timing_conditions(recognizer: Recognizer, *, warmup: int) -> dict[str, Any]:
+    """What a latency measured now depends on besides the model (:meth:`Timing.signature_fields`
+    before any decoding): device, batch size, warm-up, CPU threads, CPU facts."""
+    info = recognizer.describe()
+    threads = info.get("cpu_threads")
+    cpu = cpu_facts()
+    return {
+        "device": str(info.get("device", "unknown")),
+        "batch_size": int(info.get("batch_size", 1)),
+        "warmup": warmup,
+        "cpu_threads": None if threads is None else int(threads),
+        "omp_num_threads": cpu.get("omp_num_threads"),
+        "cpu_model": cpu.get("model"),
+        "cpu_logical_cores": cpu.get("logical_cores"),
+        "cpu_usable_cores": cpu.get("usable_cores"),
+    }
 
-    if not items:
-        raise ValueError("timed_transcribe needs at least one utterance")
+
+def warm_up(recognizer: Recognizer, items: Sequence[tuple[str, npt.NDArray[np.float32]]],
+            warmup: int) -> None:
+    """``warmup`` untimed transcriptions of the shortest items (lazy initialisation)."""
     if warmup < 0:
         raise ValueError(f"warmup must be >= 0, got {warmup}")
-    sr = int(recognizer.sample_rate)
     # Warm up on the shortest utterances: the point is lazy initialisation, not throughput,
     # and a short clip keeps the untimed cost low for engines whose cost grows with length.
     shortest = sorted(range(len(items)), key=lambda i: (len(items[i][1]), i))
-    for i in range(warmup):
+    for i in range(warmup if items else 0):
         _call(recognizer, items[shortest[i % len(items)]][1])
+
+
+def transcribe_each(
+    recognizer: Recognizer,
+    items: Sequence[tuple[str, npt.NDArray[np.float32]]],
+    *,
+    on_item: Callable[[str, str, float], None] | None = None,
+) -> tuple[dict[str, str], dict[str, float]]:
+    """Transcribe ``(id, samples)`` in order, timing exactly each ``transcribe`` call.
+
+    ``on_item(id, text, seconds)`` runs after each item, outside the timed region (progress,
+    caching)."""
     hyps: dict[str, str] = {}
     lat: dict[str, float] = {}
-    rtfs: dict[str, float] = {}
-    audio_total = 0.0
     for uid, samples in items:
         if uid in hyps:
             raise ValueError(f"duplicate utterance id {uid!r}")
@@ -135,7 +155,31 @@ def timed_transcribe(
         dt = time.perf_counter() - t0
         hyps[uid] = text
         lat[uid] = dt
-        dur = len(samples) / sr
+        if on_item is not None:
+            on_item(uid, text, dt)
+    return hyps, lat
+
+
+def build_timing(
+    recognizer: Recognizer,
+    items: Sequence[tuple[str, int]],
+    latencies: Mapping[str, float],
+    *,
+    warmup: int,
+) -> Timing:
+    """The :class:`Timing` of ``(id, n_samples)`` items from their per-item latencies."""
+    import numpy as np
+
+    if not items:
+        raise ValueError("a timing needs at least one utterance")
+    sr = int(recognizer.sample_rate)
+    lat: dict[str, float] = {}
+    rtfs: dict[str, float] = {}
+    audio_total = 0.0
+    for uid, n_samples in items:
+        dt = float(latencies[uid])
+        lat[uid] = dt
+        dur = n_samples / sr
         rtfs[uid] = dt / dur if dur > 0 else float("inf")
         audio_total += dur
     arr = np.fromiter(lat.values(), dtype=np.float64)
@@ -143,7 +187,7 @@ def timed_transcribe(
     info = recognizer.describe()
     threads = info.get("cpu_threads")
     rtf = compute / audio_total
-    return hyps, Timing(
+    return Timing(
         n=len(items),
         audio_seconds=audio_total,
         compute_seconds=compute,
@@ -163,3 +207,17 @@ def timed_transcribe(
         cpu_threads=None if threads is None else int(threads),
         cpu=cpu_facts(),
     )
+
+
+def timed_transcribe(
+    recognizer: Recognizer,
+    items: Sequence[tuple[str, npt.NDArray[np.float32]]],
+    *,
+    warmup: int = 1,
+) -> tuple[dict[str, str], Timing]:
+    """Transcribe ``(id, samples)`` items in order; return transcripts by id and the timing."""
+    if not items:
+        raise ValueError("timed_transcribe needs at least one utterance")
+    warm_up(recognizer, items, warmup)
+    hyps, lat = transcribe_each(recognizer, items)
+    return hyps, build_timing(recognizer, [(u, len(x)) for u, x in items], lat, warmup=warmup)

@@ -14,13 +14,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from llaso_pytest.tracking.payload import TrackingError
+from llaso_pytest.errors import LlasoError
 
 if TYPE_CHECKING:  # pragma: no cover
     from llaso_pytest.compare import Comparison
     from llaso_pytest.record import RunRecord
 
 __all__ = ["EXPORTERS", "Exporter", "TrackingError", "exporter_module"]
+
+
+class TrackingError(LlasoError, RuntimeError):
+    """An export to an experiment tracker failed or was refused; the message names the
+    tracker URI or folder, the record and the fix."""
 
 
 class ExporterModule(Protocol):

@@ -100,10 +100,7 @@ def _log(client: Any, run_id: str, payload: Payload) -> int:
     for ms, ps, ts in calls:
         client.log_batch(run_id, metrics=metrics[ms], params=params[ps], tags=tags[ts])
     with tempfile.TemporaryDirectory(prefix="llaso-mlflow-") as tmp:
-        for rel, text in payload.files.items():
-            path = Path(tmp, *rel.split("/"))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+        payload.write_files(tmp)
         client.log_artifacts(run_id, tmp, artifact_path="llaso")
     return len(calls)
 
@@ -161,7 +158,8 @@ def _mark_failed(client: Any, run_id: str) -> None:
 
 
 def check_target(uri: str) -> str:
-    """A usable tracking URI, or :class:`TrackingError` saying why not (before tests run)."""
+    """A usable tracking URI, or :class:`TrackingError` saying why not (before tests run);
+    the folder of a local sqlite database is created."""
     text = uri.strip()
     if not text:
         raise TrackingError("the MLflow tracking URI is empty; e.g. sqlite:///mlflow.db")
@@ -172,6 +170,13 @@ def check_target(uri: str) -> str:
             f"MLflow tracking URI {text!r} is a file store, which MLflow 3 refuses without "
             "MLFLOW_ALLOW_FILE_STORE=true; use a database, e.g. sqlite:///mlflow.db, or a "
             "tracking server http://host:5000")
+    if text.startswith("sqlite:///") and text[len("sqlite:///"):] not in ("", ":memory:"):
+        folder = Path(text[len("sqlite:///"):]).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TrackingError(f"MLflow tracking URI {text!r}: cannot create {folder} "
+                                f"({exc.strerror or exc})") from None
     return text
 
 

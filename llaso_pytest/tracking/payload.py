@@ -16,13 +16,15 @@ import hashlib
 import io
 import json
 import math
+import os
 import posixpath
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llaso_pytest.errors import LlasoError
+from llaso_pytest.tracking import TrackingError
 
 if TYPE_CHECKING:  # pragma: no cover
     from llaso_pytest.compare import Comparison
@@ -41,11 +43,6 @@ _BAD_KEY_CHARS = re.compile(r"[^\w./\- ]")
 _CUT_NOTE = " ... [cut at {limit} characters; the full value is in llaso/run-record.json]"
 
 
-class TrackingError(LlasoError, RuntimeError):
-    """An export to an experiment tracker failed or was refused; the message names the
-    tracker URI or folder, the record and the fix."""
-
-
 @dataclass(frozen=True)
 class Payload:
     """What one tracker run receives; every list is in a stable order."""
@@ -56,6 +53,13 @@ class Payload:
     tags: list[tuple[str, str]]
     files: dict[str, str]  # artifact path (POSIX, relative) -> text
     keys: dict[str, dict[str, str]] = field(default_factory=dict)  # tracker key -> meaning
+
+    def write_files(self, folder: str | os.PathLike[str]) -> None:
+        """Write the artifact files under ``folder`` (a tracker then uploads the folder)."""
+        for rel, text in self.files.items():
+            path = Path(folder, *rel.split("/"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
 
 
 def flatten(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
@@ -101,14 +105,16 @@ class _Keys:
     def __init__(self) -> None:
         self.meaning: dict[str, dict[str, str]] = {}
         self._by_text: dict[tuple[str, str], str] = {}
+        self._used: dict[str, str] = {}  # key -> the text it stands for
 
     def get(self, text: str, *, kind: str, reserve: int = 0, **meaning: str) -> str:
         if (kind, text) in self._by_text:
             return self._by_text[(kind, text)]
         key = tracker_key(text, reserve=reserve)
-        if key in self.meaning and self.meaning[key].get("text") != text:
+        if self._used.get(key, text) != text:
             digest = hashlib.sha256(text.encode()).hexdigest()[:10]
             key = tracker_key(key[: MAX_KEY - reserve - 11] + "~" + digest, reserve=reserve)
+        self._used[key] = text
         self._by_text[(kind, text)] = key
         if key != text or meaning:
             self.meaning[key] = {"kind": kind, "text": text, **meaning}
@@ -167,8 +173,7 @@ def build_payload(record: RunRecord, *, comparison: Comparison | None = None,
         text = _result_key(res)
         key = keys.get(text, kind="result", reserve=len("/ci_high"), nodeid=res.nodeid,
                        name=res.name)
-        if _finite(res.value):
-            metrics.append((key, res.value))
+        metrics.append((key, res.value))  # NaN stays NaN: trackers store it, never dropped
         if res.ci is not None:
             metrics.append((f"{key}/ci_low", res.ci[0]))
             metrics.append((f"{key}/ci_high", res.ci[1]))
@@ -176,7 +181,8 @@ def build_payload(record: RunRecord, *, comparison: Comparison | None = None,
         tags.append((keys.get("signature/" + text, kind="signature", nodeid=res.nodeid,
                               name=res.name),
                      _cut(redact_text(res.signature.text), MAX_TAG_VALUE)))
-        files[f"items/{key}.csv"] = redact_text(_table(res))
+        if len(res.item_ids):
+            files[f"items/{key}.csv"] = redact_text(_table(res))
     if comparison is not None:
         files["comparison.json"] = redact_text(json.dumps(comparison.to_dict(), indent=1))
         tags.append(("llaso.comparison", comparison.summary_line()))

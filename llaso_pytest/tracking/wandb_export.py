@@ -49,8 +49,11 @@ def export(record: RunRecord, *, folder: str, project: str = DEFAULT_PROJECT,
     payload = build_payload(record, comparison=comparison, source=source)
     run: Any = None
     try:
+        # nothing but the payload: no console capture, code, git or machine metadata (the
+        # command line could hold a secret llaso's redaction never saw), no system stats
         settings = wandb.Settings(mode="offline", silent=True, console="off", save_code=False,
-                                  disable_git=True, x_disable_stats=True)
+                                  disable_git=True, x_disable_stats=True, x_disable_meta=True,
+                                  x_disable_machine_info=True, x_save_requirements=False)
         run = wandb.init(dir=folder, project=project, name=payload.run_name,
                          config=dict(payload.params), tags=["llaso"], settings=settings,
                          reinit="create_new")
@@ -60,10 +63,7 @@ def export(record: RunRecord, *, folder: str, project: str = DEFAULT_PROJECT,
         artifact = wandb.Artifact(f"llaso-{record.run_id}", type="llaso-run",
                                   metadata={"llaso_run_id": record.run_id})
         with tempfile.TemporaryDirectory(prefix="llaso-wandb-") as tmp:
-            for rel, text in payload.files.items():
-                path = Path(tmp, *rel.split("/"))
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(text, encoding="utf-8")
+            payload.write_files(tmp)
             artifact.add_dir(tmp)
             run.log_artifact(artifact)
             run_dir = Path(run.dir).parent

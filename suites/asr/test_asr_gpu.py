@@ -2,39 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
+from asr_settings import NORMALIZE
 from asr_thresholds import CLEAN_WER_MAX
-
-from llaso_pytest.speech.noise import parse_condition
-from llaso_pytest.speech.runner import run_condition
 
 pytestmark = [pytest.mark.asr, pytest.mark.speech, pytest.mark.clean, pytest.mark.gpu]
 
 GPU_MODEL = "whisper-tiny.en"
 
 
-def test_whisper_on_cuda(
-    llaso_speech_models: Any,
-    asr_utterances: Any,
-    llaso_speech_recipe: Any,
-    llaso_seed: int,
-    llaso_speech_settings: Any,
-    record_asr: Callable[..., Any],
-) -> None:
+def test_whisper_on_cuda(llaso_speech_models: Any, llaso_asr: Any, asr_corpora: Any,
+                         llaso_speech_settings: Any) -> None:
     model = llaso_speech_models.get(GPU_MODEL, device="cuda")
     info = model.recognizer.describe()
     assert info["device"] == "cuda"
     assert info["dtype"] == "float16"
-    run = run_condition(
-        model.recognizer,
-        asr_utterances["clean"],
-        condition=parse_condition("clean"),
-        recipe=llaso_speech_recipe,
-        seed=llaso_seed,
-        warmup=max(1, llaso_speech_settings.warmup),
-    )
-    wer, _ = record_asr(run, model.pin)
-    assert wer < CLEAN_WER_MAX[GPU_MODEL]
+    scores = llaso_asr(asr_corpora["clean"], engine=GPU_MODEL, device="cuda",
+                       warmup=max(1, llaso_speech_settings.warmup), normalize=NORMALIZE)
+    assert scores.wer < CLEAN_WER_MAX[GPU_MODEL]

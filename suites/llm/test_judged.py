@@ -15,9 +15,15 @@ from typing import Any
 
 import pytest
 
-from llaso_pytest.llm.calibration import agreement, calibration_signature, load_human_labels
+from llaso_pytest.llm.calibration import (
+    agreement,
+    calibration_signature,
+    labels_sha256,
+    load_human_labels,
+)
 from llaso_pytest.llm.judge import Judge, JudgeResult
 from llaso_pytest.llm.predictions import load_manifest, load_predictions, sha256_file
+from llaso_pytest.llm.reliability import Reliability, Requirement, assess, check, mark
 from llaso_pytest.metrics import from_values
 
 Outputs = Any  # suites/llm/conftest.py: Outputs (dataset, system, predictions, signature_extra)
@@ -52,9 +58,21 @@ def _qa_items(out: Outputs) -> dict[str, dict[str, str]]:
             for r, p in zip(out.dataset.rows, out.predictions, strict=True)}
 
 
+@pytest.fixture(scope="session")
+def judge_reliability(judge: Judge, prompt: Callable[..., Any],
+                      qa_calibration_set: tuple[Any, dict[str, str]]) -> Reliability:
+    """The judge against the human labels of qa/model-b, as the helpfulness metric requires
+    (Cohen's kappa >= 0.2, "fair"): the shipped fake judge reaches about 0.3."""
+    items, human = qa_calibration_set
+    result = judge.binary(items, prompt=prompt("judge_correctness"), name="judge_vs_human")
+    return assess(Requirement(min_kappa=0.2), agreement=agreement(result, human),
+                  labels_sha256=labels_sha256(human), judge=dict(result.judge))
+
+
 @pytest.mark.parametrize(("system", "floor"), [("model-a", 4.0), ("model-b", 2.0)])
 def test_qa_helpfulness_rubric(
     judge: Judge,
+    judge_reliability: Reliability,
     outputs: Callable[[str, str], Outputs],
     prompt: Callable[..., Any],
     record_metric: Callable[..., Any],
@@ -64,13 +82,14 @@ def test_qa_helpfulness_rubric(
 ) -> None:
     out = outputs("qa", system)
     result = judge.rubric(_qa_items(out), prompt=prompt("judge_helpfulness"), name="helpfulness")
-    metric = result.to_metric_result(seed=llaso_seed, signature_extra=out.signature_extra)
+    metric = mark(result.to_metric_result(seed=llaso_seed, signature_extra=out.signature_extra),
+                  judge_reliability)
     record_metric(metric)
     _record_costs(record_metric, result, llaso_seed, out.signature_extra)
     _check_errors(result)
-    assert metric.value >= floor, (
-        f"mean helpfulness {metric.value:.2f} of {system} is below {floor}"
-    )
+    # gated only when the judge met its calibration bar; otherwise recorded as unreliable
+    check(metric, lambda v: v >= floor,
+          f"mean helpfulness {metric.value:.2f} of {system} is below {floor}")
 
 
 def test_qa_correctness_binary(
@@ -191,8 +210,9 @@ def test_judge_agreement_with_human_labels(
             signature_extra=sig,
         )
     )
+    # the confusion matrix (rows human, columns judge) goes with it: llaso report draws it
     record_metric(from_values("judge_human_kappa", ag.kappa, higher_is_better=True, seed=llaso_seed,
-                              signature_extra=sig))
+                              signature_extra=sig, extra={"agreement": ag.to_dict()}))
     assert ag.n == len(human)
     # above 0.2 is at least "fair" agreement (Landis & Koch); the shipped heuristic fake judge
     # reaches about 0.3 on these labels, a real judge should do far better - raise the bar for

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import numpy  # noqa: F401  (imported once here: pytester's module snapshots must not reload it)
 import pytest
@@ -42,3 +44,41 @@ def test_case_ids_are_test_ids_and_the_dataset_hash_is_recorded(
     assert entry["n"] == 5 and entry["format"] == "jsonl"
     selected = pytester.runpytest(*args, "-k", "qa-002 or qa-004", "-p", "no:cacheprovider")
     assert selected.parseoutcomes()["passed"] == 2  # (xdist does not count deselected items)
+
+
+def _docs_block(marker: str) -> str:
+    text = (Path(__file__).parents[2] / "docs" / "cases.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    return next(b for b in blocks if marker in b)
+
+
+def test_the_docs_example_runs_as_printed(pytester: pytest.Pytester) -> None:
+    import shutil
+
+    repo = Path(__file__).parents[2]
+    (pytester.path / "fixtures" / "llm").mkdir(parents=True)
+    shutil.copytree(repo / "fixtures" / "llm" / "qa", pytester.path / "fixtures" / "llm" / "qa")
+    pytester.makepyfile(test_docs_cases=_docs_block("def test_answer"))
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=20)
+    rec = _latest(pytester)
+    tests = rec["tests"]
+    assert isinstance(tests, list)
+    (corpus,) = [t for t in tests if t["nodeid"] == "test_docs_cases.py::test_answer"]
+    (result,) = corpus["results"]
+    assert result["n"] == 20 and result["value"] == 1.0
+    assert result["items"]["ids"][:2] == ["qa-001", "qa-002"]
+
+
+def test_the_docs_reader_example_registers_a_format(tmp_path: Path) -> None:
+    from llaso_pytest import cases
+    from llaso_pytest.cases import core
+
+    namespace: dict[str, object] = {}
+    exec(_docs_block("def read_lines"), namespace)  # noqa: S102 - the documented example
+    try:
+        path = tmp_path / "d.lines"
+        path.write_text("hello\nworld\n")
+        loaded = cases.load(path)
+        assert loaded.format == "lines" and loaded.column("text") == ["hello", "world"]
+    finally:
+        core._READERS.pop("lines", None)

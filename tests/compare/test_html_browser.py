@@ -136,3 +136,36 @@ def test_screenshot(report_file: Path, tmp_path: Path) -> None:
     if target:
         Path(target).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, target)
+
+
+def test_item_texts_render_as_text_with_their_alignment(tmp_path: Path) -> None:
+    """Flipped QA cases and a worsened ASR item, in the browser: the texts are there as text
+    (a crafted prediction is not markup) and the alignment keeps its columns."""
+    from compare_testutil import record
+
+    from llaso_pytest import metrics
+    from llaso_pytest.compare import compare_records
+
+    ids = [f"q{i:02d}" for i in range(40)]
+    answers = [f"answer {i}" for i in range(40)]
+    wrong = {3: "<img src=x onerror=alert(1)>", 17: "forty-two", 29: "no idea"}
+    refs = ["the cat sat on the mat"] * 12
+    hyps = list(refs)
+    hyps[4] = "bat sat on the mat today"
+    base = {"t.py::test_qa": [metrics.exact_match(answers, answers, ids=ids).to_record()],
+            "t.py::test_asr": [metrics.wer(refs, refs).to_record()]}
+    head = {"t.py::test_qa": [metrics.exact_match(
+                answers, [wrong.get(i, a) for i, a in enumerate(answers)], ids=ids).to_record()],
+            "t.py::test_asr": [metrics.wer(refs, hyps).to_record()]}
+    page = tmp_path / "items.html"
+    page.write_text(html.render(compare_records(record(base), record(head))), encoding="utf-8")
+    proc = chromium(tmp_path, "--dump-dom", page.as_uri())
+    dom = DomReader()
+    dom.feed(proc.stdout)
+    text = "".join(dom.text)
+    assert dom.tags.get("img", 0) == 0 and dom.tags.get("script", 0) == 0
+    assert "head:      '<img src=x onerror=alert(1)>'" in text
+    assert "head:      'forty-two'" in text and "reference: 'answer 29'" in text
+    assert "head REF: the cat sat on the mat *****\n     HYP: bat *** sat on the mat today\n" \
+           "          S   D                  I" in text
+    assert dom.tags.get("pre", 0) == 4

@@ -90,11 +90,15 @@ def test_deterministic_flag_is_recorded(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_ok(): pass")
     pytester.runpytest().assert_outcomes(passed=1)
     assert load_latest(pytester.path)["provenance"]["deterministic"] == {"enabled": False}
-    pytester.runpytest("--llaso-deterministic").assert_outcomes(passed=1)
+    # in a subprocess: the flag imports torch (installed for the local LLM) and switches its
+    # process-wide deterministic mode on, which must not leak into this test process (and
+    # pytester's module snapshot would drop torch's modules, whose re-import fails)
+    pytester.runpytest_subprocess("--llaso-deterministic").assert_outcomes(passed=1)
     det = load_latest(pytester.path)["provenance"]["deterministic"]
     assert det["enabled"] is True and det["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+    assert det["torch"]["use_deterministic_algorithms"] is True
     pytester.makeini("[pytest]\nllaso_deterministic = true\n")
-    pytester.runpytest().assert_outcomes(passed=1)
+    pytester.runpytest_subprocess().assert_outcomes(passed=1)
     assert load_latest(pytester.path)["provenance"]["deterministic"]["enabled"] is True
 
 

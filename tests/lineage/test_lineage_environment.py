@@ -244,3 +244,42 @@ def test_plugin_records_locks_and_container(pytester: pytest.Pytester) -> None:
     rec = json.loads((pytester.path / ".llaso" / "runs" / "latest.json").read_text())
     assert rec["provenance"]["locks"]["uv.lock"]["sha256"] == _sha(UV_LOCK)
     assert rec["provenance"].get("container") == container_info()
+
+
+TORCH_CONFTEST = """
+import sys, types
+ns = types.SimpleNamespace
+torch = types.ModuleType("torch")  # a stand-in with torch's attribute names (no torch here)
+torch.__version__ = "2.9.0"
+torch.version = ns(cuda=None)
+torch.cuda = ns(is_available=lambda: False)
+torch.backends = ns(cuda=ns(matmul=ns(allow_tf32=False)),
+                    cudnn=ns(allow_tf32=True, benchmark=False, deterministic=False,
+                             is_available=lambda: False, version=lambda: None))
+torch.get_float32_matmul_precision = lambda: "highest"
+torch.are_deterministic_algorithms_enabled = lambda: False
+torch.get_default_dtype = lambda: "torch.float32"
+torch.manual_seed = lambda seed: None
+sys.modules["torch"] = torch
+"""
+
+
+def test_precision_each_test_ran_under_is_recorded(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(TORCH_CONFTEST)
+    pytester.makepyfile("""
+import sys
+def test_a(record_metric):
+    record_metric("acc", 1.0, higher_is_better=True)
+def test_b(record_metric):
+    sys.modules["torch"].backends.cuda.matmul.allow_tf32 = True  # a fixture flips TF32
+    record_metric("acc", 1.0, higher_is_better=True)
+""")
+    res = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    res.assert_outcomes(passed=2)
+    res.stdout.fnmatch_lines(["*provenance torch.precision recorded twice with different "
+                              "values*"])
+    rec = json.loads((pytester.path / ".llaso" / "runs" / "latest.json").read_text())
+    first, second = rec["provenance"]["torch"]["precision"]
+    assert first["cuda_matmul_allow_tf32"] is False
+    assert second["cuda_matmul_allow_tf32"] is True
+    assert first["float32_matmul_precision"] == "highest"

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy  # noqa: F401  (imported once here: pytester's module snapshots must not reload it)
+import numpy  # noqa: F401  (imported before any in-process pytester run: see below)
 import pytest
 
 from llaso_pytest.errors import LlasoWarning
@@ -231,6 +231,9 @@ def prompt_template():
 """
 
 
+# The in-process runs (``runpytest``) restore ``sys.modules`` afterwards; numpy, imported for the
+# first time inside one of them, would be removed and then fail to load again in the next one
+# ("cannot load module more than once per process"). Importing it here keeps it loaded.
 @pytest.fixture
 def judged(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     pytester.makeconftest(CONFTEST)
@@ -321,12 +324,14 @@ def test_judged_items_carry_their_cost_as_a_metric(
         ep = endpoint(price_in=PRICE_IN, price_out=PRICE_OUT).with_(base_url=server.base_url)
         client = LLMClient(ep, cache=None)
         result = Judge(client).rubric(_judge_items(10), prompt="judge_helpfulness", name="help")
-        (cost,) = result.cost_metrics(seed=0)  # no latency: this client does not time calls
+        cost, latency = result.cost_metrics(seed=0)  # the client times each API call
         # two code paths agree: the client's usage counters and the items' own prices
         assert cost.extra["total"] == pytest.approx(client.stats.snapshot()["cost_usd"])
         assert cost.name == "help/cost_usd" and cost.n == 10 and not cost.higher_is_better
         assert cost.value == pytest.approx(cost.extra["total"] / 10)
         assert cost.signature.fields["price_in"] == PRICE_IN
+        assert latency.name == "help/latency_s" and latency.n == 10 and latency.value > 0
+        assert latency.signature.fields["source"] == "judge-latency"
         unpriced = Judge(LLMClient(endpoint().with_(base_url=server.base_url), cache=None))
         assert unpriced.rubric(_judge_items(3), prompt="judge_helpfulness").cost_metrics() == []
         ledger = Ledger.create(limits=BudgetLimits(calls=6))
@@ -336,7 +341,8 @@ def test_judged_items_carry_their_cost_as_a_metric(
                     _judge_items(10), prompt="judge_helpfulness", name="help")
         finally:
             ledger.remove()
-    (cost,) = budgeted.cost_metrics(seed=0)
+    cost, latency = budgeted.cost_metrics(seed=0)
+    assert latency.n == 6 and latency.extra["items_without"] == cost.extra["items_without"]
     assert cost.n == 6 and cost.extra["items_without"] == [f"q{i}" for i in range(6, 10)]
     assert budgeted.errors_by_kind == {"budget_exceeded": 4} and budgeted.n == 6
 

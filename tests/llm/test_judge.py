@@ -340,3 +340,29 @@ def test_keys_in_extra_headers_stay_out_of_signature_and_cache(
     with sqlite3.connect(cache_path) as db:
         rows = db.execute("SELECT request FROM responses").fetchall()
     assert rows and not any("HDR_SECRET" in str(r) for r in rows)
+
+
+def test_a_judged_result_keeps_each_items_reason_and_texts_bounded_by_the_mode(
+    server: FakeOpenAIServer, endpoint: Endpoint
+) -> None:
+    long_reason = "because " + "r" * 400
+
+    def responder(req: Mapping[str, Any]) -> str:
+        reason = long_reason if "<answer>\nOsaka\n</answer>" in _user(req) else "fine"
+        return json.dumps({"reason": reason, "score": 4})
+
+    server.responder = responder
+    result = _judge(endpoint).rubric(QA, prompt="judge_helpfulness").to_metric_result(n_boot=0)
+    texts = result.texts
+    assert texts is not None and texts.view == "judge"
+    by_id = {i: k for k, i in enumerate(result.item_ids)}
+    answers = {k: v["answer"] for k, v in QA.items()}
+    for item, k in by_id.items():
+        assert texts.get("hyp", k) == answers[item]
+        assert texts.get("ref", k) == QA[item]["reference"]
+    osaka = next(i for i, a in answers.items() if a == "Osaka")
+    assert texts.get("reason", by_id[osaka]) == long_reason
+    kept = result.to_record()["items"]["texts"]["columns"]["reason"][by_id[osaka]]
+    assert kept == long_reason[:200] + "…"
+    bare = json.dumps(result.to_record(item_text="none"))
+    assert "because" not in bare and "fine" not in bare  # no reason outside the texts

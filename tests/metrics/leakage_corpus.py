@@ -43,11 +43,16 @@ class Corpus:
         self.p = p / p.sum()
         self.doc_words = doc_words
         self.edit_rate = edit_rate
+        self.cdf = np.cumsum(self.p)
         lengths = self.rng.integers(eval_words[0], eval_words[1] + 1, size=n_eval)
-        self.eval_tokens = [list(self.words[self.rng.choice(vocab, size=k, p=self.p)])
-                            for k in lengths]
+        self.eval_tokens = [list(self.words[self.draw(k)]) for k in lengths]
         self.eval_texts = [" ".join(t) for t in self.eval_tokens]
         self.eval_ids = [f"q{i}" for i in range(n_eval)]
+
+    def draw(self, size: int | tuple[int, int]) -> np.ndarray:
+        """Word indices drawn from the Zipf distribution (inverse CDF of uniforms)."""
+        u = self.rng.random(size)
+        return np.minimum(np.searchsorted(self.cdf, u), len(self.words) - 1)
 
     def plant(self, *, n_train: int, n_exact: int, n_edited: int) -> Plan:
         items = self.rng.choice(len(self.eval_texts), size=n_exact + n_edited, replace=False)
@@ -78,7 +83,7 @@ class Corpus:
         plan = plan or Plan({}, {}, ())
         for start in range(0, n_train, block):
             m = min(block, n_train - start)
-            codes = self.rng.choice(len(self.words), size=(m, self.doc_words), p=self.p)
+            codes = self.draw((m, self.doc_words))
             for j in range(m):
                 d = start + j
                 toks = list(self.words[codes[j]])

@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 from llaso_pytest import stats
-from llaso_pytest.compare import compare_records
 
 
 def _traced_peak(fn: Callable[[], Any]) -> tuple[int, Any]:
@@ -28,12 +27,52 @@ def _traced_peak(fn: Callable[[], Any]) -> tuple[int, Any]:
         tracemalloc.stop()
 
 
-@pytest.mark.parametrize(("rows", "units"), [(128, 1000), (37, 333), (5, 1)])
-def test_byte_counts_are_the_multinomial_counts(rows: int, units: int) -> None:
+def _float32_counts(rng: np.random.Generator, rows: int, units: int) -> np.ndarray:
+    """The float32 implementation the byte counts replaced (llaso-pytest before issue 10's
+    memory work), kept here as the reference: the same seed must give the same counts."""
+    a, pairs, rcdf, codes = stats._count_tables(units)
+    size = rows * units
+    n_pairs = -(-size // 2)
+    raw = rng.bit_generator.random_raw(-(-n_pairs // 4))
+    v = raw.view(np.uint16)[:n_pairs]
+    flat = np.take(pairs, v).view(np.uint8).astype(np.float32)[:size]
+    odd = np.flatnonzero(v >= a)
+    if odd.size:
+        drawn = codes[np.searchsorted(rcdf, rng.random(odd.size), side="right")]
+        if flat.size == 2 * v.size:
+            flat.reshape(-1, 2)[odd] = drawn
+        else:
+            for i, (c1, c2) in zip(odd.tolist(), drawn.tolist(), strict=True):
+                if 2 * i < size:
+                    flat[2 * i] = c1
+                if 2 * i + 1 < size:
+                    flat[2 * i + 1] = c2
+    counts = flat.reshape(rows, units)
+    totals = counts.sum(axis=1, dtype=np.float32).astype(np.int64)
+    short = units - totals
+    under = short > 0
+    if under.any():
+        rows_idx = np.repeat(np.flatnonzero(under), short[under])
+        cells = rows_idx * units + rng.integers(0, units, size=rows_idx.size)
+        uniq, times = np.unique(cells, return_counts=True)
+        flat[uniq] += times
+    for r in np.flatnonzero(short < 0):
+        t = int(totals[r])
+        row = counts[r]
+        ranks = rng.choice(t, size=t - units, replace=False)
+        cum = np.cumsum(row, dtype=np.float64)
+        np.subtract.at(row, np.searchsorted(cum, ranks, side="right"), 1)
+    return counts
+
+
+@pytest.mark.parametrize(("rows", "units"), [(128, 1000), (37, 333), (5, 1), (2000, 3)])
+def test_byte_counts_are_the_former_float32_counts(rows: int, units: int) -> None:
     small = stats._small_counts(np.random.default_rng(4), rows, units)
-    wide = stats.multinomial_counts(np.random.default_rng(4), rows, units)
     assert small.dtype == np.uint8 and small.shape == (rows, units)
-    np.testing.assert_array_equal(small.astype(np.float32), wide)
+    np.testing.assert_array_equal(small.astype(np.float32),
+                                  _float32_counts(np.random.default_rng(4), rows, units))
+    np.testing.assert_array_equal(stats.multinomial_counts(np.random.default_rng(4), rows,
+                                                           units), small.astype(np.float32))
     assert (small.sum(axis=1, dtype=np.int64) == units).all()
 
 
@@ -84,38 +123,3 @@ def test_a_column_budget_bounds_memory_and_keeps_the_numbers(
     grow_budget = budgeted[1][0] - budgeted[0][0] - inputs
     assert grow_free == pytest.approx(30 * column, rel=0.5)
     assert grow_budget < 3 * column, (grow_budget / 1e6, grow_free / 1e6)
-
-
-def _record(m: int, n: int, *, seed: int) -> dict[str, Any]:
-    rng = np.random.default_rng(seed)
-    ref = np.random.default_rng(99).integers(5, 30, n)
-    ids = [f"u{i}" for i in range(n)]
-    tests = []
-    for j in range(m):
-        errors = rng.binomial(ref, 0.1 + 0.01 * (seed + j % 3))
-        tests.append({"nodeid": f"t.py::test_{j}", "outcome": "passed", "duration": 0.0,
-                      "markers": [], "results": [{
-                          "name": "wer", "value": float(errors.sum() / ref.sum()),
-                          "ci": None, "confidence": 0.95, "n": n, "higher_is_better": False,
-                          "signature": {"text": "wer", "fields": {"metric": "wer"}},
-                          "aggregate": "ratio", "extra": {},
-                          "items": {"ids": ids, "groups": None, "scores": errors / ref,
-                                    "stats": {"errors": errors, "ref_words": ref}}}]})
-    return {"schema_version": 1, "kind": "llaso-run-record", "run_id": f"r{seed}",
-            "started_at": "2026-01-01T00:00:00+00:00", "complete": True, "provenance": {},
-            "tests": tests}
-
-
-def test_compare_records_holds_no_copy_of_each_metrics_statistics() -> None:
-    """Without the release, every metric's (n, 2) float64 matrices of both runs and its
-    resampled columns stayed alive until the one batched product: 48 bytes an item a metric.
-    Now a metric costs its centred float32 column (4 bytes an item) and small results."""
-    n = 20_000
-    peaks = []
-    for m in (8, 32):
-        base, head = _record(m, n, seed=1), _record(m, n, seed=2)
-        peak, comp = _traced_peak(lambda b=base, h=head: compare_records(b, h, n_boot=200))
-        assert {d.test.method for d in comp.metrics if d.test} == {"paired-bootstrap"}
-        peaks.append(peak)
-    per_metric = (peaks[1] - peaks[0]) / 24
-    assert per_metric < 12 * n, f"{per_metric / n:.1f} bytes an item a metric"

@@ -244,31 +244,16 @@ def test_timing_signature_records_omp_num_threads(monkeypatch: pytest.MonkeyPatc
 
 @pytest.mark.filterwarnings("ignore:latency_s. only 1 groups")
 def test_suite_timing_metrics_carry_the_thread_signature() -> None:
-    """The shipped suite's RTF/latency metrics are signed with the timing fields."""
-    import importlib.util
-    import sys
-
-    from speech_testutil import REPO
-
-    suite = REPO / "suites" / "asr"
-    sys.path.insert(0, str(suite))
-    try:
-        spec = importlib.util.spec_from_file_location("_asr_conftest", suite / "conftest.py")
-        assert spec is not None and spec.loader is not None
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-    finally:
-        sys.path.remove(str(suite))
-    rec = FunctionRecognizer("f", lambda x: "ok", info={"device": "cpu", "cpu_threads": 2})
-    _, t = timed_transcribe(rec, [("a", np.zeros(1600, dtype=np.float32))], warmup=0)
-
+    """The RTF/latency metrics the suite (through ``llaso_asr``) records are signed with the
+    timing fields."""
     from types import SimpleNamespace
 
-    run = SimpleNamespace(timing=t, utterances=[SimpleNamespace(speaker="s")])
+    from llaso_pytest.speech.scoring import timing_results
 
-    recorded: list[Any] = []
-    mod.record_timing(lambda r, **kw: recorded.append(r), run, {"model": "m"}, prefix="",
-                      seed=0)
+    rec = FunctionRecognizer("f", lambda x: "ok", info={"device": "cpu", "cpu_threads": 2})
+    _, t = timed_transcribe(rec, [("a", np.zeros(1600, dtype=np.float32))], warmup=0)
+    run = SimpleNamespace(timing=t, utterances=[SimpleNamespace(speaker="s")], cached=0)
+    recorded = list(timing_results(run, {"model": "m"}, seed=0).values())  # type: ignore[arg-type]
     names = {r.name for r in recorded}
     assert {"rtf", "rtfx", "latency_s", "throughput_audio_s_per_s"} <= names
     for r in recorded:

@@ -43,7 +43,7 @@ def test_session_writes_one_offline_run(pytester: pytest.Pytester,
     pytester.makepyfile(test_suite=SUITE)
     out = pytester.path / "wb"
     res = pytester.runpytest("-p", "no:cacheprovider", f"--llaso-wandb={out}",
-                             "--llaso-wandb-project=evals")
+                             "--llaso-wandb-project=evals", f"-k not {SECRET}")
     res.assert_outcomes(passed=1)
     res.stdout.fnmatch_lines(["*llaso export: wandb*", "logged as W&B offline run *offline-run-*"
                               "(project 'evals'; upload with `wandb sync *`)"])
@@ -72,3 +72,10 @@ def test_session_writes_one_offline_run(pytester: pytest.Pytester,
     pytester.runpytest("-p", "no:cacheprovider", f"--llaso-wandb={out}").assert_outcomes(
         passed=1)
     assert len(_run_files(out)) == 2
+    from llaso_pytest.cli import main as llaso_main  # an existing record, exported again
+
+    latest = str(pytester.path / ".llaso" / "runs" / "latest.json")
+    assert llaso_main(["export", "wandb", latest, "--dir", str(out), "--project", "cli"]) == 0
+    runs = [next(r.run for r in records(f) if r.WhichOneof("record_type") == "run")
+            for f in _run_files(out)]
+    assert sorted(r.project for r in runs) == ["cli", "evals", "llaso"]

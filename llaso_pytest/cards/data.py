@@ -1,0 +1,121 @@
+"""Dataset cards: Hugging Face ``DatasetCard`` with the difficulty profile (tables and plots)
+and the sections a reviewer expects; what the manifest cannot say is a TODO."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from llaso_pytest.cards.profile import DatasetView, fmt, profile, read_dataset, size_category
+from llaso_pytest.cards.sections import TODO, Section, cell, compose, split_sections
+
+__all__ = ["DATA_REQUIRED", "data_card", "data_card_expected"]
+
+#: Our task names -> the Hub's task categories.
+HUB_TASKS = {"qa": "question-answering", "summarization": "summarization",
+             "translation": "translation",
+             "automatic-speech-recognition": "automatic-speech-recognition"}
+#: Written sections a data card must have filled for ``--check``.
+DATA_REQUIRED = ("Source", "Intended use", "Personal and sensitive information",
+                 "Known limitations and biases")
+
+
+def _profile_section(view: DatasetView, assets: Mapping[str, str] | None, rel: str) -> str:
+    lines: list[str] = []
+    for col in profile(view):
+        lines.append(f"### {col.name}")
+        lines.append("")
+        if assets and col.name in assets:
+            lines += [f"![{col.name}]({rel}/{assets[col.name]})", ""]
+        if col.kind == "categorical":
+            lines += ["| value | items | share |", "| --- | ---: | ---: |"]
+            lines += [f"| {cell(v)} | {c} | {100 * c / col.n:.0f}% |" for v, c in col.counts]
+        else:
+            q = col.quantiles
+            lines += ["| min | p25 | median | p75 | max | mean |",
+                      "| ---: | ---: | ---: | ---: | ---: | ---: |",
+                      "| " + " | ".join(fmt(q[k]) for k in ("min", "p25", "median", "p75",
+                                                             "max", "mean")) + " |"]
+        if col.missing:
+            lines += ["", f"{col.missing} items have no value."]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def data_card(dataset: str | Path, *, out: str | Path | None = None,
+              plots: bool = True) -> str:
+    """The dataset card text for ``dataset``; with ``out``, written sections of an existing
+    card at ``out`` are kept and the plots go to ``<out stem>_profile/`` beside it."""
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    view = read_dataset(dataset)
+    existing: dict[str, str] = {}
+    assets: dict[str, str] | None = None
+    rel = ""
+    if out is not None:
+        op = Path(out)
+        if op.is_file():
+            existing = split_sections(DatasetCard.load(op).text)
+        if plots:
+            from llaso_pytest.cards.plots import plot_profile
+
+            rel = f"{op.stem}_profile"
+            assets = plot_profile(profile(view), op.parent / rel)
+    data = DatasetCardData(
+        pretty_name=view.name,
+        language=None if not view.language else [x for x in view.language.split("-")],
+        license=None,  # the manifest's free-text licence is shown below, not mapped to an id
+        size_categories=[size_category(view.n)],
+        task_categories=[HUB_TASKS.get(view.task, view.task)] if view.task else None,
+        llaso={"dataset": view.name, "sha256": view.sha256, "n": view.n,
+               "source": view.source},
+    )
+    facts = [
+        "| field | value |", "| --- | --- |",
+        f"| name | `{view.name}` |", f"| items | {view.n} |",
+        f"| sha256 | `{view.sha256}` |", f"| manifest | `{view.source}` |",
+        f"| task | {view.task or TODO + ' the task'} |",
+        f"| language | {view.language or TODO + ' the language'} |",
+        f"| licence | {cell(view.license or TODO + ' the licence')} |",
+    ]
+    facts += [f"| {k} | {cell(', '.join(map(str, v)) if isinstance(v, list) else str(v))} |"
+              for k, v in view.meta.items() if v]
+    sections = [
+        Section("Dataset summary", "\n".join(facts)),
+        Section("Difficulty profile", "Distributions over the items (generated from the "
+                "manifest; regenerate with `llaso card data`).\n\n"
+                + _profile_section(view, assets, rel)),
+        Section("Source", f"{TODO} where the items come from, who wrote or recorded them, "
+                "and under which licence.", kind="written"),
+        Section("Intended use", f"{TODO} what the set is for, and what it must not be used "
+                "to conclude.", kind="written"),
+        Section("Personal and sensitive information", f"{TODO} whether items contain "
+                "personal data (names, voices, health, ...), and how consent or "
+                "anonymisation was handled; 'none' needs a reason.", kind="written"),
+        Section("Known limitations and biases", f"{TODO} what the profile above does not "
+                "cover (speakers, accents, domains, lengths) and known label errors.",
+                kind="written"),
+    ]
+    text = compose(f"Dataset card: {view.name}", "Generated by llaso-pytest from the "
+                   "dataset manifest. Sections marked " + TODO + " are for a person to "
+                   "write; `llaso card data --check` fails while one is left.", sections,
+                   existing)
+    return str(DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{text}"))
+
+
+def data_card_expected(dataset: str | Path | None = None, *,
+                       record_datasets: Mapping[str, Any] | None = None,
+                       name: str | None = None) -> dict[tuple[str, ...], Any]:
+    """The metadata a current card must carry: the dataset's sha256 and size, from the
+    manifest or from a run record's ``provenance.datasets[name]``."""
+    if dataset is not None:
+        view = read_dataset(dataset)
+        return {("llaso", "sha256"): view.sha256, ("llaso", "n"): view.n}
+    if record_datasets is None or name is None or name not in record_datasets:
+        from llaso_pytest.cards.sections import CardError
+
+        known = ", ".join(sorted(record_datasets or {})) or "none"
+        raise CardError(f"the record has no dataset {name!r} (it has: {known})")
+    entry = record_datasets[name]
+    return {("llaso", "sha256"): entry.get("sha256"), ("llaso", "n"): entry.get("n")}
