@@ -573,7 +573,7 @@ class Judge:
             sample = self._parse(kind, t, r, order, out)
             samples[item_id].append(dataclasses.replace(
                 sample, cost_usd=call_cost(ep, out.prompt_tokens, out.completion_tokens),
-                latency_s=getattr(out, "latency_s", None)))  # the client's, when it times calls
+                latency_s=out.latency_s))  # None for a cached reply
         return samples, outcomes
 
     @staticmethod

@@ -274,9 +274,14 @@ def test_merge_records_api(three: list[dict[str, Any]]) -> None:
 
 
 # -- the shipped LLM suites, 3 shards ------------------------------------------------------------
+#: The fake-server LLM suites. suites/llm/test_cases.py (record_case corpora, joined at the end
+#: of each shard's session) is refused by the merge for now, and suites/llm/test_live.py needs
+#: the local model's setup: both are left out here.
+SHIPPED_LLM = [str(ROOT / "suites" / "llm" / f"test_{name}.py")
+               for name in ("judged", "qa", "summarization", "translation")]
 def _suite_run(tmp: Path, name: str, *args: str, env_out: bool = False) -> dict[str, Any]:
     out = tmp / f"{name}.json"
-    cmd = [sys.executable, "-m", "pytest", str(ROOT / "suites" / "llm"), "-p",
+    cmd = [sys.executable, "-m", "pytest", *SHIPPED_LLM, "-p",
            "no:cacheprovider", "--llaso-llm-cache", "none", f"--llaso-dir={tmp / 'store'}",
            *args]
     env = dict(__import__("os").environ)
@@ -304,3 +309,23 @@ def test_the_shipped_llm_suites_in_3_shards_merge_to_the_unsharded_record(
     assert json.dumps(_timeless(merged), indent=1) == json.dumps(_timeless(full), indent=1)
     assert merged["usage"]["llm"]["judge"]["api_calls"] == \
         full["usage"]["llm"]["judge"]["api_calls"] > 0
+
+
+def test_shards_of_record_case_corpora_are_refused_by_name(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]
+                                                           ) -> None:
+    """A corpus of record_case cases is joined at the end of each shard's session, over that
+    shard's cases only: the merge names it instead of writing a wrong corpus value."""
+    suite = str(ROOT / "suites" / "llm" / "test_cases.py")
+    paths = []
+    for k in (1, 2, 3):
+        out = tmp_path / f"s{k}.json"
+        proc = subprocess.run([sys.executable, "-m", "pytest", suite, "-p", "no:cacheprovider",
+                               f"--llaso-dir={tmp_path / 'store'}", f"--llaso-shard={k}/3",
+                               f"--llaso-out={out}"], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=300, check=False)
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        paths.append(str(out))
+    err = _refused(paths, capsys)
+    assert "holds results joined at the end of the session from its own cases only" in err
+    assert "test_cases.py::test_answer[system=model-a]" in err

@@ -27,7 +27,6 @@ from llaso_pytest.llm.budget import (
 from llaso_pytest.llm.client import CallOutcome, ChatRequest, LLMClient
 from llaso_pytest.llm.config import EndpointConfig
 from llaso_pytest.llm.fake_server import FakeOpenAIServer, default_responder
-from llaso_pytest.llm.prompts import default_prompt_dir
 from llaso_pytest.options import OptionError
 
 PRICE_IN, PRICE_OUT = 1000.0, 3000.0  # USD per million tokens: a few 0.001 USD per call
@@ -224,12 +223,11 @@ def test_judged(judge, prompt_template, record_metric, llaso_seed, part):
 
 CONFTEST = """
 import pytest
-from pathlib import Path
 from llaso_pytest.llm.prompts import load_prompt
 
 @pytest.fixture(scope="session")
 def prompt_template():
-    return load_prompt("judge_helpfulness", prompt_dir=str(Path(%r)))
+    return load_prompt("judge_helpfulness")  # the template shipped with the package
 """
 
 
@@ -238,8 +236,7 @@ def prompt_template():
 # ("cannot load module more than once per process"). Importing it here keeps it loaded.
 @pytest.fixture
 def judged(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    prompts = default_prompt_dir()
-    pytester.makeconftest(CONFTEST % str(prompts))
+    pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_judged=JUDGED)
     for var in ("LLASO_JUDGE_BASE_URL", "LLASO_JUDGE_MODEL"):
         monkeypatch.delenv(var, raising=False)
@@ -327,12 +324,14 @@ def test_judged_items_carry_their_cost_as_a_metric(
         ep = endpoint(price_in=PRICE_IN, price_out=PRICE_OUT).with_(base_url=server.base_url)
         client = LLMClient(ep, cache=None)
         result = Judge(client).rubric(_judge_items(10), prompt="judge_helpfulness", name="help")
-        (cost,) = result.cost_metrics(seed=0)  # no latency: this client does not time calls
+        cost, latency = result.cost_metrics(seed=0)  # the client times each API call
         # two code paths agree: the client's usage counters and the items' own prices
         assert cost.extra["total"] == pytest.approx(client.stats.snapshot()["cost_usd"])
         assert cost.name == "help/cost_usd" and cost.n == 10 and not cost.higher_is_better
         assert cost.value == pytest.approx(cost.extra["total"] / 10)
         assert cost.signature.fields["price_in"] == PRICE_IN
+        assert latency.name == "help/latency_s" and latency.n == 10 and latency.value > 0
+        assert latency.signature.fields["source"] == "judge-latency"
         unpriced = Judge(LLMClient(endpoint().with_(base_url=server.base_url), cache=None))
         assert unpriced.rubric(_judge_items(3), prompt="judge_helpfulness").cost_metrics() == []
         ledger = Ledger.create(limits=BudgetLimits(calls=6))
@@ -342,7 +341,8 @@ def test_judged_items_carry_their_cost_as_a_metric(
                     _judge_items(10), prompt="judge_helpfulness", name="help")
         finally:
             ledger.remove()
-    (cost,) = budgeted.cost_metrics(seed=0)
+    cost, latency = budgeted.cost_metrics(seed=0)
+    assert latency.n == 6 and latency.extra["items_without"] == cost.extra["items_without"]
     assert cost.n == 6 and cost.extra["items_without"] == [f"q{i}" for i in range(6, 10)]
     assert budgeted.errors_by_kind == {"budget_exceeded": 4} and budgeted.n == 6
 
