@@ -239,10 +239,6 @@ def test_refused_merges_are_named(three: list[dict[str, Any]], pytester: pytest.
     outside["tests"].append({**three[1]["tests"][0], "nodeid": "test_suite.py::test_elsewhere"})
     err = _refused([p[0], _write(tmp, "outside.json", outside), p[2]], capsys)
     assert "ran 1 test(s) outside its share: test_suite.py::test_elsewhere" in err
-    corpus = json.loads(json.dumps(outside))
-    corpus["tests"][-1]["results"][0]["extra"] = {"corpus": {"cases": 3, "partial": True}}
-    err = _refused([p[0], _write(tmp, "corpus.json", corpus), p[2]], capsys)
-    assert "joined at the end of the session from its own cases only" in err
 
 
 def test_shards_of_other_seeds_configurations_or_collections_are_refused(
@@ -279,9 +275,10 @@ def test_merge_records_api(three: list[dict[str, Any]]) -> None:
 #: the local model's setup: both are left out here.
 SHIPPED_LLM = [str(ROOT / "suites" / "llm" / f"test_{name}.py")
                for name in ("judged", "qa", "summarization", "translation")]
-def _suite_run(tmp: Path, name: str, *args: str, env_out: bool = False) -> dict[str, Any]:
+def _suite_run(tmp: Path, name: str, *args: str, env_out: bool = False,
+               files: tuple[str, ...] = ()) -> dict[str, Any]:
     out = tmp / f"{name}.json"
-    cmd = [sys.executable, "-m", "pytest", *SHIPPED_LLM, "-p",
+    cmd = [sys.executable, "-m", "pytest", *(files or SHIPPED_LLM), "-p",
            "no:cacheprovider", "--llaso-llm-cache", "none", f"--llaso-dir={tmp / 'store'}",
            *args]
     env = dict(__import__("os").environ)
@@ -311,21 +308,18 @@ def test_the_shipped_llm_suites_in_3_shards_merge_to_the_unsharded_record(
         full["usage"]["llm"]["judge"]["api_calls"] > 0
 
 
-def test_shards_of_record_case_corpora_are_refused_by_name(tmp_path: Path,
-                                                           capsys: pytest.CaptureFixture[str]
-                                                           ) -> None:
-    """A corpus of record_case cases is joined at the end of each shard's session, over that
-    shard's cases only: the merge names it instead of writing a wrong corpus value."""
-    suite = str(ROOT / "suites" / "llm" / "test_cases.py")
+def test_shards_of_record_case_corpora_merge_to_the_unsharded_corpora(tmp_path: Path) -> None:
+    """Each shard joins its own cases of a record_case corpus; the merge joins the shards' cases
+    again: value, interval, per-case items and signature equal the unsharded run's."""
+    suite = (str(ROOT / "suites" / "llm" / "test_cases.py"),)
+    full = _suite_run(tmp_path, "full", env_out=True, files=suite)
     paths = []
     for k in (1, 2, 3):
-        out = tmp_path / f"s{k}.json"
-        proc = subprocess.run([sys.executable, "-m", "pytest", suite, "-p", "no:cacheprovider",
-                               f"--llaso-dir={tmp_path / 'store'}", f"--llaso-shard={k}/3",
-                               f"--llaso-out={out}"], cwd=tmp_path, capture_output=True,
-                              text=True, timeout=300, check=False)
-        assert proc.returncode == 0, proc.stdout[-3000:]
-        paths.append(str(out))
-    err = _refused(paths, capsys)
-    assert "holds results joined at the end of the session from its own cases only" in err
-    assert "test_cases.py::test_answer[system=model-a]" in err
+        shard = _suite_run(tmp_path, f"shard{k}", "--llaso-shard", f"{k}/3", files=suite)
+        assert 0 < len(shard["tests"]) < len(full["tests"])
+        paths.append(str(tmp_path / f"shard{k}.json"))
+    merged = _merge(tmp_path, paths)
+    corpora = [t for t in full["tests"] if any("corpus" in (r.get("extra") or {})
+                                                 for r in t["results"])]
+    assert len(corpora) == 2  # one per system
+    assert json.dumps(_timeless(merged), indent=1) == json.dumps(_timeless(full), indent=1)
