@@ -76,15 +76,20 @@ _LONGREPR_LIMIT = 4000
 
 def compact_results(report: Any) -> None:
     """Replace each recorded result on ``report.user_properties`` by its one-line summary
-    (:func:`llaso_pytest.report.summary.result_line`), once the collector has taken it: what
-    JUnit XML writes stays small whatever the number of items."""
+    (:func:`llaso_pytest.report.summary.result_line`), and each ``record_case`` payload by the
+    corpus name and that line, once the collector has taken them: what JUnit XML writes stays
+    small whatever the number of items."""
     from llaso_pytest.report.summary import result_line
 
     props = report.user_properties
     for i, entry in enumerate(props):
-        if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == KEY_RESULT \
-                and isinstance(entry[1], Mapping):
+        if not (isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[1], Mapping)):
+            continue
+        if entry[0] == KEY_RESULT:
             props[i] = (KEY_RESULT, result_line(entry[1]))
+        elif entry[0] == KEY_CASE and isinstance(entry[1].get("result"), Mapping):
+            # one case of a corpus (record_case): its one-item result as one line, too
+            props[i] = (KEY_CASE, f"{entry[1].get('corpus')}: {result_line(entry[1]['result'])}")
 
 
 def utc_now() -> str:

@@ -78,3 +78,32 @@ def test_result_line_names_value_interval_n_direction_and_signature() -> None:
     assert "n=6" in line and "lower is better" in line and line.endswith(r["signature"]["text"])
     no_ci = dict(r, ci=None)
     assert "n/a (too few items)" in result_line(no_ci)
+
+
+CASES = """
+import pytest
+from llaso_pytest import metrics
+
+@pytest.mark.parametrize("i", range(4))
+def test_case(i, record_case):
+    record_case(metrics.wer([f"reference text number {i} " * 30], [f"hypothesis {i} " * 30],
+                            ids=[str(i)]))
+"""
+
+
+def test_junit_holds_one_line_per_case_of_a_corpus(pytester: pytest.Pytester) -> None:
+    """record_case payloads (one item each, texts included) are one line in JUnit too."""
+    pytester.makepyfile(test_cases_junit=CASES)
+    run = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--junitxml=junit.xml")
+    run.assert_outcomes(passed=4)
+    props = _properties(pytester.path / "junit.xml")
+    assert len(props) == 4
+    for values in props.values():
+        lines = [v for v in values if ": wer = " in v]
+        assert len(lines) == 1
+        assert lines[0].startswith("test_cases_junit.py::test_case: wer = ") and "n=1" in lines[0]
+        assert not any("reference text number" in v for v in values)  # no items, no texts
+        assert sum(map(len, values)) < 1000
+    record = json.loads((pytester.path / ".llaso" / "runs" / "latest.json").read_text())
+    corpus = [r for t in record["tests"] for r in t["results"]]
+    assert [r["n"] for r in corpus] == [4]  # the corpus still has every case
