@@ -114,8 +114,9 @@ def test_this_machine_is_described_as_it_is() -> None:
 
 # -- torch precision -----------------------------------------------------------------------
 def _torch_like(*, tf32: bool, precision: str) -> Any:
-    """An object with torch's documented attribute names (torch is not installed by make
-    setup; the real-torch check is test_real_torch_precision_is_recorded, marked gpu)."""
+    """An object with torch's documented attribute names, for switches the CPU build cannot
+    show (real torch: test_real_torch_precision_on_the_cpu_is_recorded, and on CUDA
+    test_real_torch_precision_is_recorded, marked gpu)."""
     ns = types.SimpleNamespace
     return ns(
         __version__="2.9.0",
@@ -153,6 +154,40 @@ def test_torch_is_never_imported_for_provenance() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.split() == ["False", "False", "{}"]
+
+
+def test_real_torch_precision_on_the_cpu_is_recorded() -> None:
+    """With real torch (installed by make setup for the local LLM), in a fresh process so the
+    switches do not leak into other tests: what provenance reads is what torch says."""
+    pytest.importorskip("torch")
+    code = """
+import json, torch
+from llaso_pytest import provenance
+torch.backends.cuda.matmul.allow_tf32 = True
+torch.backends.cudnn.benchmark = True
+torch.set_float32_matmul_precision("medium")
+info = provenance.torch_info()
+with torch.autocast("cpu", dtype=torch.bfloat16):
+    amp = provenance.torch_precision(autocast=True)["autocast"]
+print(json.dumps({"info": info, "amp": amp,
+                  "truth": [torch.get_float32_matmul_precision(),
+                            torch.backends.cuda.matmul.allow_tf32,
+                            torch.backends.cudnn.benchmark, torch.__version__]}))
+"""
+    import json
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=300)
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    precision, tf32, benchmark, version = got["truth"]
+    assert (precision, tf32, benchmark) == ("medium", True, True)
+    assert got["info"]["version"] == version
+    p = got["info"]["precision"]
+    assert p["float32_matmul_precision"] == precision
+    assert p["cuda_matmul_allow_tf32"] is tf32 and p["cudnn_benchmark"] is benchmark
+    assert p["default_dtype"] == "float32"
+    assert got["amp"]["cpu"] == {"enabled": True, "dtype": "bfloat16"}
 
 
 @pytest.mark.gpu
