@@ -110,7 +110,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--llaso-speech-models-dir",
         action="append",
         default=None,
-        help="directory of model manifests (repeatable; default: <rootdir>/fixtures/models)",
+        help="directory of model manifests (repeatable), searched before <rootdir>/fixtures/"
+        "models and the manifests shipped in the package",
     )
     group.addoption(
         "--llaso-speech-cache",
@@ -202,11 +203,9 @@ def parse_settings(config: pytest.Config) -> SpeechSettings:
             f"--llaso-speech-engines={DEFAULT_ENGINES}"
         )
     dirs_opt = config.getoption("--llaso-speech-models-dir")
-    if dirs_opt:
-        dirs = tuple(Path(d) for d in dirs_opt)
-    else:
-        ini_dirs = config.getini("llaso_speech_models_dir")
-        dirs = tuple(Path(p) for p in ini_dirs) or (config.rootpath / "fixtures" / "models",)
+    user_dirs = (tuple(Path(d) for d in dirs_opt) if dirs_opt
+                 else tuple(Path(p) for p in config.getini("llaso_speech_models_dir")))
+    dirs = models_search_path(user_dirs, rootdir=config.rootpath)
     cache = config.getoption("--llaso-speech-cache") or str(config.getini("llaso_speech_cache"))
     cache_dir = Path(cache) if cache else config.rootpath / ".llaso" / "cache" / "speech"
     return SpeechSettings(
@@ -226,6 +225,18 @@ def parse_settings(config: pytest.Config) -> SpeechSettings:
         transcript_cache=_choice(config, "--llaso-speech-transcript-cache",
                                  "llaso_speech_transcript_cache", ("use", "refresh", "off")),
     )
+
+
+def models_search_path(user_dirs: tuple[Path, ...], *, rootdir: Path) -> tuple[Path, ...]:
+    """Where model manifests are looked up, first match wins: the user's directories
+    (option, else ini), then ``<rootdir>/fixtures/models`` when it exists, then the pins
+    shipped inside the package (:func:`~llaso_pytest.speech.manifest.shipped_models_dir`),
+    so an installed wheel finds ``pocketsphinx-en-us`` and ``whisper-tiny.en`` by name."""
+    from llaso_pytest.speech.manifest import shipped_models_dir
+
+    project = rootdir / "fixtures" / "models"
+    dirs = [*user_dirs, *((project,) if project.is_dir() else ()), shipped_models_dir()]
+    return tuple(dict.fromkeys(dirs))  # a directory named twice is searched once
 
 
 def pytest_configure(config: pytest.Config) -> None:
