@@ -244,3 +244,58 @@ def test_load_audio_refuses_frames_outside_the_file() -> None:
         with pytest.raises(AudioError, match=rf"{wav.name}: segment samples \[{bad[0]}, "
                            rf"{bad[1]}\) are not inside the file \({n} samples"):
             load_audio(wav, recipe=Recipe(), frames=bad)
+
+
+SEGMENT_CONFTEST = """
+import os
+from llaso_pytest.speech.engines import FunctionRecognizer
+
+def pytest_llaso_speech_recognizers(config):
+    def make():
+        def transcribe(x):
+            with open(os.environ["DECODE_LOG"], "a") as fh:
+                fh.write(f"{len(x)}\\n")
+            return {"8000": "a b", "12000": "c d e"}.get(str(len(x)), "?")
+        return FunctionRecognizer("len-asr", transcribe,
+                                  info={"device": "cpu", "cache_key": "len-v1"})
+    return {"len-asr": make}
+"""
+
+
+def test_llaso_asr_records_segments_and_caches_them(pytester: pytest.Pytester,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through the fixture: the record's evaluated set names the recording and the frames,
+    timing counts the segments' seconds, and a re-run decodes nothing (cached)."""
+    rng = np.random.default_rng(1)
+    data = pytester.path / "data"
+    data.mkdir()
+    sf.write(str(data / "rec.wav"), (0.1 * rng.standard_normal(RATE * 3)).astype("float32"),
+             RATE)
+    (data / "wav.scp").write_text("rec rec.wav\n")
+    (data / "segments").write_text("s1 rec 0.25 0.75\ns2 rec 1.5 2.25\n")
+    (data / "text").write_text("s1 a b\ns2 c d e\n")
+    (data / "utt2spk").write_text("s1 x\ns2 y\n")
+    pytester.makeconftest(SEGMENT_CONFTEST)
+    pytester.makeini("[pytest]\nllaso_progress_delay = 0\n")
+    pytester.makepyfile(test_seg="""
+        from llaso_pytest import cases
+
+        def test_wer(llaso_asr):
+            scores = llaso_asr(cases.load("data"))
+            assert scores.wer.value == 0.0
+        """)
+    log = pytester.path / "decodes.log"
+    monkeypatch.setenv("DECODE_LOG", str(log))
+    for _ in range(2):
+        pytester.runpytest("--llaso-out=run.json", "-p", "no:cacheprovider"
+                           ).assert_outcomes(passed=1)
+    assert log.read_text().split() == ["8000", "8000", "12000"]  # warm-up + 2, then cached
+    rec = json.loads((pytester.path / "run.json").read_text())
+    prov = rec["provenance"].get("recorded", rec["provenance"])
+    (evalset,) = prov["asr_eval_sets"].values()
+    rows = evalset["utterances"]
+    assert [r["segment"] for r in rows] == [{"frames": [4000, 12000], "sample_rate": RATE},
+                                            {"frames": [24000, 36000], "sample_rate": RATE}]
+    assert [r["duration"] for r in rows] == [0.5, 0.75]
+    results = {r["name"]: r for t in rec["tests"] for r in t["results"]}
+    assert results["rtf"]["extra"]["from_cache"] == 2
