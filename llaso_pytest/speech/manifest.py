@@ -38,6 +38,7 @@ __all__ = [
     "ModelFile",
     "ModelManifest",
     "VerifiedModel",
+    "files_installed",
     "find_manifest",
     "load_model_manifest",
     "resolve_root",
@@ -289,6 +290,16 @@ def _distribution_version(name: str) -> str | None:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return None
+
+
+def files_installed(manifest: ModelManifest) -> bool:
+    """Whether the model's files are on this machine: its local directory exists, or the
+    distribution that ships them is installed (any version: a wrong version is reported by
+    :func:`verify_model`, not hidden). Nothing is hashed."""
+    if manifest.distribution is None:
+        root = Path(manifest.root_path)
+        return (root if root.is_absolute() else Path(manifest.source_file).parent / root).is_dir()
+    return _distribution_version(manifest.distribution) is not None
 
 
 def resolve_root(manifest: ModelManifest) -> Path:

@@ -18,8 +18,9 @@ when a fixture first needs them. Fixtures:
 
 The session's engines (:func:`session_engines`): ``--llaso-speech-engines`` when given;
 otherwise the team's recognisers from ``pytest_llaso_speech_recognizers``, or, when there
-are none, those of the shipped pinned models (:data:`DEFAULT_ENGINES`) whose manifests are
-installed, so a project that brings its own engines is not broken by the shipped defaults.
+are none, those of the shipped pinned models (:data:`DEFAULT_ENGINES`) whose model files are
+installed (their manifests always ship in the package), so a project that brings its own
+engines is not broken by the shipped defaults.
 """
 
 from __future__ import annotations
@@ -268,14 +269,16 @@ def session_engines(config: pytest.Config) -> tuple[str, ...]:
         return tuple(registry.factories)
     if ENGINES_KEY not in config.stash:
         from llaso_pytest.speech.errors import ManifestError
+        from llaso_pytest.speech.manifest import files_installed, load_model_manifest
 
         found: list[str] = []
         for name in DEFAULT_ENGINES.split(","):
             try:
-                registry.manifest_path(name)
+                manifest = load_model_manifest(registry.manifest_path(name))
             except ManifestError:
                 continue
-            found.append(name)
+            if files_installed(manifest):
+                found.append(name)
         config.stash[ENGINES_KEY] = tuple(found)
     return config.stash[ENGINES_KEY]
 
