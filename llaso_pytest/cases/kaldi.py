@@ -4,8 +4,11 @@
 One case per utterance of ``text``, in its order, with the fields ``audio`` (the recording's
 file, relative paths taken from the data directory or ``audio_root=``), ``text``, ``speaker``
 (``utt2spk``), ``recording``, ``offset`` and ``duration`` in seconds (from ``segments``; else
-``utt2dur``; else ``None``). ``wav.scp`` entries that are commands (``... |``) or archive
-offsets (``x.ark:12``) are refused: llaso runs no shell command, so convert them to files.
+``utt2dur``; else ``None``); a ``segments`` line also gives ``start`` and ``end`` (``None``
+for Kaldi's ``-1``, the end of the recording), which the ASR corpus decodes as that interval
+of the recording (:mod:`llaso_pytest.speech.corpus`). ``wav.scp`` entries that are commands
+(``... |``) or archive offsets (``x.ark:12``) are refused: llaso runs no shell command, so
+convert them to files.
 """
 
 from __future__ import annotations
@@ -101,6 +104,7 @@ def read_kaldi(path: Path, options: Mapping[str, Any]) -> Table:
             raise CasesError(f"{where}: utterance {utt!r} has no speaker in "
                              f"{path / 'utt2spk'}")
         offset, duration = 0.0, None
+        interval: dict[str, float | None] = {}
         if segments is not None:
             if utt not in segments:
                 raise CasesError(f"{where}: utterance {utt!r} has no entry in "
@@ -120,6 +124,7 @@ def read_kaldi(path: Path, options: Mapping[str, Any]) -> Table:
                 if end <= offset:
                     raise CasesError(f"{swhere}: end {end:g} is not after start {offset:g}")
                 duration = end - offset
+            interval = {"start": offset, "end": None if end == -1.0 else end}
             rec_where = swhere
         else:
             recording, rec_where = utt, where
@@ -134,7 +139,7 @@ def read_kaldi(path: Path, options: Mapping[str, Any]) -> Table:
         value, wav_line = wavs[recording]
         audio = _audio_path(value, root, f"{path / 'wav.scp'}:{wav_line}")
         fields = {"audio": audio, "text": text, "speaker": spk[utt][0], "recording": recording,
-                  "offset": offset, "duration": duration}
+                  "offset": offset, "duration": duration, **interval}
         rows.append(Row(fields=fields, where=where, own_id=utt))
     return Table(rows=rows, files=files, audio_field="audio", id_from="the Kaldi utterance id")
 

@@ -4,8 +4,12 @@ optional ``offset``.
 Relative audio paths are taken from the manifest's folder (as NeMo does). Each case keeps the
 line's fields and adds ``audio`` (the absolute path), ``speaker`` (the ``speaker_field``,
 default ``speaker``, else ``None``), ``offset`` (default 0) and ``recording`` (the audio path as
-written). The id is the audio path relative to the manifest's folder without its suffix, with
-``@OFFSET`` for a segment, unless ``id_field=`` names a column.
+written); a line with an ``offset`` is a segment, as NeMo reads it: it also gets ``start``
+(the offset) and ``end`` (offset + duration), which the ASR corpus decodes as that interval
+of the recording. A line without ``offset`` is the whole file (its ``duration`` is checked
+against the file, with a tolerance for rounding). The id is the audio path relative to the
+manifest's folder without its suffix, with ``@OFFSET`` for a segment, unless ``id_field=``
+names a column.
 """
 
 from __future__ import annotations
@@ -72,7 +76,8 @@ def read_nemo(path: Path, options: Mapping[str, Any]) -> Table:
         speaker = obj.get(speaker_field)
         fields = {**obj, "audio": str(audio), "text": text,
                   "speaker": None if speaker is None else str(speaker), "offset": offset,
-                  "duration": duration, "recording": recording}
+                  "duration": duration, "recording": recording,
+                  **({"start": offset, "end": offset + duration} if "offset" in obj else {})}
         rows.append(Row(fields=fields, where=where, own_id=_own_id(recording, folder, offset)))
     return Table(rows=rows, files={path.name: sha256_file(path)}, audio_field="audio",
                  id_from="the audio path")

@@ -15,7 +15,8 @@ Fixtures:
 
 - ``llaso_asr_engine``: a test that asks for it runs once per session engine
   (``--llaso-speech-engines``; by default the team's recognisers from
-  ``pytest_llaso_speech_recognizers``, else the shipped pinned models that are installed).
+  ``pytest_llaso_speech_recognizers``, else the shipped pinned models whose files are
+  installed).
 - ``llaso_asr_runs`` (session): runs each (engine, device, condition, corpus) pass once per
   session, with the session recipe and seed; decoded transcripts are cached on disk
   (:mod:`~llaso_pytest.speech.transcripts`) so re-runs and ``-n 2`` workers decode each

@@ -18,6 +18,14 @@ metric signature), never an accident of an engine:
   declares, a file that is not audio, an empty clip, or a clip with NaN/inf samples is an
   :class:`AudioError` naming the file and the fix. No utterance is ever silently skipped,
   shortened or padded.
+
+A segment of a longer recording (a Kaldi ``segments`` line, a NeMo ``offset`` +
+``duration``) is read sample-exactly: :func:`segment_frames` turns its times in seconds into
+the frames ``[first, last)`` of the file, each time rounded to the nearest sample (half a
+sample rounds up: ``floor(t * rate + 0.5)``), and ``load_audio(path, frames=...)`` reads
+exactly those frames, after the same container checks as for a whole file. A negative
+start, an interval that rounds to no sample, or one that reaches past the end of the file
+is an :class:`AudioError` naming the file and the times; it is never clipped to fit.
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ __all__ = [
     "check_wav_container",
     "load_audio",
     "prepare",
+    "segment_frames",
     "to_int16",
 ]
 
@@ -477,11 +486,49 @@ def samples_channels(samples: npt.ArrayLike) -> int:
     return 1 if a.ndim == 1 else int(a.shape[1])
 
 
-def load_audio(path: str | os.PathLike[str], *, recipe: Recipe) -> Audio:
-    """Read an audio file (WAV, FLAC, ... via soundfile) and apply ``recipe``.
+def segment_frames(start: float, end: float | None, *, sample_rate: int, frames: int,
+                   where: str) -> tuple[int, int]:
+    """The frames ``[first, last)`` of the interval ``[start, end)`` seconds of a recording
+    of ``frames`` frames at ``sample_rate`` Hz (``end=None``: to the end of the recording).
+
+    Each time is rounded to the nearest sample, half a sample up (``floor(t * rate + 0.5)``).
+    A time that is not finite, a negative start, an interval that rounds to no sample and one
+    that reaches past the end of the recording are errors (:class:`AudioError`) starting with
+    ``where``.
+    """
+    import math
+
+    for label, t in (("start", start), ("end", end)):
+        if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float))
+                              or not math.isfinite(t)):
+            raise AudioError(f"{where}: segment {label} {t!r} is not a finite number of seconds")
+    shown = f"[{start:g}, {'end' if end is None else f'{end:g}'}) s"
+    if start < 0:
+        raise AudioError(f"{where}: segment {shown} starts before the recording (a negative "
+                         "start); fix the segment's start time")
+    first = math.floor(start * sample_rate + 0.5)
+    last = frames if end is None else math.floor(end * sample_rate + 0.5)
+    length = frames / sample_rate
+    if last > frames or (end is None and first >= frames):
+        raise AudioError(
+            f"{where}: segment {shown} reaches past the end of the recording, which lasts "
+            f"{length:.4f} s ({frames} samples at {sample_rate} Hz; the segment needs samples "
+            f"{first} to {last}). It is not clipped: fix the segment's times, or the recording")
+    if last <= first:
+        raise AudioError(
+            f"{where}: segment {shown} is empty ({max(last - first, 0)} samples at "
+            f"{sample_rate} Hz after rounding to samples); its end must come after its start")
+    return first, last
+
+
+def load_audio(path: str | os.PathLike[str], *, recipe: Recipe,
+               frames: tuple[int, int] | None = None) -> Audio:
+    """Read an audio file (WAV, FLAC, ... via soundfile) and apply ``recipe``; with
+    ``frames=(first, last)`` only those frames of it (a segment, see
+    :func:`segment_frames`), counted at the file's own sample rate.
 
     Errors name the file: missing, empty, truncated, not decodable, empty clip, wrong rate or
-    channel count (unless the recipe converts explicitly).
+    channel count (unless the recipe converts explicitly), frames outside the file.
     """
     import soundfile as sf
 
@@ -496,6 +543,8 @@ def load_audio(path: str | os.PathLike[str], *, recipe: Recipe) -> Audio:
             _refuse_unchecked(p, container, str(fh.format), str(fh.format_info))
             declared = int(fh.frames)
             sr = int(fh.samplerate)
+            if frames is not None:
+                return _load_frames(p, fh, frames, declared=declared, sr=sr, recipe=recipe)
             data = fh.read(dtype="float64", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         raise AudioError(
@@ -509,6 +558,25 @@ def load_audio(path: str | os.PathLike[str], *, recipe: Recipe) -> Audio:
             "Re-export or re-copy the file; it is not decoded partially."
         )
     return prepare(data, sr, recipe=recipe, source=str(p))
+
+
+def _load_frames(p: Path, fh: Any, frames: tuple[int, int], *, declared: int, sr: int,
+                 recipe: Recipe) -> Audio:
+    """Frames ``[first, last)`` of an open, checked file (``load_audio(frames=...)``)."""
+    first, last = frames
+    if not 0 <= first < last <= declared:
+        raise AudioError(
+            f"{p}: segment samples [{first}, {last}) are not inside the file ({declared} "
+            f"samples, {declared / sr:.4f} s at {sr} Hz); fix the segment's times")
+    fh.seek(first)
+    data = fh.read(last - first, dtype="float64", always_2d=True)
+    if data.shape[0] != last - first:
+        raise AudioError(
+            f"{p}: decoded {data.shape[0]} of the segment's {last - first} samples [{first}, "
+            f"{last}) of a file that declares {declared}: it is truncated or corrupt. "
+            "Re-export or re-copy the file; it is not decoded partially.")
+    return prepare(data, sr, recipe=recipe,
+                   source=f"{p} [{first / sr:g}, {last / sr:g}) s")
 
 
 def to_int16(samples: npt.NDArray[Any]) -> bytes:

@@ -10,11 +10,17 @@ verified :class:`AsrCorpus` the runner evaluates. Pure (no pytest); no format is
 - the reference: ``text``, ``reference`` or ``transcript``;
 - optionally ``id`` (default: the index), ``speaker`` (the bootstrap cluster; ``spk``,
   ``speaker_id``), ``sha256`` or ``audio_sha256`` and ``duration`` (then checked against
-  the file), ``offset`` (must be 0: the whole file), ``tags``.
+  the file, or the segment), ``tags``;
+- for a segment of a longer recording: ``start`` and ``end`` in seconds (``end`` ``None``:
+  to the end of the recording; what the Kaldi reader gives for a ``segments`` line and the
+  NeMo reader for a line with ``offset``), or a non-zero ``offset`` with ``duration``
+  (``None``: to the end). Only that interval is decoded, sample-exactly
+  (:func:`~llaso_pytest.speech.audio.segment_frames`: each time rounded to the nearest
+  sample), and its duration is the utterance's (length bins, RTF). An interval outside the
+  file, a negative start or an empty interval is an error naming the item and the times.
 
-Each audio file is hashed; the corpus hash covers ids, speakers, texts and file hashes, and
-is what the ASR fixture records in provenance. Items cut from a longer recording (Kaldi
-``segments``: ``start``/``end``/``offset``) are refused with a message, not decoded whole.
+Each audio file is hashed; the corpus hash covers ids, speakers, texts and file hashes (and
+a segment's frames), and is what the ASR fixture records in provenance.
 """
 
 from __future__ import annotations
@@ -34,7 +40,6 @@ __all__ = ["AsrCorpus", "as_corpus"]
 _AUDIO_KEYS = ("audio_filepath", "audio", "path", "wav")
 _TEXT_KEYS = ("text", "reference", "transcript")
 _SPEAKER_KEYS = ("speaker", "spk", "speaker_id")
-_SEGMENT_KEYS = ("start", "end")
 
 
 @dataclass(frozen=True)
@@ -104,16 +109,10 @@ def _utterance(item: Any, index: int, *, name: str, root: Path | None) -> Any:
                                "materialise its dataset first")
         return item
     uid = _item_id(item, index)
-    where = f"corpus {name!r}, item {uid!r} (index {index})"
-    seg, _ = _get(item, _SEGMENT_KEYS)
-    _, offset = _get(item, ("offset",))
-    if offset not in (None, 0, 0.0):
-        seg = "offset"
-    if seg is not None:
-        raise DatasetError(
-            f"{where}: has {seg!r}, a segment of a longer recording; the ASR runner decodes "
-            "whole files only. Cut the segments into their own files first (e.g. with sox "
-            "trim) and list those")
+    line = getattr(item, "where", None)  # a loaded case says where it came from
+    where = (f"corpus {name!r}, item {uid!r} (index {index}"
+             + (f"; {line})" if isinstance(line, str) else ")"))
+    interval = _interval(item, where)
     akey, audio = _get(item, _AUDIO_KEYS)
     if audio is None:
         raise DatasetError(f"{where}: no audio file; give one of {', '.join(_AUDIO_KEYS)}")
@@ -140,7 +139,19 @@ def _utterance(item: Any, index: int, *, name: str, root: Path | None) -> Any:
         info = sf.info(str(path))
     except (RuntimeError, TypeError) as exc:
         raise DatasetError(f"{where}: {path} is not a readable audio file ({exc})") from None
-    duration = info.frames / info.samplerate
+    rate, frames = int(info.samplerate), int(info.frames)
+    segment = None
+    if interval is not None:
+        from llaso_pytest.speech.audio import segment_frames
+        from llaso_pytest.speech.errors import AudioError
+
+        try:
+            segment = segment_frames(*interval, sample_rate=rate, frames=frames,
+                                     where=f"{where}: {path}")
+        except AudioError as exc:
+            raise DatasetError(str(exc)) from None
+        frames = segment[1] - segment[0]
+    duration = frames / rate
     _, declared = _get(item, ("duration",))
     if declared is not None:
         try:
@@ -148,16 +159,50 @@ def _utterance(item: Any, index: int, *, name: str, root: Path | None) -> Any:
         except (TypeError, ValueError):
             raise DatasetError(f"{where}: duration must be a number, got {declared!r}") from None
         if abs(d - duration) > DURATION_TOLERANCE_S:
+            what = (f"its segment of {path} lasts" if segment is not None
+                    else f"{path} lasts")
             raise DatasetError(
-                f"{where}: {path} lasts {duration:.3f} s but the corpus says duration {d:g} s "
+                f"{where}: {what} {duration:.3f} s but the corpus says duration {d:g} s "
                 f"(tolerance {DURATION_TOLERANCE_S:g} s); fix the duration or the file")
     _, tags = _get(item, ("tags",))
     return Utterance(
         id=uid, speaker=str(speaker) if speaker is not None else uid, text=text,
-        sha256=actual, duration=duration, sample_rate=int(info.samplerate), source=name,
+        sha256=actual, duration=duration, sample_rate=rate, source=name,
         path=path,
         tags={str(k): str(v) for k, v in dict(tags).items()} if isinstance(tags, Mapping) else {},
+        segment=segment,
     )
+
+
+def _seconds(value: Any, key: str, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise DatasetError(f"{where}: {key} must be a number of seconds, got {value!r:.60}")
+    try:
+        return float(value)
+    except ValueError:
+        raise DatasetError(f"{where}: {key} must be a number of seconds, got {value!r:.60}"
+                           ) from None
+
+
+def _interval(item: Any, where: str) -> tuple[float, float | None] | None:
+    """``(start, end)`` seconds of a segment item (``end`` None: to the end of the
+    recording), or None for a whole file (no ``start``, and ``offset`` absent or 0)."""
+    _, start = _get(item, ("start",))
+    _, end = _get(item, ("end",))
+    if start is not None:
+        return (_seconds(start, "start", where),
+                None if end is None else _seconds(end, "end", where))
+    if end is not None:
+        raise DatasetError(f"{where}: has 'end' but no 'start'; a segment needs both (start "
+                           "0 for the beginning of the recording)")
+    _, offset = _get(item, ("offset",))
+    if offset is None:
+        return None
+    off = _seconds(offset, "offset", where)
+    if off == 0:
+        return None  # the whole file (a declared duration is checked against it)
+    _, duration = _get(item, ("duration",))
+    return (off, None if duration is None else off + _seconds(duration, "duration", where))
 
 
 def as_corpus(items: Iterable[Any] | AsrCorpus, *, name: str | None = None,
@@ -189,8 +234,8 @@ def as_corpus(items: Iterable[Any] | AsrCorpus, *, name: str | None = None,
                 f"corpus {name!r}: duplicate id {u.id!r} (items {seen[u.id]} and {i}); each "
                 "utterance needs its own id")
         seen[u.id] = i
-    rows = [{"id": u.id, "speaker": u.speaker, "text": u.text, "sha256": u.sha256}
-            for u in utts]
+    rows = [{"id": u.id, "speaker": u.speaker, "text": u.text, "sha256": u.sha256,
+             **({} if u.segment is None else {"segment": list(u.segment)})} for u in utts]
     digest = hashlib.sha256(json.dumps(rows, sort_keys=True, ensure_ascii=False,
                                        separators=(",", ":")).encode()).hexdigest()
     return AsrCorpus(name=name, utterances=tuple(utts), sha256=digest, source=source)

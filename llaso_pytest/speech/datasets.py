@@ -10,8 +10,9 @@ Two kinds of source, each a JSON manifest under ``fixtures/asr/``:
 :func:`materialize` finds or generates every file and verifies every hash; a missing file
 or a hash mismatch is a :class:`DatasetError` naming the utterance, the file and the fix.
 :func:`condition_manifest` describes what a test actually evaluated: per utterance the id,
-speaker, condition, duration, source hash and the hash of the audio after preprocessing and
-noise, plus one hash over all of it, recorded in the run record.
+speaker, condition, duration, source hash (and, for a segment of a longer recording, its
+frames), the hash of the audio after preprocessing and noise, plus one hash over all of it,
+recorded in the run record.
 
 ``python -m llaso_pytest.speech.datasets --update-synth-hashes fixtures/asr/flite_harvard.json``
 re-pins the synthesised audio (a deliberate change: start a new baseline after it).
@@ -71,6 +72,9 @@ class Utterance:
     path: Path | None = None
     voice: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    #: the frames ``[first, last)`` of ``path`` (at ``sample_rate``) when the utterance is a
+    #: segment of a longer recording; ``None``: the whole file. ``duration`` is the segment's.
+    segment: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -285,7 +289,7 @@ def prepare_utterance(
 
     if utt.path is None:
         raise DatasetError(f"utterance {utt.id!r} has no audio file; call materialize() first")
-    audio = load_audio(utt.path, recipe=recipe)
+    audio = load_audio(utt.path, recipe=recipe, frames=utt.segment)
     if abs(audio.duration - utt.duration) > DURATION_TOLERANCE_S:
         raise DatasetError(
             f"utterance {utt.id!r} ({utt.source}): {utt.path} decodes to {audio.duration:.3f} s "
@@ -336,19 +340,20 @@ def condition_manifest(
 
     rows = []
     for u, a in items:
-        rows.append(
-            {
-                "id": u.id,
-                "speaker": u.speaker,
-                "condition": condition.name,
-                "duration": round(a.duration, 4),
-                "file_sha256": u.sha256,
-                "audio_sha256": hashlib.sha256(
-                    np.ascontiguousarray(a.samples, dtype="<f4").tobytes()
-                ).hexdigest(),
-                "conversions": list(a.conversions),
-            }
-        )
+        row = {
+            "id": u.id,
+            "speaker": u.speaker,
+            "condition": condition.name,
+            "duration": round(a.duration, 4),
+            "file_sha256": u.sha256,
+            "audio_sha256": hashlib.sha256(
+                np.ascontiguousarray(a.samples, dtype="<f4").tobytes()
+            ).hexdigest(),
+            "conversions": list(a.conversions),
+        }
+        if u.segment is not None:  # the recording's hash and which of its frames
+            row["segment"] = {"frames": list(u.segment), "sample_rate": u.sample_rate}
+        rows.append(row)
     recipe_d = {
         "audio": recipe.to_dict(),
         "noise": None

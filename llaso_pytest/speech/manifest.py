@@ -1,18 +1,20 @@
 """Pinned model manifests: which files make up a model, their sha256, and where they live.
 
-A manifest (JSON or TOML under ``fixtures/models/``) names the model, the engine that runs
-it, the installed distribution that ships the files (with its exact version) or a local
-directory, every weight file with its sha256 and size, the dtype per device and the device
-preference. :func:`verify_model` checks all of it before an engine touches the files, and
-fails with a message naming the file, the expected and actual hash, and how to fix it.
+A manifest (JSON or TOML; the shipped pins are package data in
+``llaso_pytest/speech/model_manifests/``, :func:`shipped_models_dir`) names the model, the
+engine that runs it, the installed distribution that ships the files (with its exact
+version) or a local directory, every weight file with its sha256 and size, the dtype per
+device and the device preference. :func:`verify_model` checks all of it before an engine
+touches the files, and fails with a message naming the file, the expected and actual hash,
+and how to fix it.
 Every file in the model folder must be pinned: engines read more than their weights (e.g.
 faster-whisper's ``preprocessor_config.json``, pocketsphinx's ``feature_transform`` or
 ``mllr_matrix`` when present), so an unpinned file there is refused, never ignored.
 Engine ``options`` are checked against what the engine honours when the manifest is read.
 Nothing here downloads anything.
 
-Run ``python -m llaso_pytest.speech.manifest fixtures/models/NAME.json`` to print the hashes
-of the files as installed (to review a deliberate upgrade of a pin), and
+Run ``python -m llaso_pytest.speech.manifest llaso_pytest/speech/model_manifests/NAME.json``
+to print the hashes of the files as installed (to review a deliberate upgrade of a pin), and
 ``python -m llaso_pytest.speech.manifest pin DIR`` to pin a folder of audio
 (:mod:`llaso_pytest.speech.pins`).
 """
@@ -36,16 +38,23 @@ __all__ = [
     "ModelFile",
     "ModelManifest",
     "VerifiedModel",
+    "files_installed",
     "find_manifest",
     "load_model_manifest",
     "resolve_root",
     "sha256_file",
+    "shipped_models_dir",
     "unpinned_files",
     "verify_model",
 ]
 
 MANIFEST_SCHEMA_VERSION = 1
 _DEVICES = ("auto", "cpu", "cuda")
+
+
+def shipped_models_dir() -> Path:
+    """The folder of the shipped model pins, inside the installed package."""
+    return Path(__file__).resolve().parent / "model_manifests"
 
 
 @dataclass(frozen=True)
@@ -281,6 +290,16 @@ def _distribution_version(name: str) -> str | None:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return None
+
+
+def files_installed(manifest: ModelManifest) -> bool:
+    """Whether the model's files are on this machine: its local directory exists, or the
+    distribution that ships them is installed (any version: a wrong version is reported by
+    :func:`verify_model`, not hidden). Nothing is hashed."""
+    if manifest.distribution is None:
+        root = Path(manifest.root_path)
+        return (root if root.is_absolute() else Path(manifest.source_file).parent / root).is_dir()
+    return _distribution_version(manifest.distribution) is not None
 
 
 def resolve_root(manifest: ModelManifest) -> Path:

@@ -18,8 +18,9 @@ when a fixture first needs them. Fixtures:
 
 The session's engines (:func:`session_engines`): ``--llaso-speech-engines`` when given;
 otherwise the team's recognisers from ``pytest_llaso_speech_recognizers``, or, when there
-are none, those of the shipped pinned models (:data:`DEFAULT_ENGINES`) whose manifests are
-installed, so a project that brings its own engines is not broken by the shipped defaults.
+are none, those of the shipped pinned models (:data:`DEFAULT_ENGINES`) whose model files are
+installed (their manifests always ship in the package), so a project that brings its own
+engines is not broken by the shipped defaults.
 """
 
 from __future__ import annotations
@@ -110,7 +111,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--llaso-speech-models-dir",
         action="append",
         default=None,
-        help="directory of model manifests (repeatable; default: <rootdir>/fixtures/models)",
+        help="directory of model manifests (repeatable), searched before <rootdir>/fixtures/"
+        "models and the manifests shipped in the package",
     )
     group.addoption(
         "--llaso-speech-cache",
@@ -202,11 +204,9 @@ def parse_settings(config: pytest.Config) -> SpeechSettings:
             f"--llaso-speech-engines={DEFAULT_ENGINES}"
         )
     dirs_opt = config.getoption("--llaso-speech-models-dir")
-    if dirs_opt:
-        dirs = tuple(Path(d) for d in dirs_opt)
-    else:
-        ini_dirs = config.getini("llaso_speech_models_dir")
-        dirs = tuple(Path(p) for p in ini_dirs) or (config.rootpath / "fixtures" / "models",)
+    user_dirs = (tuple(Path(d) for d in dirs_opt) if dirs_opt
+                 else tuple(Path(p) for p in config.getini("llaso_speech_models_dir")))
+    dirs = models_search_path(user_dirs, rootdir=config.rootpath)
     cache = config.getoption("--llaso-speech-cache") or str(config.getini("llaso_speech_cache"))
     cache_dir = Path(cache) if cache else config.rootpath / ".llaso" / "cache" / "speech"
     return SpeechSettings(
@@ -226,6 +226,18 @@ def parse_settings(config: pytest.Config) -> SpeechSettings:
         transcript_cache=_choice(config, "--llaso-speech-transcript-cache",
                                  "llaso_speech_transcript_cache", ("use", "refresh", "off")),
     )
+
+
+def models_search_path(user_dirs: tuple[Path, ...], *, rootdir: Path) -> tuple[Path, ...]:
+    """Where model manifests are looked up, first match wins: the user's directories
+    (option, else ini), then ``<rootdir>/fixtures/models`` when it exists, then the pins
+    shipped inside the package (:func:`~llaso_pytest.speech.manifest.shipped_models_dir`),
+    so an installed wheel finds ``pocketsphinx-en-us`` and ``whisper-tiny.en`` by name."""
+    from llaso_pytest.speech.manifest import shipped_models_dir
+
+    project = rootdir / "fixtures" / "models"
+    dirs = [*user_dirs, *((project,) if project.is_dir() else ()), shipped_models_dir()]
+    return tuple(dict.fromkeys(dirs))  # a directory named twice is searched once
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -257,14 +269,16 @@ def session_engines(config: pytest.Config) -> tuple[str, ...]:
         return tuple(registry.factories)
     if ENGINES_KEY not in config.stash:
         from llaso_pytest.speech.errors import ManifestError
+        from llaso_pytest.speech.manifest import files_installed, load_model_manifest
 
         found: list[str] = []
         for name in DEFAULT_ENGINES.split(","):
             try:
-                registry.manifest_path(name)
+                manifest = load_model_manifest(registry.manifest_path(name))
             except ManifestError:
                 continue
-            found.append(name)
+            if files_installed(manifest):
+                found.append(name)
         config.stash[ENGINES_KEY] = tuple(found)
     return config.stash[ENGINES_KEY]
 

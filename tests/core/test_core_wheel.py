@@ -2,7 +2,8 @@
 
 The wheel is built from a copy of the sources (offline: ``pip wheel --no-build-isolation``),
 installed into a fresh virtual environment outside the repository, and a small eval with a
-judged metric runs there against the shipped fake OpenAI server. The dependencies (pytest,
+judged metric runs there against the shipped fake OpenAI server; the shipped ASR model pins
+are found there by name (package data, not ``<rootdir>/fixtures/models``). The dependencies (pytest,
 NumPy, openai, ...) come from this environment's site-packages through a ``.pth`` line; the
 editable install of the checkout is not reachable from there (its finder is not loaded and
 the repository is not on the path), which the eval itself checks.
@@ -51,6 +52,20 @@ def test_judged(judge, record_metric, llaso_seed):
     record_metric(result.to_metric_result(seed=llaso_seed))
 
 
+def test_shipped_model_pins_resolve_by_name(llaso_speech_models):
+    # no --llaso-speech-models-dir and no fixtures/models here: the pins ship in the package
+    registry = llaso_speech_models.registry
+    for name, file in (("pocketsphinx-en-us", "pocketsphinx-en-us.json"),
+                       ("whisper-tiny.en", "whisper-tiny-en.json")):
+        found = registry.manifest_path(name)
+        assert found.name == file and pathlib.Path(sys.prefix).resolve() in \
+            found.resolve().parents, found
+    loaded = llaso_speech_models.get("pocketsphinx-en-us")  # verified against the pin, loaded
+    assert loaded.pin["verified"] == "sha256"
+    assert pathlib.Path(loaded.pin["manifest"]).resolve() == \
+        registry.manifest_path("pocketsphinx-en-us").resolve()
+
+
 def test_exact_match(record_metric):
     refs = [v["reference"] for v in ITEMS.values()]
     hyps = [v["answer"] for v in ITEMS.values()]
@@ -89,6 +104,7 @@ def test_the_wheel_ships_its_runtime_files_and_runs_a_judged_eval_outside_the_re
                if p.is_file() and p.suffix != ".c"}
     assert "llaso_pytest/llm/templates/judge_helpfulness.toml" in package
     assert "llaso_pytest/py.typed" in package
+    assert "llaso_pytest/speech/model_manifests/pocketsphinx-en-us.json" in package
     assert package <= names, sorted(package - names)
 
     env_dir = tmp_path / "fresh"
@@ -118,5 +134,10 @@ def test_the_wheel_ships_its_runtime_files_and_runs_a_judged_eval_outside_the_re
     prompt_path = Path(judged["extra"]["judge"]["prompt"]["path"])
     assert prompt_path.resolve().parent == (site / "llaso_pytest" / "llm" / "templates").resolve()
     assert results["exact_match"]["value"] == pytest.approx(5 / 8)
+    # the shipped pin came out of the installed package and is what provenance records
+    prov = record["provenance"]
+    pin = prov.get("recorded", prov)["models"]["pocketsphinx-en-us"]
+    manifests = (site / "llaso_pytest" / "speech" / "model_manifests").resolve()
+    assert Path(pin["manifest"]).resolve() == manifests / "pocketsphinx-en-us.json"
     # the install into the fresh environment left this environment's own install alone
     assert list(Path(sysconfig.get_paths()["purelib"]).glob("llaso_pytest-*.dist-info"))

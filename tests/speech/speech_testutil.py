@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-MODELS = REPO / "fixtures" / "models"
+MODELS = REPO / "llaso_pytest" / "speech" / "model_manifests"
 ASR = REPO / "fixtures" / "asr"
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 

@@ -202,7 +202,19 @@ def test_engine_parametrisation_and_no_engine(pytester: pytest.Pytester,
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*test_wer?lookup-asr? PASSED*"])
     (team_project / "conftest.py").write_text("")
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    # without recognisers of its own, the shipped pins whose model files are installed
+    collected = pytester.runpytest("-p", "no:cacheprovider", "--collect-only", "-q")
+    collected.stdout.fnmatch_lines(["*test_wer?pocketsphinx-en-us?", "*test_wer?whisper-tiny.en?"])
+    # the manifests found first pin model packages this machine lacks: no engine at all
+    from speech_testutil import MODELS
+
+    missing = team_project / "not-installed"
+    missing.mkdir()
+    for pinned in MODELS.glob("*.json"):
+        data = json.loads(pinned.read_text())
+        data["root"]["distribution"] = "llaso-no-such-model-package"
+        (missing / pinned.name).write_text(json.dumps(data))
+    result = pytester.runpytest("-p", "no:cacheprovider", f"--llaso-speech-models-dir={missing}")
     assert result.ret == pytest.ExitCode.INTERRUPTED  # a collection error, not a skip
     result.stdout.fnmatch_lines(["*asks for llaso_asr_engine, but there is no ASR engine*"
                                  "pytest_llaso_speech_recognizers hook"])

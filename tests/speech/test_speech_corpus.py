@@ -72,8 +72,25 @@ def test_items_become_hashed_utterances(items: list[dict[str, Any]], tmp_path: P
                                                            "not exist"),
         (lambda it: it.update(text=3), "text must be a str, got int"),
         (lambda it: it.update(id="u1"), "duplicate id 'u1' (items 0 and 1)"),
-        (lambda it: it.update(start=1.5), "has 'start', a segment of a longer recording"),
-        (lambda it: it.update(offset=0.5), "has 'offset', a segment of a longer recording"),
+        # segments of a longer recording: bad intervals name the item, the file and the times
+        (lambda it: it.update(start=1.5), "u0.wav: segment [1.5, end) s reaches past the end "
+                                          "of the recording, which lasts 0.5000 s (8000"),
+        (lambda it: it.update(offset=0.5, duration=0.25), "u0.wav: segment [0.5, 0.75) s "
+                                                          "reaches past the end"),
+        (lambda it: it.update(start=0.1, end=0.6), "segment [0.1, 0.6) s reaches past the end "
+                                                   "of the recording, which lasts 0.5000 s "
+                                                   "(8000 samples at 16000 Hz; the segment "
+                                                   "needs samples 1600 to 9600). It is not "
+                                                   "clipped"),
+        (lambda it: it.update(start=-0.1, end=0.2), "segment [-0.1, 0.2) s starts before the "
+                                                    "recording"),
+        (lambda it: it.update(start=0.2, end=0.2), "segment [0.2, 0.2) s is empty (0 samples "
+                                                   "at 16000 Hz"),
+        (lambda it: it.update(start=0.2, end=0.10001), "segment [0.2, 0.10001) s is empty"),
+        (lambda it: it.update(start=0.2, end=0.20003), "segment [0.2, 0.20003) s is empty"),
+        (lambda it: it.update(end=0.2), "has 'end' but no 'start'"),
+        (lambda it: it.update(start="soon"), "start must be a number of seconds, got 'soon'"),
+        (lambda it: it.update(start=0.1, end=0.3, duration=0.5), "its segment of "),
         (lambda it: it.update(sha256="0" * 64), "the corpus pins 000"),
         (lambda it: it.update(duration=9.0), "lasts 0.500 s but the corpus says duration 9"),
     ],

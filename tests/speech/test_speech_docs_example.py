@@ -18,7 +18,6 @@ def test_kaldi_example_runs_and_records(pytester: pytest.Pytester, tmp_path: Pat
     out = tmp_path / "run.json"
     result = pytester.runpytest_subprocess(
         str(EXAMPLE), "-p", "no:cacheprovider", "--llaso-speech-engines=pocketsphinx-en-us",
-        f"--llaso-speech-models-dir={REPO / 'fixtures' / 'models'}",
         f"--llaso-speech-cache={tmp_path / 'cache'}", f"--llaso-out={out}",
         f"--llaso-dir={tmp_path / 'store'}", f"--rootdir={REPO}",
         "-W", "ignore::llaso_pytest.errors.LlasoWarning",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy  # noqa: F401  - loaded before pytester snapshots sys.modules (C extensions
 import pytest  # cannot be re-imported in one process)
-from speech_testutil import ASR, MODELS, need_flite, need_testdata
+from speech_testutil import ASR, MODELS, REPO, need_flite, need_testdata
 
 pytest_plugins = ["pytester"]
 
@@ -194,7 +194,7 @@ def test_dataset_fixture_records_manifest_hash(pytester: pytest.Pytester, tmp_pa
     ],
 )
 def test_shipped_suite_selects_by_condition_marker(marker: str, expected: set[str]) -> None:
-    repo = MODELS.parents[1]
+    repo = REPO
     out = subprocess.run(
         [sys.executable, "-m", "pytest", "suites/asr", "-m", marker, "--collect-only", "-q",
          "-p", "no:cacheprovider", "--llaso-out", os.devnull],
@@ -203,3 +203,51 @@ def test_shipped_suite_selects_by_condition_marker(marker: str, expected: set[st
     assert out.returncode == 0, out.stdout + out.stderr
     got = {line.split("::")[-1] for line in out.stdout.splitlines() if "::" in line}
     assert got == expected
+
+
+def test_model_manifests_are_searched_user_dirs_then_project_then_shipped(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    """The user's directories come first, then ``<rootdir>/fixtures/models`` (when it
+    exists), then the pins shipped inside the package: a name found earlier wins."""
+    from llaso_pytest.speech.manifest import shipped_models_dir
+
+    shipped = shipped_models_dir()
+    assert shipped == MODELS.resolve()
+    assert {p.name for p in shipped.glob("*.json")} == {"pocketsphinx-en-us.json",
+                                                         "whisper-tiny-en.json"}
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    data = json.loads((shipped / "pocketsphinx-en-us.json").read_text())
+    (mine / "my-ps.json").write_text(json.dumps(data))
+    project = pytester.path / "fixtures" / "models"
+    project.mkdir(parents=True)
+    (project / "project-whisper.json").write_text(
+        (shipped / "whisper-tiny-en.json").read_text())
+    pytester.makepyfile(
+        f"""
+        from pathlib import Path
+
+        def test_order(llaso_speech_models, llaso_speech_settings):
+            dirs = [str(d) for d in llaso_speech_settings.models_dirs]
+            assert dirs == [{str(mine)!r}, {str(project)!r}, {str(shipped)!r}]
+            found = llaso_speech_models.registry.manifest_path
+            assert found("pocketsphinx-en-us") == Path({str(mine)!r}) / "my-ps.json"
+            assert found("whisper-tiny.en").name == "project-whisper.json"
+        """
+    )
+    pytester.runpytest(f"--llaso-speech-models-dir={mine}", "-p", "no:cacheprovider"
+                       ).assert_outcomes(passed=1)
+    (project / "project-whisper.json").unlink()
+    project.rmdir()
+    pytester.makepyfile(
+        f"""
+        from pathlib import Path
+
+        def test_shipped(llaso_speech_models, llaso_speech_settings):
+            assert [str(d) for d in llaso_speech_settings.models_dirs] == [{str(shipped)!r}]
+            path = llaso_speech_models.registry.manifest_path("whisper-tiny.en")
+            assert path == Path({str(shipped)!r}) / "whisper-tiny-en.json"
+        """
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)

@@ -4,8 +4,7 @@
 ``utt2dur``); here its recordings are the LibriVox and "cards" utterances of Debian's
 ``pocketsphinx-testdata``. Run it with any registered engine, e.g.::
 
-    pytest docs/examples/asr_kaldi --llaso-speech-engines=pocketsphinx-en-us \
-        --llaso-speech-models-dir=fixtures/models
+    pytest docs/examples/asr_kaldi --llaso-speech-engines=pocketsphinx-en-us
 """
 
 from pathlib import Path
