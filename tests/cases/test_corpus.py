@@ -3,6 +3,7 @@ mixed parameters), compared with per-case flips."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -351,4 +352,9 @@ def test_the_shipped_per_case_suite_equals_the_per_corpus_suite(tmp_path: Path) 
         assert per_case["items"]["stats"] == per_corpus["items"]["stats"]
         diff = {k for k in per_case["signature"]["fields"]
                 if per_case["signature"]["fields"][k] != per_corpus["signature"]["fields"].get(k)}
-        assert diff == {"data"}  # the dataset's name: qa/data.jsonl against qa-en-mini
+        # the dataset's name (qa/data.jsonl against qa-en-mini), and the datasets the per-case
+        # test loaded with cases.load, which metrics inside a test sign with (item 4)
+        assert diff == {"data", "datasets"}
+        assert "datasets" not in per_corpus["signature"]["fields"]
+        data_sha = hashlib.sha256((repo / "fixtures/llm/qa/data.jsonl").read_bytes()).hexdigest()
+        assert data_sha[:16] in str(per_case["signature"]["fields"]["datasets"])
