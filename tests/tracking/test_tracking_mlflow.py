@@ -241,3 +241,70 @@ def test_keys_that_sanitise_alike_stay_apart() -> None:
     meaning = {m["text"]: k for k, m in payload.keys.items()}
     for text, value in (("provenance.a:b", "1"), ("provenance.a?b", "3")):
         assert params[meaning[text]] == value  # keys.json maps every changed key back
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_a_real_tracking_server_receives_the_session(pytester: pytest.Pytester,
+                                                     tmp_path: Path) -> None:
+    """`mlflow server` on loopback (sqlite backend, artifacts proxied by the server): the same
+    export through the REST API, read back over HTTP with MlflowClient."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    # loaded here, before the in-process run (whose sys.modules snapshot would unload it)
+    pytest.importorskip("mlflow.tracking")
+    port = _free_port()
+    uri = f"http://127.0.0.1:{port}"
+    mlflow_cli = Path(sys.executable).with_name("mlflow")
+    server = subprocess.Popen(
+        [str(mlflow_cli), "server", "--backend-store-uri", f"sqlite:///{tmp_path / 'srv.db'}",
+         "--artifacts-destination", str(tmp_path / "artifacts"), "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"{uri}/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            assert server.poll() is None, "mlflow server exited during start-up"
+            assert time.monotonic() < deadline, "mlflow server did not start in 180 s"
+            time.sleep(0.5)
+        pytester.makepyfile(test_suite=SUITE)
+        res = pytester.runpytest("-p", "no:cacheprovider", f"--llaso-mlflow={uri}",
+                                 "--llaso-mlflow-experiment=served")
+        res.assert_outcomes(passed=2)
+        assert res.ret == 0
+        record = read_record(pytester.path / ".llaso" / "runs" / "latest.json")
+        (run,) = _runs(uri, "served")
+        assert run.info.run_name == record.run_id and run.info.status == "FINISHED"
+        for nodeid, result in record.results():
+            key = nodeid.replace("::", "/") + "/" + result["name"]
+            assert run.data.metrics[key] == result["value"]
+            assert run.data.metrics[f"{key}/ci_low"] == result["ci"][0]
+            assert run.data.metrics[f"{key}/n"] == result["n"]
+        assert SECRET not in json.dumps([run.data.params, run.data.tags])
+        client = _client(uri)
+        assert "llaso/run-record.json" in _artifacts(client, run.info.run_id)
+        local = client.download_artifacts(run.info.run_id, "llaso/run-record.json",
+                                          str(tmp_path / "dl"))
+        assert json.loads(Path(local).read_text())["run_id"] == record.run_id
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
