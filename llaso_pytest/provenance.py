@@ -330,9 +330,12 @@ def torch_info(*, import_if_installed: bool = False) -> dict[str, Any] | None:
             return None
     if torch is None:
         return None
-    info: dict[str, Any] = {"version": getattr(torch, "__version__", None)}
+    # plain str: torch's TorchVersion (a str subclass) cannot cross xdist's execnet channel
+    version = getattr(torch, "__version__", None)
+    info: dict[str, Any] = {"version": None if version is None else str.__str__(version)}
     try:
-        info["cuda"] = torch.version.cuda
+        cuda = torch.version.cuda
+        info["cuda"] = None if cuda is None else str.__str__(cuda)
         info["cudnn"] = (
             torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
         )
@@ -393,7 +396,7 @@ def torch_precision(torch: Any = None, *, autocast: bool = False) -> dict[str, A
             continue  # this torch has no such switch
         except Exception as exc:  # noqa: BLE001 - a broken CUDA build must not lose the record
             value = f"unreadable: {type(exc).__name__}: {exc}"
-        out[key] = value if isinstance(value, (bool, int, float, str, dict)) else str(value)
+        out[key] = value if type(value) in (bool, int, float, str, dict) else str(value)
     return out
 
 
