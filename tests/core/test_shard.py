@@ -100,9 +100,10 @@ def test_normalize_command() -> None:
 
 
 # -- runs --------------------------------------------------------------------------------
-def _run(pytester: pytest.Pytester, *args: str) -> dict[str, Any]:
+def _run(pytester: pytest.Pytester, *args: str, subprocess: bool = False) -> dict[str, Any]:
     out = pytester.path / f"run-{len(list(pytester.path.glob('run-*.json')))}.json"
-    result = pytester.runpytest("-p", "no:cacheprovider", f"--llaso-out={out}", *args)
+    run = pytester.runpytest_subprocess if subprocess else pytester.runpytest
+    result = run("-p", "no:cacheprovider", f"--llaso-out={out}", *args)
     assert result.ret in (0, 5), result.stdout.str()
     data: dict[str, Any] = json.loads(out.read_text())
     data["_path"] = str(out)
@@ -250,7 +251,9 @@ def test_shards_of_other_seeds_configurations_or_collections_are_refused(
     assert "shards from different configurations (seed)" in err
     narrowed = _run(pytester, "--llaso-shard=2/3", "-k", "test_case")
     assert "different collections" in _refused([p[0], narrowed["_path"], p[2]], capsys)
-    other = _run(pytester, "--llaso-shard=2/3", "--llaso-deterministic")
+    # in a subprocess: --llaso-deterministic imports torch and switches it to deterministic
+    # mode; in-process, pytester would then unload torch, which cannot be imported twice
+    other = _run(pytester, "--llaso-shard=2/3", "--llaso-deterministic", subprocess=True)
     assert "(deterministic)" in _refused([p[0], other["_path"], p[2]], capsys)
     split = _run(pytester, "--llaso-shard=2/4")
     assert "shards of different splits" in _refused([p[0], split["_path"], p[2]], capsys)
