@@ -42,8 +42,10 @@ def test_session_writes_one_offline_run(pytester: pytest.Pytester,
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     pytester.makepyfile(test_suite=SUITE)
     out = pytester.path / "wb"
-    res = pytester.runpytest("-p", "no:cacheprovider", f"--llaso-wandb={out}",
-                             "--llaso-wandb-project=evals", f"-k not {SECRET}")
+    # in a subprocess: wandb in the test process (with torch loaded there) swallowed the inner
+    # session's terminal output
+    res = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--llaso-wandb={out}",
+                                        "--llaso-wandb-project=evals", f"-k not {SECRET}")
     res.assert_outcomes(passed=1)
     res.stdout.fnmatch_lines(["*llaso export: wandb*", "logged as W&B offline run *offline-run-*"
                               "(project 'evals'; upload with `wandb sync *`)"])
@@ -69,8 +71,8 @@ def test_session_writes_one_offline_run(pytester: pytest.Pytester,
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
     # a second session is a second offline run
-    pytester.runpytest("-p", "no:cacheprovider", f"--llaso-wandb={out}").assert_outcomes(
-        passed=1)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider",
+                                  f"--llaso-wandb={out}").assert_outcomes(passed=1)
     assert len(_run_files(out)) == 2
     from llaso_pytest.cli import main as llaso_main  # an existing record, exported again
 
